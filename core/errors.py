@@ -1,0 +1,23 @@
+"""The root of Dealcast's own exceptions.
+
+    DealcastError              anything Dealcast raises on purpose
+    ├── InputError             the caller's input is wrong (bad file, bad argument); CLI exit 2
+    │   └── (ingest.IngestError and its family)
+    ├── NotFoundError          a snapshot, deal or prompt that does not exist; CLI exit 2
+    └── (llm.LLMError and its family live in core.llm.errors)
+
+The command line maps InputError and NotFoundError to exit status 2 and every other
+DealcastError to 1, printing the message on stderr without a traceback.
+"""
+
+
+class DealcastError(Exception):
+    """Base class for errors Dealcast raises deliberately, with a message fit for a user."""
+
+
+class InputError(DealcastError):
+    """Raised when a file, argument or value supplied by the user cannot be used."""
+
+
+class NotFoundError(DealcastError):
+    """Raised when a named snapshot, deal or prompt does not exist."""

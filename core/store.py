@@ -1,0 +1,427 @@
+"""DuckDB storage: a versioned schema, snapshots of uploads, and the tables other parts own.
+
+The connection string comes from settings (``DEALCAST_DB``): a file path, ``:memory:``,
+or ``md:<name>`` for MotherDuck, so nothing here touches a file directly and only SQL that
+DuckDB shares with MotherDuck is used.
+
+A DuckDB connection object is not thread-safe, and Streamlit runs each session in its
+own thread: ``Store.cursor()`` hands each thread its own cursor on one shared connection.
+
+Tables (``MIGRATIONS`` is the source of truth):
+
+- ``snapshots``: one row per upload (deal exports, later invoice lists) with its counts.
+- ``deals``: the canonical deal columns (core.deals) per snapshot; ``extra`` keeps every
+  unmapped source column as JSON.
+- ``rejected_rows``: every source row that did not load, with its reason.
+- ``raw_files``: the uploaded bytes, so the original can be downloaded unchanged.
+- ``column_mappings``: a user's mapping remembered per header signature.
+- ``assumptions``: versioned forecast assumptions (stage table, terms, penalties).
+- ``predictions``: per-deal forecast results per snapshot and run.
+- ``llm_calls`` and ``llm_cache``: the LLM call log and response cache.
+
+Other modules own the SQL for their tables and run it through ``cursor()`` /
+``transaction()``; this module owns the schema and the snapshot life cycle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from core.config import get_settings
+from core.deals import DEAL_COLUMNS, conform
+from core.errors import NotFoundError
+
+SnapshotRef = int | str  # an id, or "latest"
+
+_DEAL_COLUMN_DDL = ",\n    ".join(f"{name} {kind}" for name, kind in DEAL_COLUMNS.items())
+
+#: (version, statements). Append a new entry to change the schema; never edit an old one.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, (
+        "CREATE SEQUENCE snapshot_id_seq START 1",
+        """CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY DEFAULT nextval('snapshot_id_seq'),
+    kind VARCHAR NOT NULL DEFAULT 'deals',
+    as_of DATE NOT NULL,
+    source VARCHAR NOT NULL,
+    file_name VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    rows_read INTEGER NOT NULL,
+    rows_loaded INTEGER NOT NULL,
+    rows_rejected INTEGER NOT NULL,
+    mapping JSON,
+    detection JSON,
+    warnings JSON,
+    label VARCHAR,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+)""",
+        f"""CREATE TABLE deals (
+    snapshot_id INTEGER NOT NULL,
+    {_DEAL_COLUMN_DDL}
+)""",
+        """CREATE TABLE rejected_rows (
+    snapshot_id INTEGER NOT NULL,
+    row_number INTEGER NOT NULL,
+    raw VARCHAR,
+    reason VARCHAR NOT NULL
+)""",
+        """CREATE TABLE raw_files (
+    snapshot_id INTEGER PRIMARY KEY,
+    file_name VARCHAR NOT NULL,
+    content BLOB NOT NULL
+)""",
+        """CREATE TABLE column_mappings (
+    header_signature VARCHAR PRIMARY KEY,
+    source VARCHAR NOT NULL,
+    mapping JSON NOT NULL,
+    updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+)""",
+        """CREATE TABLE assumptions (
+    version INTEGER PRIMARY KEY,
+    profile JSON NOT NULL,
+    note VARCHAR,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+)""",
+        """CREATE TABLE predictions (
+    snapshot_id INTEGER NOT NULL,
+    run_id VARCHAR NOT NULL,
+    deal_id VARCHAR NOT NULL,
+    engine VARCHAR NOT NULL,
+    method VARCHAR NOT NULL,
+    predicted_invoice_date DATE,
+    predicted_payment_date DATE,
+    invoice_p10 DATE,
+    invoice_p90 DATE,
+    payment_p10 DATE,
+    payment_p90 DATE,
+    confidence DOUBLE,
+    value_base DOUBLE,
+    weighted_value DOUBLE,
+    reasoning VARCHAR,
+    flags JSON,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+)""",
+        """CREATE TABLE llm_calls (
+    ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    prompt_id VARCHAR,
+    prompt_version VARCHAR,
+    variant VARCHAR,
+    model VARCHAR,
+    tier VARCHAR,
+    status VARCHAR NOT NULL,
+    attempts INTEGER,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    cached_tokens INTEGER,
+    total_tokens INTEGER,
+    cost_usd DOUBLE,
+    latency_ms DOUBLE,
+    error_type VARCHAR,
+    cache_hit BOOLEAN,
+    request_id VARCHAR
+)""",
+        """CREATE TABLE llm_cache (
+    key VARCHAR PRIMARY KEY,
+    model VARCHAR,
+    response JSON NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    expires_at TIMESTAMP NOT NULL
+)""",
+    )),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class Snapshot(BaseModel):
+    """One stored upload and what happened to its rows."""
+
+    id: int
+    kind: str = "deals"
+    as_of: dt.date
+    source: str
+    file_name: str
+    sha256: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    mapping: dict[str, Any] = Field(default_factory=dict)
+    detection: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    label: str | None = None
+    created_at: dt.datetime | None = None
+
+
+class NewSnapshot(BaseModel):
+    """What an ingest hands the store to save (the id is assigned on save)."""
+
+    kind: str = "deals"
+    as_of: dt.date
+    source: str
+    file_name: str
+    sha256: str
+    rows_read: int
+    mapping: dict[str, Any] = Field(default_factory=dict)
+    detection: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    label: str | None = None
+
+
+class Store:
+    """One DuckDB database: schema migrations, per-thread cursors, snapshot life cycle."""
+
+    def __init__(self, database: str = ":memory:") -> None:
+        self.database = database
+        self._conn = duckdb.connect(database)
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
+        self._closed = False
+        self.migrate()
+
+    # -- connection handling -------------------------------------------------------
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the shared connection."""
+        if self._closed:
+            raise RuntimeError("This Store has been closed; open a new one.")
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+            with self._cursors_lock:
+                self._cursors.append(cur)
+        return cur
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block in one transaction on this thread's cursor: all of it lands, or none."""
+        cur = self.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> pd.DataFrame:
+        """Run a parameterised query and return its rows as a DataFrame."""
+        return self.cursor().execute(sql, params).df()
+
+    def close(self) -> None:
+        with self._cursors_lock:
+            for cur in self._cursors:
+                cur.close()
+            self._cursors.clear()
+        self._conn.close()
+        self._closed = True
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        row = self.cursor().execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def migrate(self) -> None:
+        """Bring the database up to ``SCHEMA_VERSION``, one transaction per migration."""
+        cur = self.cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
+        current = self.schema_version
+        for version, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction() as tx:
+                for statement in statements:
+                    tx.execute(statement)
+                tx.execute("INSERT INTO schema_version VALUES (?)", [version])
+
+    # -- snapshots -------------------------------------------------------------------
+
+    def save_snapshot(
+        self,
+        snapshot: NewSnapshot,
+        rows: Any,
+        rejects: pd.DataFrame,
+        raw: bytes,
+        *,
+        rows_table: str = "deals",
+    ) -> Snapshot:
+        """Store one upload atomically: its rows, rejected rows, raw bytes and counts.
+
+        ``rows`` is anything DuckDB can scan (a pandas frame or Arrow table) with the
+        columns of ``rows_table`` minus ``snapshot_id``. ``rejects`` has ``row_number``,
+        ``raw`` and ``reason``. Raises ``ValueError`` when the counts do not add up, and
+        nothing is written.
+        """
+        rows_loaded = len(rows)
+        rows_rejected = len(rejects)
+        if rows_loaded + rows_rejected != snapshot.rows_read:
+            raise ValueError(
+                f"{snapshot.file_name}: rows read ({snapshot.rows_read}) != loaded "
+                f"({rows_loaded}) + rejected ({rows_rejected})"
+            )
+        columns = self._table_columns(rows_table)
+        with self.transaction() as cur:
+            (snapshot_id,) = cur.execute(
+                """INSERT INTO snapshots (kind, as_of, source, file_name, sha256, rows_read,
+                       rows_loaded, rows_rejected, mapping, detection, warnings, label)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                [
+                    snapshot.kind, snapshot.as_of, snapshot.source, snapshot.file_name,
+                    snapshot.sha256, snapshot.rows_read, rows_loaded, rows_rejected,
+                    json.dumps(snapshot.mapping), json.dumps(snapshot.detection),
+                    json.dumps(snapshot.warnings), snapshot.label,
+                ],
+            ).fetchone()
+            cur.register("incoming_rows", rows)
+            try:
+                select = ", ".join(f"CAST({name} AS {kind})" for name, kind in columns.items())
+                cur.execute(
+                    f"INSERT INTO {rows_table} SELECT ?, {select} FROM incoming_rows",
+                    [snapshot_id],
+                )
+            finally:
+                cur.unregister("incoming_rows")
+            if rows_rejected:
+                cur.register("incoming_rejects", rejects)
+                try:
+                    cur.execute(
+                        """INSERT INTO rejected_rows
+                           SELECT ?, CAST(row_number AS INTEGER), CAST(raw AS VARCHAR),
+                                  CAST(reason AS VARCHAR)
+                           FROM incoming_rejects""",
+                        [snapshot_id],
+                    )
+                finally:
+                    cur.unregister("incoming_rejects")
+            cur.execute(
+                "INSERT INTO raw_files VALUES (?, ?, ?)", [snapshot_id, snapshot.file_name, raw]
+            )
+        return self.get_snapshot(snapshot_id)
+
+    def _table_columns(self, table: str) -> dict[str, str]:
+        """Column -> type of a rows table, without its ``snapshot_id``."""
+        rows = self.cursor().execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? AND column_name <> 'snapshot_id' ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        if not rows:
+            raise ValueError(f"unknown rows table {table!r}")
+        return dict(rows)
+
+    def find_snapshot_by_sha(self, sha256: str, kind: str = "deals") -> Snapshot | None:
+        """The snapshot that already holds these exact bytes, if any."""
+        row = self.cursor().execute(
+            "SELECT id FROM snapshots WHERE sha256 = ? AND kind = ? ORDER BY id LIMIT 1",
+            [sha256, kind],
+        ).fetchone()
+        return self.get_snapshot(row[0]) if row else None
+
+    def list_snapshots(self, kind: str = "deals") -> list[Snapshot]:
+        """Snapshots of one kind, oldest as-of first."""
+        ids = self.cursor().execute(
+            "SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of, id", [kind]
+        ).fetchall()
+        return [self.get_snapshot(snapshot_id) for (snapshot_id,) in ids]
+
+    def get_snapshot(self, snapshot_id: int) -> Snapshot:
+        """One snapshot by id; raises NotFoundError when there is none."""
+        cur = self.cursor().execute("SELECT * FROM snapshots WHERE id = ?", [int(snapshot_id)])
+        row = cur.fetchone()
+        if row is None:
+            raise NotFoundError(f"No snapshot with id {snapshot_id}.")
+        record = dict(zip([d[0] for d in cur.description], row, strict=True))
+        for key in ("mapping", "detection", "warnings"):
+            record[key] = json.loads(record[key]) if record[key] else None
+        return Snapshot(**{k: v for k, v in record.items() if v is not None})
+
+    def resolve_snapshot(self, ref: SnapshotRef, kind: str = "deals") -> Snapshot:
+        """A snapshot from an id (int or digits) or ``"latest"`` (newest as-of, then id)."""
+        if isinstance(ref, str) and ref.strip().lower() == "latest":
+            row = self.cursor().execute(
+                "SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of DESC, id DESC LIMIT 1",
+                [kind],
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"There are no {kind} snapshots yet; ingest a file first.")
+            return self.get_snapshot(row[0])
+        try:
+            snapshot_id = int(ref)
+        except (TypeError, ValueError):
+            raise NotFoundError(f"{ref!r} is not a snapshot id or 'latest'.") from None
+        snapshot = self.get_snapshot(snapshot_id)
+        if snapshot.kind != kind:
+            raise NotFoundError(f"Snapshot {snapshot_id} holds {snapshot.kind}, not {kind}.")
+        return snapshot
+
+    def load_deals(self, snapshot_id: int) -> pd.DataFrame:
+        """The canonical deal frame of one snapshot, in source order of deal id."""
+        self.get_snapshot(snapshot_id)
+        columns = ", ".join(DEAL_COLUMNS)
+        frame = self.query_df(
+            f"SELECT {columns} FROM deals WHERE snapshot_id = ? ORDER BY deal_id", [snapshot_id]
+        )
+        return conform(frame)
+
+    def load_rejects(self, snapshot_id: int) -> pd.DataFrame:
+        """Rejected rows of one snapshot: row_number, raw, reason."""
+        return self.query_df(
+            "SELECT row_number, raw, reason FROM rejected_rows WHERE snapshot_id = ? "
+            "ORDER BY row_number",
+            [snapshot_id],
+        )
+
+    def raw_file(self, snapshot_id: int) -> tuple[str, bytes]:
+        """The original file name and bytes of an upload."""
+        row = self.cursor().execute(
+            "SELECT file_name, content FROM raw_files WHERE snapshot_id = ?", [snapshot_id]
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"No original file stored for snapshot {snapshot_id}.")
+        return row[0], bytes(row[1])
+
+    def delete_snapshot(self, snapshot_id: int) -> None:
+        """Remove a snapshot and everything stored with it, in one transaction."""
+        self.get_snapshot(snapshot_id)
+        with self.transaction() as cur:
+            for table in self._tables_with_snapshot_id():
+                cur.execute(f"DELETE FROM {table} WHERE snapshot_id = ?", [snapshot_id])
+            cur.execute("DELETE FROM snapshots WHERE id = ?", [snapshot_id])
+
+    def _tables_with_snapshot_id(self) -> list[str]:
+        rows = self.cursor().execute(
+            "SELECT DISTINCT table_name FROM information_schema.columns "
+            "WHERE column_name = 'snapshot_id' ORDER BY table_name"
+        ).fetchall()
+        return [name for (name,) in rows]
+
+
+_default_store: Store | None = None
+_default_lock = threading.Lock()
+
+
+def get_store() -> Store:
+    """The process-wide store on ``DEALCAST_DB``, opened (and migrated) on first use."""
+    global _default_store
+    with _default_lock:
+        if _default_store is None:
+            _default_store = Store(get_settings().db)
+        return _default_store

@@ -1,0 +1,34 @@
+"""Fixtures shared by the whole suite: stores in memory and on disk, settings without env."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import Settings
+from core.store import Store
+
+
+@pytest.fixture
+def store():
+    """A fresh in-memory store, closed after the test."""
+    with Store(":memory:") as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    """A path for a DuckDB file in the test's own temporary folder."""
+    return str(tmp_path / "dealcast.duckdb")
+
+
+@pytest.fixture
+def file_store(db_path):
+    """A fresh store in a temporary DuckDB file, closed after the test."""
+    with Store(db_path) as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def settings():
+    """Settings with every default and nothing from the environment."""
+    return Settings.from_env({})

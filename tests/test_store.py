@@ -1,0 +1,148 @@
+import datetime as dt
+import json
+import threading
+
+import duckdb
+import pandas as pd
+import pytest
+
+from core.deals import DEAL_COLUMNS, conform
+from core.errors import NotFoundError
+from core.store import MIGRATIONS, SCHEMA_VERSION, NewSnapshot, Store
+
+
+def make_deals(n: int, prefix: str = "") -> pd.DataFrame:
+    return conform(pd.DataFrame({
+        "deal_id": [f"{prefix}{i}" for i in range(n)],
+        "title": [f"Deal {i}" for i in range(n)],
+        "value": [1000.0 * i for i in range(n)],
+        "created_at": ["2026-01-05"] * n,
+        "extra": [json.dumps({"Custom": i}) for i in range(n)],
+    }))
+
+
+def no_rejects() -> pd.DataFrame:
+    return pd.DataFrame({"row_number": [], "raw": [], "reason": []})
+
+
+def new_snapshot(rows_read: int, sha: str = "sha-1", as_of: str = "2026-02-01") -> NewSnapshot:
+    return NewSnapshot(as_of=dt.date.fromisoformat(as_of), source="pipedrive",
+                       file_name="deals.csv", sha256=sha, rows_read=rows_read)
+
+
+def test_store_new_database_is_at_latest_schema_version(store):
+    assert store.schema_version == SCHEMA_VERSION == MIGRATIONS[-1][0]
+
+
+def test_store_reopening_a_file_keeps_data_and_does_not_migrate_twice(db_path):
+    with Store(db_path) as first:
+        first.save_snapshot(new_snapshot(2), make_deals(2), no_rejects(), b"a,b\n")
+    with Store(db_path) as again:
+        assert again.schema_version == SCHEMA_VERSION
+        assert [s.rows_loaded for s in again.list_snapshots()] == [2]
+
+
+def test_store_migrates_an_older_database(db_path):
+    conn = duckdb.connect(db_path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY)")
+    conn.close()
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.list_snapshots() == []
+
+
+def test_save_snapshot_round_trips_deals_rejects_and_raw_bytes(store):
+    rejects = pd.DataFrame({"row_number": [4], "raw": ["x;y"], "reason": ["Deal - Value: 'abc'"]})
+    snap = store.save_snapshot(new_snapshot(4), make_deals(3), rejects, b"\xef\xbb\xbfraw bytes")
+    assert (snap.rows_read, snap.rows_loaded, snap.rows_rejected) == (4, 3, 1)
+    deals = store.load_deals(snap.id)
+    assert list(deals.columns) == list(DEAL_COLUMNS)
+    assert deals["deal_id"].tolist() == ["0", "1", "2"]
+    assert json.loads(deals.loc[2, "extra"]) == {"Custom": 2}
+    assert deals.loc[0, "created_at"] == pd.Timestamp("2026-01-05")
+    assert store.load_rejects(snap.id).to_dict("records") == [
+        {"row_number": 4, "raw": "x;y", "reason": "Deal - Value: 'abc'"}
+    ]
+    assert store.raw_file(snap.id) == ("deals.csv", b"\xef\xbb\xbfraw bytes")
+
+
+def test_save_snapshot_refuses_counts_that_do_not_add_up_and_writes_nothing(store):
+    with pytest.raises(ValueError, match="rows read"):
+        store.save_snapshot(new_snapshot(5), make_deals(3), no_rejects(), b"")
+    assert store.list_snapshots() == []
+
+
+def test_failure_half_way_leaves_no_snapshot(store):
+    broken = make_deals(3)
+    broken["created_at"] = broken["created_at"].astype("string")
+    broken.loc[1, "created_at"] = "not a date"  # the CAST to DATE fails inside the transaction
+    with pytest.raises(duckdb.Error):
+        store.save_snapshot(new_snapshot(3), broken, no_rejects(), b"abc")
+    assert store.list_snapshots() == []
+    assert store.query_df("SELECT count(*) AS n FROM deals")["n"][0] == 0
+    assert store.query_df("SELECT count(*) AS n FROM raw_files")["n"][0] == 0
+
+
+def test_find_snapshot_by_sha_detects_the_same_bytes(store):
+    snap = store.save_snapshot(new_snapshot(1, sha="abc"), make_deals(1), no_rejects(), b"x")
+    assert store.find_snapshot_by_sha("abc").id == snap.id
+    assert store.find_snapshot_by_sha("other") is None
+
+
+def test_resolve_snapshot_latest_is_newest_as_of(store):
+    older = store.save_snapshot(new_snapshot(1, "a", "2026-01-01"), make_deals(1), no_rejects(), b"")
+    newer = store.save_snapshot(new_snapshot(1, "b", "2026-03-01"), make_deals(1), no_rejects(), b"")
+    assert store.resolve_snapshot("latest").id == newer.id
+    assert store.resolve_snapshot(str(older.id)).id == older.id
+    with pytest.raises(NotFoundError, match="No snapshot with id 99"):
+        store.resolve_snapshot(99)
+    with pytest.raises(NotFoundError, match="not a snapshot id"):
+        store.resolve_snapshot("yesterday")
+
+
+def test_resolve_latest_on_empty_store_says_what_to_do(store):
+    with pytest.raises(NotFoundError, match="ingest a file first"):
+        store.resolve_snapshot("latest")
+
+
+def test_delete_snapshot_removes_everything_stored_with_it(store):
+    rejects = pd.DataFrame({"row_number": [2], "raw": ["r"], "reason": ["why"]})
+    keep = store.save_snapshot(new_snapshot(2, "k"), make_deals(1), rejects, b"k")
+    gone = store.save_snapshot(new_snapshot(2, "g"), make_deals(1), rejects, b"g")
+    store.delete_snapshot(gone.id)
+    assert [s.id for s in store.list_snapshots()] == [keep.id]
+    for table in ("deals", "rejected_rows", "raw_files"):
+        ids = store.query_df(f"SELECT DISTINCT snapshot_id FROM {table}")["snapshot_id"].tolist()
+        assert ids == [keep.id], table
+
+
+def test_concurrent_saves_from_two_threads_both_land(file_store):
+    errors: list[BaseException] = []
+
+    def ingest(worker: int) -> None:
+        try:
+            for round_ in range(5):
+                file_store.save_snapshot(
+                    new_snapshot(50, sha=f"{worker}-{round_}"), make_deals(50, f"w{worker}-"),
+                    no_rejects(), b"bytes",
+                )
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ingest, args=(w,)) for w in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    snapshots = file_store.list_snapshots()
+    assert len(snapshots) == 10
+    assert len({s.id for s in snapshots}) == 10
+    assert file_store.query_df("SELECT count(*) AS n FROM deals")["n"][0] == 500
+
+
+def test_closed_store_refuses_use_with_a_clear_message():
+    store = Store()
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        store.cursor()

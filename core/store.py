@@ -18,6 +18,7 @@ Tables (``MIGRATIONS`` is the source of truth):
 - ``assumptions``: versioned forecast assumptions (stage table, terms, penalties).
 - ``predictions``: per-deal forecast results per snapshot and run.
 - ``llm_calls`` and ``llm_cache``: the LLM call log and response cache.
+- ``prompt_outcomes``: results per prompt version and A/B variant.
 
 Other modules own the SQL for their tables and run it through ``cursor()`` /
 ``transaction()``; this module owns the schema and the snapshot life cycle.
@@ -135,6 +136,18 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     response JSON NOT NULL,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
     expires_at TIMESTAMP NOT NULL
+)""",
+        """CREATE TABLE prompt_outcomes (
+    ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    prompt_id VARCHAR NOT NULL,
+    version VARCHAR NOT NULL,
+    variant VARCHAR,
+    assignment_key VARCHAR,
+    success BOOLEAN NOT NULL,
+    confidence DOUBLE,
+    total_tokens INTEGER,
+    cost_usd DOUBLE,
+    latency_ms DOUBLE
 )""",
     )),
 )

@@ -427,14 +427,18 @@ class Store:
         return [name for (name,) in rows]
 
 
-_default_store: Store | None = None
+_default_stores: dict[str, Store] = {}
 _default_lock = threading.Lock()
 
 
 def get_store() -> Store:
-    """The process-wide store on ``DEALCAST_DB``, opened (and migrated) on first use."""
-    global _default_store
+    """The process-wide store for the configured ``DEALCAST_DB``, opened and migrated on first use.
+
+    Keyed by the connection string, so a process whose settings change (a test pointing
+    ``DEALCAST_DB`` at a temporary file) gets that database, not a stale one.
+    """
+    database = get_settings().db
     with _default_lock:
-        if _default_store is None:
-            _default_store = Store(get_settings().db)
-        return _default_store
+        if database not in _default_stores:
+            _default_stores[database] = Store(database)
+        return _default_stores[database]

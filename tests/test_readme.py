@@ -1,0 +1,19 @@
+"""The README is documentation people follow: its promises are checked here."""
+
+from pathlib import Path
+
+from core.config import SETTINGS
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_opens_with_the_two_setup_commands():
+    first_block = README.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
+    assert commands == ["make run", "make test"]
+
+
+def test_readme_documents_every_setting():
+    for info in SETTINGS:
+        stem = info.env.removesuffix("_FAST").removesuffix("_BALANCED").removesuffix("_ADVANCED")
+        assert stem in README, f"README does not document {info.env}"

@@ -1,0 +1,488 @@
+"""Results built without an LLM: templates from the deal's facts, extracts from its notes.
+
+Used when the LLM is off, fails, or twice gives an answer that breaks the rules. Every
+fallback has confidence 0.0, source "fallback" and a warning that starts with the reason
+(so the user knows why the text is plain) — and it still respects every channel limit.
+Fixed phrases exist in English and Arabic; sentences quoted from notes stay as written.
+"""
+
+from __future__ import annotations
+
+from core.outputs import EMAIL_REMINDER_MAX_WORDS, SMS_MAX_CHARS, WHATSAPP_SHORT_MAX_CHARS
+from core.writer.health import HealthAssessment, assess_health
+from core.writer.models import (
+    Channel,
+    ComplianceContext,
+    ComplianceResult,
+    DealFacts,
+    DealHealthContext,
+    DealHealthResult,
+    DealSummaryContext,
+    DealSummaryResult,
+    DraftEmailResult,
+    DraftReminderResult,
+    EmailDraftContext,
+    HealthStatus,
+    Language,
+    Note,
+    NoteFormat,
+    NoteSummaryContext,
+    NoteSummaryResult,
+    OrderReceivedContext,
+    OrderReceivedResult,
+    ReminderDraftContext,
+    Tone,
+    Urgency,
+)
+from core.writer.sanitize import text_to_html
+from core.writer.text import (
+    is_action,
+    is_blocker,
+    owners_in,
+    sentences,
+    truncate_chars,
+    truncate_words,
+    unique,
+)
+
+_MAX_LISTED = 5  # blockers, action items and the like kept in a fallback list
+
+PHRASES: dict[Language, dict[str, str]] = {
+    Language.EN: {
+        "made_without_llm": "This {kind} was built without an LLM from the deal's facts.",
+        "greeting.friendly": "Hi {names},",
+        "greeting.other": "Dear {names},",
+        "email.opening": "I am writing about {intent}.",
+        "email.deal": "- {title}{org}: currently {stage}{days}{value}.",
+        "email.org": " ({org})",
+        "email.days": " for {days} days",
+        "email.value": ", value {value}",
+        "email.ask": "Could you confirm the next step and when we can expect it?",
+        "email.closing": "Best regards,",
+        "email.team": "The project team",
+        "email.followup": "Follow up by phone if there is no reply within 3 working days.",
+        "unknown_stage": "at an unrecorded stage",
+        "deals": "{count} deals",
+        "reminder.urgency.high": "Urgent: ",
+        "reminder.urgency.critical": "URGENT: ",
+        "reminder.hello": "Hello{name}, ",
+        "reminder.about": "a reminder about {title}{stage}",
+        "reminder.context": ": {context}",
+        "reminder.due": ", due {date}",
+        "reminder.ask": ". Please confirm the next step.",
+        "reminder.subject": "{prefix}Reminder: {title}",
+        "summary.state": "{title} is {stage}{days}{owner}.",
+        "summary.stage": "in {stage}",
+        "summary.days": " for {days} days",
+        "summary.owner": ", owned by {owner}",
+        "summary.latest": "Latest note{date}: {text}",
+        "summary.no_notes": "There are no notes on this deal.",
+        "summary.next": "Confirm the next step with {owner}.",
+        "summary.the_owner": "the deal owner",
+        "missing.notes": "notes",
+        "missing.owner": "owner",
+        "missing.stage": "stage",
+        "missing.days": "days in stage",
+        "missing.value": "deal value",
+        "missing.contact": "contact person",
+        "missing.end_user": "end user",
+        "missing.survey": "survey checklist",
+        "missing.quality": "quality documents",
+        "missing.custom": "custom field {name!r} is empty",
+        "compliance.comment": "Checked by keyword search in the notes and custom fields.",
+        "health.flag.healthy": "on track",
+        "health.flag.at_risk": "needs attention",
+        "health.flag.critical": "escalate",
+        "health.action.healthy": "Keep the current follow-up cadence.",
+        "health.action.at_risk": "Contact the client this week and agree a date for the next step.",
+        "health.action.critical": "Escalate to the deal owner's manager and agree a recovery plan.",
+        "health.attribution": "unknown: attribution needs an LLM or a person",
+        "health.no_threshold": "Stage {stage} has no days-in-stage thresholds.",
+        "health.days_unknown": "Days in stage are unknown.",
+        "health.stage.critical": "{days} days in {stage}, at or past the critical mark of {mark}.",
+        "health.stage.at_risk": "{days} days in {stage}, at or past the warning mark of {mark}.",
+        "health.stage.healthy": "{days} days in {stage}, within the warning mark of {mark}.",
+        "health.last_note": "Last note {days} days ago.",
+        "gap.healthy": "Communication is current.",
+        "gap.acceptable": "Communication is acceptable.",
+        "gap.warning": "Communication is thinning: follow up soon.",
+        "gap.gap": "There is a communication gap.",
+        "gap.unknown": "No dated notes, so the communication gap is unknown.",
+    },
+    Language.AR: {
+        "made_without_llm": "تم إعداد {kind} دون نموذج لغوي اعتمادًا على بيانات الصفقة.",
+        "greeting.friendly": "مرحبًا {names}،",
+        "greeting.other": "السادة {names} المحترمين،",
+        "email.opening": "تحية طيبة، أكتب إليكم بخصوص {intent}.",
+        "email.deal": "- {title}{org}: المرحلة الحالية {stage}{days}{value}.",
+        "email.org": " ({org})",
+        "email.days": " منذ {days} يومًا",
+        "email.value": "، بقيمة {value}",
+        "email.ask": "نرجو تأكيد الخطوة التالية والموعد المتوقع لها.",
+        "email.closing": "مع خالص التحية،",
+        "email.team": "فريق المشروع",
+        "email.followup": "اتصل هاتفيًا إذا لم يصل رد خلال 3 أيام عمل.",
+        "unknown_stage": "غير محددة",
+        "deals": "{count} صفقات",
+        "reminder.urgency.high": "عاجل: ",
+        "reminder.urgency.critical": "عاجل جدًا: ",
+        "reminder.hello": "مرحبًا{name}، ",
+        "reminder.about": "تذكير بخصوص {title}{stage}",
+        "reminder.context": ": {context}",
+        "reminder.due": "، الموعد {date}",
+        "reminder.ask": ". نرجو تأكيد الخطوة التالية.",
+        "reminder.subject": "{prefix}تذكير: {title}",
+        "summary.state": "الصفقة {title} {stage}{days}{owner}.",
+        "summary.stage": "في مرحلة {stage}",
+        "summary.days": " منذ {days} يومًا",
+        "summary.owner": "، والمسؤول عنها {owner}",
+        "summary.latest": "آخر ملاحظة{date}: {text}",
+        "summary.no_notes": "لا توجد ملاحظات على هذه الصفقة.",
+        "summary.next": "أكّد الخطوة التالية مع {owner}.",
+        "summary.the_owner": "مسؤول الصفقة",
+        "missing.notes": "الملاحظات",
+        "missing.owner": "المسؤول",
+        "missing.stage": "المرحلة",
+        "missing.days": "عدد الأيام في المرحلة",
+        "missing.value": "قيمة الصفقة",
+        "missing.contact": "جهة الاتصال",
+        "missing.end_user": "المستخدم النهائي",
+        "missing.survey": "قائمة فحص المسح",
+        "missing.quality": "وثائق الجودة",
+        "missing.custom": "الحقل المخصص {name!r} فارغ",
+        "compliance.comment": "تم الفحص بالبحث عن كلمات في الملاحظات والحقول المخصصة.",
+        "health.flag.healthy": "على المسار",
+        "health.flag.at_risk": "تحتاج إلى متابعة",
+        "health.flag.critical": "تصعيد",
+        "health.action.healthy": "استمر في وتيرة المتابعة الحالية.",
+        "health.action.at_risk": "تواصل مع العميل هذا الأسبوع واتفق على موعد للخطوة التالية.",
+        "health.action.critical": "صعّد الأمر إلى مدير مسؤول الصفقة واتفقوا على خطة معالجة.",
+        "health.attribution": "غير معروف: يحتاج تحديد المسؤولية إلى نموذج لغوي أو شخص",
+        "health.no_threshold": "المرحلة {stage} ليس لها حدود لعدد الأيام.",
+        "health.days_unknown": "عدد الأيام في المرحلة غير معروف.",
+        "health.stage.critical": "{days} يومًا في مرحلة {stage}، وقد بلغت الحد الحرج ({mark}).",
+        "health.stage.at_risk": "{days} يومًا في مرحلة {stage}، وقد بلغت حد التحذير ({mark}).",
+        "health.stage.healthy": "{days} يومًا في مرحلة {stage}، ضمن حد التحذير ({mark}).",
+        "health.last_note": "آخر ملاحظة قبل {days} يومًا.",
+        "gap.healthy": "التواصل منتظم.",
+        "gap.acceptable": "التواصل مقبول.",
+        "gap.warning": "التواصل يتباعد: تابع قريبًا.",
+        "gap.gap": "هناك انقطاع في التواصل.",
+        "gap.unknown": "لا توجد ملاحظات مؤرخة، لذا فجوة التواصل غير معروفة.",
+    },
+}
+
+_KIND_NAMES = {
+    Language.EN: {"email": "email", "reminder": "reminder", "summary": "summary", "compliance": "check",
+                  "order": "check", "health": "health check", "notes": "summary"},
+    Language.AR: {"email": "البريد", "reminder": "التذكير", "summary": "الملخص", "compliance": "الفحص",
+                  "order": "الفحص", "health": "فحص الحالة", "notes": "الملخص"},
+}
+
+
+def _t(language: Language, key: str, **values: object) -> str:
+    return PHRASES[language][key].format(**values)
+
+
+def _warnings(language: Language, kind: str, reason: str) -> list[str]:
+    return [f"{reason.rstrip('.')}. {_t(language, 'made_without_llm', kind=_KIND_NAMES[language][kind])}"]
+
+
+def _money(value: float | None, currency: str | None) -> str:
+    return "" if value is None else f"{currency or ''} {value:,.0f}".strip()
+
+
+def recent_notes(notes: list[Note], limit: int) -> list[Note]:
+    """The last ``limit`` notes, oldest first; dated notes in date order, undated ones after."""
+    dated = sorted((n for n in notes if n.date), key=lambda n: n.date)  # type: ignore[arg-type, return-value]
+    undated = [n for n in notes if not n.date]
+    return (dated + undated)[-limit:]
+
+
+def _note_sentences(notes: list[Note]) -> list[tuple[Note, str]]:
+    return [(note, sentence) for note in notes for sentence in sentences(note.text)]
+
+
+# -- email and reminders ----------------------------------------------------------------------
+
+
+def _deal_line(language: Language, deal: DealFacts) -> str:
+    value = _money(deal.value, deal.currency)
+    return _t(
+        language, "email.deal",
+        title=deal.title,
+        org=_t(language, "email.org", org=deal.organization) if deal.organization else "",
+        stage=deal.stage or _t(language, "unknown_stage"),
+        days=_t(language, "email.days", days=deal.days_in_stage) if deal.days_in_stage is not None else "",
+        value=_t(language, "email.value", value=value) if value else "",
+    )
+
+
+def fallback_email(context: EmailDraftContext, reason: str) -> DraftEmailResult:
+    """A plain follow-up email listing each deal's stage, days in stage and value."""
+    lang = context.language
+    deals = context.deal_contexts
+    about = deals[0].title if len(deals) == 1 else _t(lang, "deals", count=len(deals))
+    greeting_key = "greeting.friendly" if context.tone is Tone.FRIENDLY else "greeting.other"
+    body = "\n\n".join([
+        _t(lang, greeting_key, names=", ".join(context.recipients)),
+        _t(lang, "email.opening", intent=context.subject_intent),
+        "\n".join(_deal_line(lang, deal) for deal in deals),
+        _t(lang, "email.ask"),
+        _t(lang, "email.closing") + "\n" + (context.sender_name or _t(lang, "email.team")),
+    ])
+    return DraftEmailResult(
+        deal_ids=[deal.deal_id for deal in deals],
+        subject=truncate_chars(f"{context.subject_intent}: {about}", 120),
+        body=body,
+        body_html=text_to_html(body),
+        suggested_followups=[_t(lang, "email.followup")],
+        confidence=0.0, source="fallback", language=lang,
+        warnings=_warnings(lang, "email", reason),
+    )
+
+
+def _reminder_text(context: ReminderDraftContext, limit: int | None) -> str:
+    """The reminder sentence, fitted to ``limit`` characters: first the context goes,
+    then the title is shortened, so the ask and the date survive."""
+    lang = context.language
+    prefix = ""
+    if context.urgency in (Urgency.HIGH, Urgency.CRITICAL):
+        prefix = _t(lang, f"reminder.urgency.{context.urgency.value}")
+
+    def compose(title: str, with_context: bool) -> str:
+        return "".join([
+            prefix,
+            _t(lang, "reminder.hello", name=f" {context.recipient_name}" if context.recipient_name else ""),
+            _t(lang, "reminder.about", title=title, stage=f" ({context.stage})" if context.stage else ""),
+            _t(lang, "reminder.context", context=context.context) if with_context and context.context else "",
+            _t(lang, "reminder.due", date=context.due_date.isoformat()) if context.due_date else "",
+            _t(lang, "reminder.ask"),
+        ])
+
+    full = compose(context.deal_title, with_context=True)
+    if limit is None or len(full) <= limit:
+        return full
+    short = compose(context.deal_title, with_context=False)
+    if len(short) <= limit:
+        return short
+    room = limit - len(compose("", with_context=False))
+    title = truncate_chars(context.deal_title, max(room, 8))
+    return truncate_chars(compose(title, with_context=False), limit)
+
+
+def fallback_reminder(context: ReminderDraftContext, reason: str) -> DraftReminderResult:
+    """A reminder within its channel's limit: SMS and WhatsApp's short version <= 160
+    characters, an email reminder <= 150 words."""
+    lang = context.language
+    subject = None
+    short_version = None
+    if context.channel is Channel.SMS:
+        message = _reminder_text(context, SMS_MAX_CHARS)
+    elif context.channel is Channel.WHATSAPP:
+        message = _reminder_text(context, None)
+        short_version = _reminder_text(context, WHATSAPP_SHORT_MAX_CHARS)
+    else:
+        message = truncate_words(_reminder_text(context, None), EMAIL_REMINDER_MAX_WORDS)
+        prefix = _t(lang, f"reminder.urgency.{context.urgency.value}") if context.urgency in (
+            Urgency.HIGH, Urgency.CRITICAL) else ""
+        subject = truncate_chars(_t(lang, "reminder.subject", prefix=prefix, title=context.deal_title), 120)
+    return DraftReminderResult(
+        deal_id=context.deal_id, channel=context.channel, subject=subject,
+        message_text=message, short_version=short_version,
+        tags=[t for t in ("reminder", context.channel.value, context.urgency.value, context.stage) if t],
+        confidence=0.0, source="fallback", language=lang,
+        warnings=_warnings(lang, "reminder", reason),
+    )
+
+
+# -- summaries ---------------------------------------------------------------------------------
+
+
+def fallback_deal_summary(context: DealSummaryContext, reason: str) -> DealSummaryResult:
+    """The deal's state in one sentence, its latest note, blocker sentences and the next
+    action found in the notes; recommendations from the days-in-stage thresholds."""
+    lang = context.language
+    notes = recent_notes(context.notes, context.max_notes)
+    picked = _note_sentences(notes)
+    days = context.days_in_stage
+    state = _t(
+        lang, "summary.state",
+        title=context.title,
+        stage=_t(lang, "summary.stage", stage=context.stage) if context.stage else _t(lang, "unknown_stage"),
+        days=_t(lang, "summary.days", days=days) if days is not None else "",
+        owner=_t(lang, "summary.owner", owner=context.owner) if context.owner else "",
+    )
+    if notes:
+        latest = notes[-1]
+        latest_text = _t(lang, "summary.latest", date=f" ({latest.date.isoformat()})" if latest.date else "",
+                         text=truncate_chars(latest.text, 240))
+    else:
+        latest_text = _t(lang, "summary.no_notes")
+    actions = [s for _, s in reversed(picked) if is_action(s)]
+    next_action = actions[0] if actions else _t(
+        lang, "summary.next", owner=context.owner or _t(lang, "summary.the_owner"))
+    missing = [
+        _t(lang, key) for key, absent in (
+            ("missing.notes", not notes), ("missing.owner", not context.owner),
+            ("missing.stage", not context.stage), ("missing.days", context.days_in_stage is None),
+        ) if absent
+    ]
+    recommendations = []
+    if context.include_recommendations:
+        health, reasons = health_reasons(lang, context.stage, context.days_in_stage, None)
+        if health.status is not HealthStatus.HEALTHY:
+            recommendations.append(f"{reasons[0]} {_t(lang, f'health.action.{health.status.value}')}")
+    return DealSummaryResult(
+        deal_id=context.deal_id,
+        summary=f"{state} {latest_text}",
+        next_action=truncate_chars(next_action, 240),
+        blockers=unique([s for _, s in picked if is_blocker(s)])[:_MAX_LISTED] if context.include_blockers
+        else [],
+        missing_info=missing,
+        recommendations=recommendations,
+        confidence=0.0, source="fallback", language=lang,
+        warnings=_warnings(lang, "summary", reason),
+    )
+
+
+def fallback_note_summary(context: NoteSummaryContext, reason: str) -> NoteSummaryResult:
+    """The first sentence of each note (up to ``max_length`` words) as bullets or a
+    paragraph; sentences with an action verb or a date as action items, with owners
+    from names ('Sara will ...') and the notes' authors."""
+    lang = context.language
+    firsts = [sentences(note.text)[0] for note in context.notes if sentences(note.text)]
+    budget = context.max_length
+    kept: list[str] = []
+    for sentence in firsts:
+        if budget <= 0:
+            break
+        kept.append(truncate_words(sentence, budget))
+        budget -= len(kept[-1].split())
+    bullets = context.format is NoteFormat.BULLETS
+    summary = "\n".join(f"- {s}" for s in kept) if bullets else " ".join(kept)
+    action_items: list[str] = []
+    owners: list[str] = []
+    if context.extract_action_items:
+        for note, sentence in _note_sentences(context.notes):
+            if is_action(sentence):
+                action_items.append(sentence)
+                named = owners_in(sentence)
+                owners.extend(named or ([note.author] if note.author else []))
+    return NoteSummaryResult(
+        deal_id=context.deal_id, format=context.format, summary=summary,
+        action_items=unique(action_items)[: _MAX_LISTED * 2], owners=unique(owners),
+        confidence=0.0, source="fallback", language=lang,
+        warnings=_warnings(lang, "notes", reason),
+    )
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+_NEGATION = ("missing", "not ", "no ", "pending", "without", "lack", "لم ", "لا ", "ناقص", "بدون")
+_SURVEY_WORDS = ("survey", "المسح", "مسح")
+_QUALITY_WORDS = ("quality", "qa/qc", "qc ", "itp", "method statement", "material submittal", "الجودة")
+_TRUTHY_FIELD = ("yes", "true", "done", "1", "attached", "received", "complete", "completed", "نعم", "تم")
+
+
+def _mentioned(context: ComplianceContext, words: tuple[str, ...]) -> bool:
+    """True when a custom field about ``words`` is set to a yes-like value, or a note
+    sentence mentions them without a negation; False otherwise."""
+    for name, value in context.custom_fields.items():
+        if any(w in name.lower() for w in words):
+            lowered = value.strip().lower()
+            if lowered.startswith("http") or lowered in _TRUTHY_FIELD:
+                return True
+    for _, sentence in _note_sentences(context.notes):
+        lowered = sentence.lower()
+        if any(w in lowered for w in words) and not any(n in lowered for n in _NEGATION):
+            return True
+    return False
+
+
+def fallback_compliance(context: ComplianceContext, reason: str) -> ComplianceResult:
+    """Survey checklist and quality documents looked up by keyword; empty custom fields listed."""
+    lang = context.language
+    survey = _mentioned(context, _SURVEY_WORDS) if context.check_survey_checklist else None
+    quality = _mentioned(context, _QUALITY_WORDS) if context.check_quality_docs else None
+    missing = []
+    if survey is False:
+        missing.append(_t(lang, "missing.survey"))
+    if quality is False:
+        missing.append(_t(lang, "missing.quality"))
+    if context.check_custom_fields:
+        missing.extend(_t(lang, "missing.custom", name=name)
+                       for name, value in context.custom_fields.items() if not value.strip())
+    return ComplianceResult(
+        deal_id=context.deal_id, survey_checklist_present=survey, quality_docs_present=quality,
+        missing_items=missing, comment=_t(lang, "compliance.comment"),
+        confidence=0.0, source="fallback", language=lang,
+        warnings=_warnings(lang, "compliance", reason),
+    )
+
+
+_END_USER_WORDS = ("end user", "end-user", "enduser", "المستخدم النهائي")
+_REQUEST_WORDS = ("request", "asked", "asks", "wants", "change", "طلب", "يطلب")
+
+
+def fallback_order_received(context: OrderReceivedContext, reason: str) -> OrderReceivedResult:
+    """End user identified when a note names one; requests counted as note sentences
+    that mention the end user asking for something."""
+    lang = context.language
+    picked = [s.lower() for _, s in _note_sentences(context.notes)]
+    about_end_user = [s for s in picked if any(w in s for w in _END_USER_WORDS)]
+    identified = any(not any(n in s for n in _NEGATION) for s in about_end_user)
+    requests = sum(1 for s in about_end_user if any(w in s for w in _REQUEST_WORDS))
+    missing = [
+        _t(lang, key) for key, absent in (
+            ("missing.end_user", not identified), ("missing.contact", not context.contact),
+            ("missing.value", context.value is None), ("missing.notes", not context.notes),
+        ) if absent
+    ]
+    return OrderReceivedResult(
+        deal_id=context.deal_id, end_user_identified=identified, end_user_requests_count=requests,
+        missing_items=missing, confidence=0.0, source="fallback", language=lang,
+        warnings=_warnings(lang, "order", reason),
+    )
+
+
+def health_reasons(language: Language, stage: str | None, days_in_stage: int | None,
+                   days_since_last_note: int | None) -> tuple[HealthAssessment, list[str]]:
+    """The rule-based verdict and the sentences that explain it, in ``language``."""
+    health = assess_health(stage, days_in_stage, days_since_last_note)
+    if health.threshold is None:
+        reasons = [_t(language, "health.no_threshold", stage=stage or "-")]
+    elif health.stage_status is None:
+        reasons = [_t(language, "health.days_unknown")]
+    else:
+        critical = health.stage_status is HealthStatus.CRITICAL
+        mark = health.threshold.critical if critical else health.threshold.warning
+        reasons = [_t(language, f"health.stage.{health.stage_status.value}", days=days_in_stage, stage=stage,
+                      mark=mark)]
+    if days_since_last_note is not None:
+        reasons.append(_t(language, "health.last_note", days=days_since_last_note))
+    reasons.append(_t(language, f"gap.{health.gap.value}"))
+    return health, reasons
+
+
+def fallback_deal_health(context: DealHealthContext, reason: str) -> DealHealthResult:
+    """The rule-based verdict of ``assess_health`` with its reasons as the summary."""
+    lang = context.language
+    health, reasons = health_reasons(lang, context.stage, context.days_in_stage, context.days_since_last_note)
+    blockers = [s for _, s in _note_sentences(recent_notes(context.notes, 20)) if is_blocker(s)]
+    return DealHealthResult(
+        deal_id=context.deal_id,
+        health_status=health.status,
+        status_flag=_t(lang, f"health.flag.{health.status.value}"),
+        summary=" ".join(reasons),
+        blockers=unique(blockers)[:_MAX_LISTED],
+        attribution=_t(lang, "health.attribution"),
+        communication_assessment=_t(lang, f"gap.{health.gap.value}"),
+        recommended_action=_t(lang, f"health.action.{health.status.value}"),
+        days_in_stage=context.days_in_stage,
+        stage_threshold=health.threshold,
+        days_since_last_note=context.days_since_last_note,
+        communication_gap=health.gap,
+        confidence=0.0, source="fallback", language=lang,
+        warnings=_warnings(lang, "health", reason),
+    )

@@ -1,0 +1,87 @@
+"""Rule-based deal health: days in stage against per-stage thresholds, and communication gaps.
+
+These are the facts of DESIGN section 7. The service computes them for every health
+check, with or without an LLM: they are numbers, not opinions, and a model's narrative
+is shown beside them, never instead of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from core.writer.models import CommunicationGap, HealthStatus, StageThreshold
+
+#: Days in stage (warning, critical) per stage, keyed by normalised stage name.
+STAGE_THRESHOLDS: dict[str, StageThreshold] = {
+    key: StageThreshold(warning=warning, critical=critical)
+    for key, warning, critical in (
+        ("orderreceived", 21, 45),
+        ("approved", 5, 10),
+        ("awaitingpayment", 7, 14),
+        ("awaitingsitereadiness", 14, 30),
+        ("everythingready", 10, 21),
+        ("underprogress", 14, 28),
+        ("awaitingmdd", 7, 14),
+        ("awaitinggcc", 7, 14),
+        ("awaitinggr", 14, 30),
+    )
+}
+
+#: Communication gap bands: below 5 days healthy, 5-10 acceptable, 10-14 warning, over 14 a gap.
+GAP_ACCEPTABLE_FROM, GAP_WARNING_FROM, GAP_OVER = 5, 10, 14
+
+
+def normalise_stage(stage: str | None) -> str:
+    """'Everything Ready (but not started)' -> 'everythingready'; 'Under Progress' and
+    'Underprogress' -> 'underprogress'."""
+    without_aside = re.sub(r"\(.*?\)", "", stage or "")
+    return re.sub(r"[^0-9a-z]", "", without_aside.lower())
+
+
+def stage_threshold(stage: str | None) -> StageThreshold | None:
+    """The stage's thresholds, or None for a stage that has none."""
+    return STAGE_THRESHOLDS.get(normalise_stage(stage))
+
+
+def communication_gap(days_since_last_note: int | None) -> CommunicationGap:
+    if days_since_last_note is None:
+        return CommunicationGap.UNKNOWN
+    if days_since_last_note < GAP_ACCEPTABLE_FROM:
+        return CommunicationGap.HEALTHY
+    if days_since_last_note < GAP_WARNING_FROM:
+        return CommunicationGap.ACCEPTABLE
+    if days_since_last_note <= GAP_OVER:
+        return CommunicationGap.WARNING
+    return CommunicationGap.GAP
+
+
+@dataclass(frozen=True)
+class HealthAssessment:
+    """The rule-based verdict and the facts behind it."""
+
+    status: HealthStatus
+    stage_status: HealthStatus | None  # None when the stage has no thresholds or days are unknown
+    threshold: StageThreshold | None
+    gap: CommunicationGap
+
+
+def assess_health(
+    stage: str | None, days_in_stage: int | None, days_since_last_note: int | None
+) -> HealthAssessment:
+    """The worse of the stage verdict (days in stage at or past the warning or critical
+    mark) and the communication verdict (a warning or a gap puts a deal at risk)."""
+    threshold = stage_threshold(stage)
+    gap = communication_gap(days_since_last_note)
+    stage_status = None
+    if threshold is not None and days_in_stage is not None:
+        if days_in_stage >= threshold.critical:
+            stage_status = HealthStatus.CRITICAL
+        elif days_in_stage >= threshold.warning:
+            stage_status = HealthStatus.AT_RISK
+        else:
+            stage_status = HealthStatus.HEALTHY
+    status = stage_status or HealthStatus.HEALTHY
+    if gap in (CommunicationGap.WARNING, CommunicationGap.GAP) and status is HealthStatus.HEALTHY:
+        status = HealthStatus.AT_RISK
+    return HealthAssessment(status=status, stage_status=stage_status, threshold=threshold, gap=gap)

@@ -1,0 +1,110 @@
+"""Checks on a model-written result beyond its schema, each returning plain problem sentences.
+
+The output models (core/outputs.py) already hold the model to its fields, types and
+channel limits, and the LLM client re-asks once when they fail. What only the writer can
+check is whether the answer fits the *context* and the rules for the final result: the
+language asked for, the summary length asked for, a subject for an email, the channel
+limits on the result as delivered. A problem here makes the service ask once more with
+the problems stated, then fall back with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ValidationError
+
+from core.outputs import EMAIL_REMINDER_MAX_WORDS, SMS_MAX_CHARS, WHATSAPP_SHORT_MAX_CHARS
+from core.writer.models import (
+    Channel,
+    DraftEmailResult,
+    DraftReminderResult,
+    Language,
+    NoteSummaryContext,
+    NoteSummaryResult,
+    WriterResult,
+)
+from core.writer.text import word_count
+
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+#: The fields whose language is checked, per result type: the text a reader sees first.
+MAIN_TEXT_FIELDS: dict[type[WriterResult], tuple[str, ...]] = {
+    DraftEmailResult: ("subject", "body"),
+    DraftReminderResult: ("message_text",),
+    NoteSummaryResult: ("summary",),
+}
+_DEFAULT_MAIN_TEXT = ("summary",)
+
+
+def length_slack(limit: int) -> int:
+    """Words a summary may run over its ``max_length`` (a tenth, at least 5): models count
+    words loosely, and re-asking over one word costs more than it saves."""
+    return max(5, limit // 10)
+
+
+def problems_from_error(error: ValidationError) -> list[str]:
+    """A Pydantic error as one sentence per failing field."""
+    return [
+        f"{'.'.join(str(part) for part in item['loc']) or 'answer'}: {item['msg']}"
+        for item in error.errors(include_url=False)
+    ]
+
+
+def _language_problems(result: WriterResult, language: Language) -> list[str]:
+    problems = []
+    for name in MAIN_TEXT_FIELDS.get(type(result), _DEFAULT_MAIN_TEXT):
+        text = getattr(result, name, None) or ""
+        letters = len(_LETTER.findall(text))
+        arabic = len(_ARABIC_LETTER.findall(text))
+        if not letters:
+            continue
+        if language is Language.AR and arabic == 0:
+            problems.append(f"{name} must be written in Arabic (language=ar), but it has no Arabic text.")
+        elif language is Language.EN and arabic * 2 > letters:
+            problems.append(f"{name} must be written in English (language=en), but it is mostly Arabic.")
+    return problems
+
+
+def _reminder_problems(result: DraftReminderResult) -> list[str]:
+    problems = []
+    if result.channel is Channel.SMS and len(result.message_text) > SMS_MAX_CHARS:
+        problems.append(
+            f"message_text has {len(result.message_text)} characters; an SMS allows at most {SMS_MAX_CHARS}."
+        )
+    if result.channel is Channel.WHATSAPP:
+        short = result.short_version or ""
+        if not short.strip():
+            problems.append("short_version is missing; WhatsApp needs one.")
+        elif len(short) > WHATSAPP_SHORT_MAX_CHARS:
+            problems.append(
+                f"short_version has {len(short)} characters; at most {WHATSAPP_SHORT_MAX_CHARS} are allowed."
+            )
+    if result.channel is Channel.EMAIL:
+        if not (result.subject or "").strip():
+            problems.append("subject is missing; an email reminder needs one.")
+        words = word_count(result.message_text)
+        if words > EMAIL_REMINDER_MAX_WORDS:
+            problems.append(
+                f"message_text has {words} words; "
+                f"an email reminder allows at most {EMAIL_REMINDER_MAX_WORDS}."
+            )
+    return problems
+
+
+def result_problems(result: WriterResult, context: BaseModel) -> list[str]:
+    """Everything wrong with a model-written result for this context; empty when it is fine."""
+    problems = _language_problems(result, getattr(context, "language", Language.EN))
+    if isinstance(result, DraftEmailResult):
+        if not result.subject.strip():
+            problems.append("subject is empty; an email needs a subject.")
+        if not result.body.strip():
+            problems.append("body is empty.")
+    elif isinstance(result, DraftReminderResult):
+        problems.extend(_reminder_problems(result))
+    elif isinstance(result, NoteSummaryResult) and isinstance(context, NoteSummaryContext):
+        words = word_count(result.summary)
+        if words > context.max_length + length_slack(context.max_length):
+            problems.append(f"summary has {words} words; at most {context.max_length} were asked for.")
+    return problems

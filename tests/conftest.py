@@ -7,6 +7,9 @@ import pytest
 from core.config import Settings
 from core.store import Store
 
+#: The ``openai_server`` fixture: a scripted chat-completions server on 127.0.0.1.
+pytest_plugins = ["tests.support.openai_server"]
+
 
 @pytest.fixture
 def store():

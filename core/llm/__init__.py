@@ -1,0 +1,52 @@
+"""LLM infrastructure: an OpenAI-compatible client that knows nothing of deals or emails.
+
+    client = get_llm_client()                       # from settings, with the default store
+    reply = run_sync(client.generate_completion(system_prompt="...", user_prompt="...", tier="fast"))
+    result = run_sync(client.generate_structured_completion(MySchema, user_prompt="..."))
+
+The modules: client (LLMClient), config (LLMTimeout, RetryPolicy), errors (the exception
+tree), models (LLMResponse, StructuredResult), usage (tokens and prices), circuit
+(breaker, rate limiter), cache / calllog / metrics / recording (what every call leaves
+behind), transport (httpx errors into LLM errors), parsing, runner (run_sync).
+"""
+
+from core.llm.circuit import CircuitBreaker, CircuitState
+from core.llm.client import LLMClient
+from core.llm.config import LLMTimeout, RetryPolicy
+from core.llm.errors import (
+    LLMAuthError,
+    LLMConnectionError,
+    LLMError,
+    LLMRateLimitError,
+    LLMStatusError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+    LLMValidationError,
+)
+from core.llm.models import LLMResponse, StructuredResult
+from core.llm.runner import get_llm_client, run_sync
+from core.llm.status import LLMStatus, llm_status
+from core.llm.usage import Usage
+
+__all__ = [
+    "CircuitBreaker",
+    "CircuitState",
+    "LLMAuthError",
+    "LLMClient",
+    "LLMConnectionError",
+    "LLMError",
+    "LLMRateLimitError",
+    "LLMResponse",
+    "LLMStatus",
+    "LLMStatusError",
+    "LLMTimeout",
+    "LLMTimeoutError",
+    "LLMUnavailableError",
+    "LLMValidationError",
+    "RetryPolicy",
+    "StructuredResult",
+    "Usage",
+    "get_llm_client",
+    "llm_status",
+    "run_sync",
+]

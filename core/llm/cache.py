@@ -1,0 +1,62 @@
+"""The response cache in the store's ``llm_cache`` table.
+
+A Streamlit rerun or a repeated forecast asks the same question again; the answer comes
+from here instead of the server. The key is a SHA-256 over everything that shapes the
+answer (server, model, messages, parameters), never over the API key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from core.store import Store
+
+
+def cache_key(
+    base_url: str, model: str, messages: list[dict[str, Any]], parameters: Mapping[str, Any]
+) -> str:
+    document = {"base_url": base_url, "model": model, "messages": messages, "parameters": dict(parameters)}
+    encoded = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """Stored replies with an expiry time; ``clock`` gives epoch seconds (injectable for tests)."""
+
+    def __init__(self, store: Store, ttl_seconds: float, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self._clock(), dt.UTC).replace(tzinfo=None)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored reply for ``key`` if it has not expired."""
+        row = self.store.cursor().execute(
+            "SELECT response FROM llm_cache WHERE key = ? AND expires_at > ?", [key, self._now()]
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, model: str, response: Mapping[str, Any]) -> None:
+        now = self._now()
+        expires = now + dt.timedelta(seconds=self.ttl_seconds)
+        self.store.cursor().execute(
+            "INSERT OR REPLACE INTO llm_cache (key, model, response, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [key, model, json.dumps(response), now, expires],
+        )
+
+
+def cache_size(store: Store, *, clock: Callable[[], float] = time.time) -> dict[str, int]:
+    """Rows in ``llm_cache``: all of them, and those not yet expired."""
+    now = dt.datetime.fromtimestamp(clock(), dt.UTC).replace(tzinfo=None)
+    total, live = store.cursor().execute(
+        "SELECT count(*), count(*) FILTER (WHERE expires_at > ?) FROM llm_cache", [now]
+    ).fetchone()
+    return {"rows": int(total), "live_rows": int(live)}

@@ -1,0 +1,1 @@
+"""Test helpers other test modules import: the local OpenAI-compatible server."""

@@ -25,12 +25,12 @@ from core.writer.models import (
     HealthStatus,
     Language,
     Note,
-    NoteFormat,
     NoteSummaryContext,
     NoteSummaryResult,
     OrderReceivedContext,
     OrderReceivedResult,
     ReminderDraftContext,
+    TextFormat,
     Tone,
     Urgency,
 )
@@ -58,6 +58,7 @@ PHRASES: dict[Language, dict[str, str]] = {
         "email.days": " for {days} days",
         "email.value": ", value {value}",
         "email.ask": "Could you confirm the next step and when we can expect it?",
+        "email.due": "We would be grateful for your reply by {date}.",
         "email.closing": "Best regards,",
         "email.team": "The project team",
         "email.followup": "Follow up by phone if there is no reply within 3 working days.",
@@ -119,6 +120,7 @@ PHRASES: dict[Language, dict[str, str]] = {
         "email.days": " منذ {days} يومًا",
         "email.value": "، بقيمة {value}",
         "email.ask": "نرجو تأكيد الخطوة التالية والموعد المتوقع لها.",
+        "email.due": "نأمل الرد في موعد أقصاه {date}.",
         "email.closing": "مع خالص التحية،",
         "email.team": "فريق المشروع",
         "email.followup": "اتصل هاتفيًا إذا لم يصل رد خلال 3 أيام عمل.",
@@ -224,16 +226,20 @@ def fallback_email(context: EmailDraftContext, reason: str) -> DraftEmailResult:
     deals = context.deal_contexts
     about = deals[0].title if len(deals) == 1 else _t(lang, "deals", count=len(deals))
     greeting_key = "greeting.friendly" if context.tone is Tone.FRIENDLY else "greeting.other"
+    prefix = _urgency_prefix(context.urgency, lang)
+    ask = _t(lang, "email.ask")
+    if context.due_date:
+        ask += " " + _t(lang, "email.due", date=context.due_date.isoformat())
     body = "\n\n".join([
         _t(lang, greeting_key, names=", ".join(context.recipients)),
         _t(lang, "email.opening", intent=context.subject_intent),
         "\n".join(_deal_line(lang, deal) for deal in deals),
-        _t(lang, "email.ask"),
+        ask,
         _t(lang, "email.closing") + "\n" + (context.sender_name or _t(lang, "email.team")),
     ])
     return DraftEmailResult(
         deal_ids=[deal.deal_id for deal in deals],
-        subject=truncate_chars(f"{context.subject_intent}: {about}", 120),
+        subject=truncate_chars(f"{prefix}{context.subject_intent}: {about}", 120),
         body=body,
         body_html=text_to_html(body),
         suggested_followups=[_t(lang, "email.followup")],
@@ -242,13 +248,26 @@ def fallback_email(context: EmailDraftContext, reason: str) -> DraftEmailResult:
     )
 
 
+def reminder_limit(context: ReminderDraftContext) -> int | None:
+    """The most ``message_text`` may hold: characters for SMS and WhatsApp, words for an
+    email; the channel's own limit unless ``max_length`` is smaller (WhatsApp has none)."""
+    own = {Channel.SMS: SMS_MAX_CHARS, Channel.EMAIL: EMAIL_REMINDER_MAX_WORDS, Channel.WHATSAPP: None}
+    limits = [limit for limit in (own[context.channel], context.max_length) if limit is not None]
+    return min(limits) if limits else None
+
+
+def _urgency_prefix(urgency: Urgency, language: Language) -> str:
+    """'Urgent: ' for high and 'URGENT: ' for critical urgency; nothing below."""
+    if urgency in (Urgency.HIGH, Urgency.CRITICAL):
+        return _t(language, f"reminder.urgency.{urgency.value}")
+    return ""
+
+
 def _reminder_text(context: ReminderDraftContext, limit: int | None) -> str:
     """The reminder sentence, fitted to ``limit`` characters: first the context goes,
     then the title is shortened, so the ask and the date survive."""
     lang = context.language
-    prefix = ""
-    if context.urgency in (Urgency.HIGH, Urgency.CRITICAL):
-        prefix = _t(lang, f"reminder.urgency.{context.urgency.value}")
+    prefix = _urgency_prefix(context.urgency, lang)
 
     def compose(title: str, with_context: bool) -> str:
         return "".join([
@@ -272,20 +291,20 @@ def _reminder_text(context: ReminderDraftContext, limit: int | None) -> str:
 
 
 def fallback_reminder(context: ReminderDraftContext, reason: str) -> DraftReminderResult:
-    """A reminder within its channel's limit: SMS and WhatsApp's short version <= 160
-    characters, an email reminder <= 150 words."""
+    """A reminder within its channel's limit (and ``max_length`` when smaller): SMS and
+    WhatsApp's short version <= 160 characters, an email reminder <= 150 words."""
     lang = context.language
+    limit = reminder_limit(context)
     subject = None
     short_version = None
     if context.channel is Channel.SMS:
-        message = _reminder_text(context, SMS_MAX_CHARS)
+        message = _reminder_text(context, limit)
     elif context.channel is Channel.WHATSAPP:
-        message = _reminder_text(context, None)
+        message = _reminder_text(context, limit)
         short_version = _reminder_text(context, WHATSAPP_SHORT_MAX_CHARS)
     else:
-        message = truncate_words(_reminder_text(context, None), EMAIL_REMINDER_MAX_WORDS)
-        prefix = _t(lang, f"reminder.urgency.{context.urgency.value}") if context.urgency in (
-            Urgency.HIGH, Urgency.CRITICAL) else ""
+        message = truncate_words(_reminder_text(context, None), limit)
+        prefix = _urgency_prefix(context.urgency, lang)
         subject = truncate_chars(_t(lang, "reminder.subject", prefix=prefix, title=context.deal_title), 120)
     return DraftReminderResult(
         deal_id=context.deal_id, channel=context.channel, subject=subject,
@@ -335,7 +354,7 @@ def fallback_deal_summary(context: DealSummaryContext, reason: str) -> DealSumma
             recommendations.append(f"{reasons[0]} {_t(lang, f'health.action.{health.status.value}')}")
     return DealSummaryResult(
         deal_id=context.deal_id,
-        summary=f"{state} {latest_text}",
+        summary=_layout([state, latest_text], context.max_length, context.format),
         next_action=truncate_chars(next_action, 240),
         blockers=unique([s for _, s in picked if is_blocker(s)])[:_MAX_LISTED] if context.include_blockers
         else [],
@@ -346,25 +365,30 @@ def fallback_deal_summary(context: DealSummaryContext, reason: str) -> DealSumma
     )
 
 
+def _layout(parts: list[str], max_words: int, shape: TextFormat) -> str:
+    """Parts as bullets or one paragraph, cut to ``max_words`` words in all."""
+    kept: list[str] = []
+    budget = max_words
+    for part in parts:
+        if budget <= 0:
+            break
+        kept.append(truncate_words(part, budget))
+        budget -= len(kept[-1].split())
+    return "\n".join(f"- {part}" for part in kept) if shape is TextFormat.BULLETS else " ".join(kept)
+
+
 def fallback_note_summary(context: NoteSummaryContext, reason: str) -> NoteSummaryResult:
     """The first sentence of each note (up to ``max_length`` words) as bullets or a
     paragraph; sentences with an action verb or a date as action items, with owners
     from names ('Sara will ...') and the notes' authors."""
     lang = context.language
-    firsts = [sentences(note.text)[0] for note in context.notes if sentences(note.text)]
-    budget = context.max_length
-    kept: list[str] = []
-    for sentence in firsts:
-        if budget <= 0:
-            break
-        kept.append(truncate_words(sentence, budget))
-        budget -= len(kept[-1].split())
-    bullets = context.format is NoteFormat.BULLETS
-    summary = "\n".join(f"- {s}" for s in kept) if bullets else " ".join(kept)
+    notes = recent_notes(context.notes, context.max_notes)
+    firsts = [sentences(note.text)[0] for note in notes if sentences(note.text)]
+    summary = _layout(firsts, context.max_length, context.format)
     action_items: list[str] = []
     owners: list[str] = []
     if context.extract_action_items:
-        for note, sentence in _note_sentences(context.notes):
+        for note, sentence in _note_sentences(notes):
             if is_action(sentence):
                 action_items.append(sentence)
                 named = owners_in(sentence)

@@ -12,21 +12,18 @@ from dataclasses import dataclass
 
 from core.writer.models import CommunicationGap, HealthStatus, StageThreshold
 
-#: Days in stage (warning, critical) per stage, keyed by normalised stage name.
-STAGE_THRESHOLDS: dict[str, StageThreshold] = {
-    key: StageThreshold(warning=warning, critical=critical)
-    for key, warning, critical in (
-        ("orderreceived", 21, 45),
-        ("approved", 5, 10),
-        ("awaitingpayment", 7, 14),
-        ("awaitingsitereadiness", 14, 30),
-        ("everythingready", 10, 21),
-        ("underprogress", 14, 28),
-        ("awaitingmdd", 7, 14),
-        ("awaitinggcc", 7, 14),
-        ("awaitinggr", 14, 30),
-    )
-}
+#: Days in stage at the warning and the critical mark, per stage (as the health prompt shows them).
+THRESHOLD_TABLE: tuple[tuple[str, int, int], ...] = (
+    ("Order Received", 21, 45),
+    ("Approved", 5, 10),
+    ("Awaiting Payment", 7, 14),
+    ("Awaiting Site Readiness", 14, 30),
+    ("Everything Ready", 10, 21),
+    ("Under Progress", 14, 28),
+    ("Awaiting MDD", 7, 14),
+    ("Awaiting GCC", 7, 14),
+    ("Awaiting GR", 14, 30),
+)
 
 #: Communication gap bands: below 5 days healthy, 5-10 acceptable, 10-14 warning, over 14 a gap.
 GAP_ACCEPTABLE_FROM, GAP_WARNING_FROM, GAP_OVER = 5, 10, 14
@@ -37,6 +34,12 @@ def normalise_stage(stage: str | None) -> str:
     'Underprogress' -> 'underprogress'."""
     without_aside = re.sub(r"\(.*?\)", "", stage or "")
     return re.sub(r"[^0-9a-z]", "", without_aside.lower())
+
+
+STAGE_THRESHOLDS: dict[str, StageThreshold] = {
+    normalise_stage(stage): StageThreshold(warning=warning, critical=critical)
+    for stage, warning, critical in THRESHOLD_TABLE
+}
 
 
 def stage_threshold(stage: str | None) -> StageThreshold | None:

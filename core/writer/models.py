@@ -52,7 +52,9 @@ class Urgency(StrEnum):
     CRITICAL = "critical"
 
 
-class NoteFormat(StrEnum):
+class TextFormat(StrEnum):
+    """How a summary or email body is laid out."""
+
     BULLETS = "bullets"
     PARAGRAPH = "paragraph"
 
@@ -185,9 +187,15 @@ class EmailDraftContext(_Context):
     """A follow-up email about one or more deals."""
 
     recipients: list[str] = Field(min_length=1)
+    recipient_role: str = Field(default="client", min_length=1, description="e.g. client, consultant")
     subject_intent: str = Field(min_length=1, description="what the email is for, in a few words")
     deal_contexts: list[DealFacts] = Field(min_length=1)
     tone: Tone = Tone.PROFESSIONAL
+    urgency: Urgency = Urgency.MEDIUM
+    format: TextFormat = TextFormat.PARAGRAPH
+    max_length: int = Field(default=200, ge=20, le=1000, description="most words in the body")
+    due_date: dt.date | None = Field(default=None, description="the date a reply or action is asked for")
+    max_notes: int = Field(default=5, ge=0, le=50, description="most recent notes per deal sent to the model")
     constraints: list[str] = Field(default_factory=list, description="extra instructions, one each")
     sender_name: str | None = None
 
@@ -210,6 +218,11 @@ class ReminderDraftContext(_Context):
     due_date: dt.date | None = None
     tone: Tone = Tone.PROFESSIONAL
     sender_name: str | None = None
+    max_length: int | None = Field(
+        default=None, ge=20, le=2000,
+        description="characters (SMS, WhatsApp) or words (email); None: the channel's own limit",
+    )
+    constraints: list[str] = Field(default_factory=list, description="extra instructions, one each")
 
     _id = field_validator("deal_id", mode="before")(_coerce_id)
 
@@ -229,6 +242,10 @@ class DealSummaryContext(_DealContext):
     include_recommendations: bool = True
     include_blockers: bool = True
     max_notes: int = Field(default=10, ge=1, le=200, description="most recent notes sent to the model")
+    format: TextFormat = TextFormat.PARAGRAPH
+    max_length: int = Field(default=120, ge=10, le=2000, description="most words in the summary")
+    tone: Tone = Tone.PROFESSIONAL
+    constraints: list[str] = Field(default_factory=list, description="extra instructions, one each")
 
 
 class ComplianceContext(_DealContext):
@@ -274,14 +291,17 @@ class DealHealthContext(_DealContext):
     stage_history: list[StageChange] = Field(default_factory=list)
     last_activity: dt.date | None = None
     days_since_last_note: int | None = Field(default=None, ge=0)
+    tone: Tone = Tone.PROFESSIONAL
 
 
 class NoteSummaryContext(_Context):
     """A summary of notes, with or without action items."""
 
     deal_id: str | None = None
+    title: str | None = None
     notes: list[Note] = Field(min_length=1)
-    format: NoteFormat = NoteFormat.BULLETS
+    max_notes: int = Field(default=30, ge=1, le=500, description="most recent notes sent to the model")
+    format: TextFormat = TextFormat.BULLETS
     max_length: int = Field(default=120, ge=10, le=2000, description="most words in the summary")
     extract_action_items: bool = True
 
@@ -370,7 +390,7 @@ class DealHealthResult(WriterResult):
 
 class NoteSummaryResult(WriterResult):
     deal_id: str | None = None
-    format: NoteFormat
+    format: TextFormat
     summary: str
     action_items: list[str] = Field(default_factory=list)
     owners: list[str] = Field(default_factory=list)

@@ -373,9 +373,9 @@ class PromptRegistry:
         if used != declared:
             problems = []
             if used - declared:
-                problems.append(f"uses undeclared variable(s) {', '.join(sorted(used - declared))}")
+                problems.append(f"use undeclared variable(s) {', '.join(sorted(used - declared))}")
             if declared - used:
-                problems.append(f"declares unused variable(s) {', '.join(sorted(declared - used))}")
+                problems.append(f"declare unused variable(s) {', '.join(sorted(declared - used))}")
             raise PromptError(f"{where}: the templates {' and '.join(problems)}")
         return compiled[0], compiled[1]
 
@@ -533,9 +533,9 @@ class PromptRegistry:
             )
             for row in (tuple(row) for row in rows)
         }
-        for (template_id, version, variant), weight in weights.items():
-            summaries.setdefault((template_id, version, variant), VariantSummary(
-                prompt_id=template_id, version=version, variant=variant, weight=weight,
+        for key, weight in weights.items():
+            summaries.setdefault(key, VariantSummary(
+                prompt_id=key[0], version=key[1], variant=key[2], weight=weight,
             ))
         return [summaries[key] for key in sorted(summaries, key=lambda key: _variant_order(*key))]
 

@@ -1,0 +1,175 @@
+"""Shared pieces of the columnar prediction frame: flags, reasoning text, date helpers.
+
+A prediction frame has one row per input deal (``PREDICTION_COLUMNS``). Reasoning and
+flags are built columnar: each row carries small integer codes (which invoice rule,
+which payment rule, which flags), the distinct combinations are turned into text once,
+and the result is a pandas Categorical, so 1M deals cost a few hundred strings.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+class Flag(enum.IntFlag):
+    """Why a prediction is special; the lower-case names are what users see."""
+
+    UNKNOWN_STAGE = enum.auto()
+    NO_STAGE = enum.auto()
+    STUCK = enum.auto()
+    LATE_STAGE = enum.auto()
+    EXPECTED_CLOSE = enum.auto()
+    INVOICED = enum.auto()
+    INVOICE_DATE_ASSUMED = enum.auto()
+    RECEIVED = enum.auto()
+    NOT_FORECAST = enum.auto()
+    OVERDUE_ROLLED = enum.auto()
+    PAST_INVOICE_MOVED = enum.auto()
+    PAYMENT_FIXED = enum.auto()
+    UNKNOWN_CURRENCY = enum.auto()
+    NO_VALUE = enum.auto()
+    NEGATIVE_VALUE = enum.auto()
+    CREATED_IN_FUTURE = enum.auto()
+    STAGE_CHANGE_BEFORE_CREATED = enum.auto()
+    STAGE_CHANGE_IN_FUTURE = enum.auto()
+
+
+#: Flags set by ``apply_overrides``; cleared and recomputed each time it runs.
+OVERRIDE_FLAGS = Flag.OVERDUE_ROLLED | Flag.PAST_INVOICE_MOVED | Flag.PAYMENT_FIXED
+#: Flags that keep a deal's value out of the totals.
+VALUE_FLAGS = Flag.UNKNOWN_CURRENCY | Flag.NO_VALUE | Flag.NEGATIVE_VALUE
+#: Inconsistent dates: the deal is forecast with ``data_issue_penalty`` off its confidence.
+DATE_ISSUE_FLAGS = Flag.CREATED_IN_FUTURE | Flag.STAGE_CHANGE_BEFORE_CREATED | Flag.STAGE_CHANGE_IN_FUTURE
+
+#: Sentence added to the reasoning for each flag that needs explaining.
+FLAG_TEXT: dict[Flag, str] = {
+    Flag.OVERDUE_ROLLED: "payment was overdue, rolled to the as-of date",
+    Flag.PAST_INVOICE_MOVED: "predicted invoice date was over {past_invoice_days} days in the past, "
+    "moved to as-of + {past_invoice_reset_days} days, "
+    "confidence -{past_invoice_penalty:.2f}",
+    Flag.PAYMENT_FIXED: "payment date was not after the invoice, set to invoice + terms",
+    Flag.INVOICE_DATE_ASSUMED: "invoiced stage without a date, invoice assumed on the as-of date",
+    Flag.UNKNOWN_CURRENCY: "unknown currency, value left out of totals",
+    Flag.NO_VALUE: "no value, left out of totals",
+    Flag.NEGATIVE_VALUE: "negative value, left out of totals",
+    Flag.CREATED_IN_FUTURE: "created after the as-of date (confidence -{data_issue_penalty:.2f})",
+    Flag.STAGE_CHANGE_BEFORE_CREATED: "stage changed before the deal was created, "
+    "time in stage counted from creation "
+    "(confidence -{data_issue_penalty:.2f})",
+    Flag.STAGE_CHANGE_IN_FUTURE: "stage change after the as-of date (confidence -{data_issue_penalty:.2f})",
+}
+
+KINDS = ("forecast", "received", "not_forecast")
+METHODS = ("rules", "learned", "llm", "llm->rules")
+
+PREDICTION_COLUMNS = (
+    "deal_id",
+    "title",
+    "pipeline",
+    "stage",
+    "status",
+    "owner",
+    "organization",
+    "kind",
+    "value_base",
+    "probability",
+    "weighted_value",
+    "predicted_invoice_date",
+    "predicted_payment_date",
+    "invoice_p10",
+    "invoice_p90",
+    "payment_p10",
+    "payment_p90",
+    "confidence",
+    "method",
+    "reasoning",
+    "flags",
+    "invoice_reason",
+    "terms_reason",
+    "invoice_is_fact",
+    "payment_terms_days",
+    "days_in_stage",
+    "flag_bits",
+)
+DATE_OUTPUT_COLUMNS = (
+    "predicted_invoice_date",
+    "predicted_payment_date",
+    "invoice_p10",
+    "invoice_p90",
+    "payment_p10",
+    "payment_p90",
+)
+
+
+def flag_names(bits: int) -> list[str]:
+    """The lower-case names of the flags set in ``bits``."""
+    return [flag.name.lower() for flag in Flag if bits & flag]  # type: ignore[union-attr]
+
+
+def flags_column(bits: np.ndarray) -> pd.Categorical:
+    """Comma-separated flag names per row, as a Categorical built from the distinct bitmasks."""
+    codes, uniques = pd.factorize(bits)
+    texts = [",".join(flag_names(int(value))) for value in uniques]
+    return _categorical(codes, texts)
+
+
+def compose_reasoning(
+    parts: Sequence[pd.Categorical], bits: np.ndarray, flag_text: dict[Flag, str], *, sentence: bool = True
+) -> pd.Categorical:
+    """Join per-row text parts and flag sentences into one reasoning per row.
+
+    Each part is a Categorical (missing = no text); ``bits`` are the flag bitmasks. Only
+    the distinct combinations are joined, so the cost hardly grows with the row count.
+    ``sentence`` capitalises and ends each text with a full stop.
+    """
+    key = np.zeros(len(bits), dtype=np.int64)
+    sizes = []
+    for part in parts:
+        size = len(part.categories) + 1
+        key = key * size + (np.asarray(part.codes, dtype=np.int64) + 1)
+        sizes.append(size)
+    explained = np.int64(sum(int(flag) for flag in flag_text))
+    key = key * (int(explained) + 1) + (bits.astype(np.int64) & explained)
+    codes, uniques = pd.factorize(key)
+    texts = []
+    for value in uniques.tolist():
+        flag_bits, value = value % (int(explained) + 1), value // (int(explained) + 1)
+        pieces = []
+        for part, size in zip(reversed(parts), reversed(sizes), strict=True):
+            code, value = value % size, value // size
+            if code:
+                pieces.append(str(part.categories[code - 1]))
+        pieces.reverse()
+        pieces.extend(text for flag, text in flag_text.items() if flag_bits & flag)
+        text = "; ".join(pieces)
+        texts.append(text[:1].upper() + text[1:] + ("." if text else "") if sentence else text)
+    return _categorical(codes, texts)
+
+
+def text_part(codes: np.ndarray, texts: Sequence[str]) -> pd.Categorical:
+    """A Categorical from codes into ``texts`` (code -1 means no text), duplicates merged."""
+    return _categorical(np.asarray(codes), list(texts))
+
+
+def _categorical(codes: np.ndarray, texts: list[str]) -> pd.Categorical:
+    unique_texts, remap = (
+        np.unique(np.asarray(texts, dtype=object), return_inverse=True) if texts else ([], [])
+    )
+    remap = np.append(np.asarray(remap, dtype=np.int64), -1)  # code -1 stays missing
+    return pd.Categorical.from_codes(remap[codes], categories=pd.Index(list(unique_texts), dtype="str"))
+
+
+def day_array(column: pd.Series) -> np.ndarray:
+    """A date column as ``datetime64[D]`` (NaT for missing), whatever it came in as."""
+    if not pd.api.types.is_datetime64_any_dtype(column):
+        column = pd.to_datetime(column, errors="coerce")
+    return column.to_numpy(dtype="datetime64[D]")
+
+
+def as_output_dates(days: np.ndarray) -> np.ndarray:
+    """Dates as the canonical ``datetime64[s]`` of core.deals."""
+    return days.astype("datetime64[s]")

@@ -1,0 +1,124 @@
+"""Between frames and edge models: deals in, prediction records and warnings out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from core.cashflow.assumptions import Assumptions
+from core.cashflow.columns import Flag, day_array
+from core.cashflow.models import DealForPrediction, DealPrediction
+from core.deals import conform
+
+#: The per-deal fields of ``forecast --json`` and of DealPrediction, in order.
+DEAL_FIELDS = (
+    "deal_id",
+    "title",
+    "stage",
+    "pipeline",
+    "owner",
+    "organization",
+    "kind",
+    "value_base",
+    "probability",
+    "weighted_value",
+    "predicted_invoice_date",
+    "predicted_payment_date",
+    "invoice_p10",
+    "invoice_p90",
+    "payment_p10",
+    "payment_p90",
+    "confidence",
+    "method",
+    "reasoning",
+    "flags",
+)
+
+
+def deals_frame(deals: Iterable[DealForPrediction]) -> pd.DataFrame:
+    """A canonical deals frame from single deal models."""
+    rows = [deal.model_dump() for deal in deals]
+    return conform(pd.DataFrame(rows) if rows else pd.DataFrame({"deal_id": []}))
+
+
+def warning_masks(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> dict[str, np.ndarray]:
+    """Sentence -> rows it applies to: the checks of ``validate_prediction``, columnar."""
+    today = np.datetime64(as_of, "D")
+    invoice = day_array(frame["predicted_invoice_date"])
+    payment = day_array(frame["predicted_payment_date"])
+    forecast = (frame["kind"] == "forecast").to_numpy()
+    bits = frame["flag_bits"].to_numpy(dtype=np.int64)
+    limits = a.validation
+    return {
+        f"invoice more than {limits.max_invoice_days_ahead} days after the as-of date": forecast
+        & (invoice > today + np.timedelta64(limits.max_invoice_days_ahead, "D")),
+        f"payment more than {limits.max_payment_gap_days} days after the invoice": forecast
+        & ((payment - invoice) > np.timedelta64(limits.max_payment_gap_days, "D")),
+        "confidence below 0.40": forecast
+        & (frame["confidence"].to_numpy(dtype=np.float64, na_value=1) < 0.40),
+        "value left out of totals (unknown currency, no value or negative value)": forecast
+        & ((bits & int(Flag.UNKNOWN_CURRENCY | Flag.NO_VALUE | Flag.NEGATIVE_VALUE)) != 0),
+        "inconsistent dates (created or stage changed after as-of, or stage change before creation)": (
+            bits
+            & int(Flag.CREATED_IN_FUTURE | Flag.STAGE_CHANGE_BEFORE_CREATED | Flag.STAGE_CHANGE_IN_FUTURE)
+        )
+        != 0,
+    }
+
+
+def run_warnings(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> list[str]:
+    """One line per check that some deals fail, with how many."""
+    return [
+        f"{int(mask.sum())} deal(s): {text}"
+        for text, mask in warning_masks(frame, as_of, a).items()
+        if mask.any()
+    ]
+
+
+def deal_records(
+    frame: pd.DataFrame, as_of: dt.date, a: Assumptions, *, warnings: bool = False
+) -> list[dict]:
+    """Plain dicts per deal (dates as ``datetime.date``, flags as lists) for JSON and models."""
+    out = frame.loc[:, list(DEAL_FIELDS)].copy()
+    for name in (
+        "predicted_invoice_date",
+        "predicted_payment_date",
+        "invoice_p10",
+        "invoice_p90",
+        "payment_p10",
+        "payment_p90",
+    ):
+        days = day_array(out[name])
+        out[name] = pd.Series([None if np.isnat(d) else d.item() for d in days], dtype=object)
+    for name in ("value_base", "probability", "weighted_value", "confidence"):
+        values = out[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        out[name] = pd.Series(
+            [None if np.isnan(v) else round(float(v), 2 if name != "probability" else 4) for v in values],
+            dtype=object,
+        )
+    for name in (
+        "deal_id",
+        "title",
+        "stage",
+        "pipeline",
+        "owner",
+        "organization",
+        "kind",
+        "method",
+        "reasoning",
+    ):
+        out[name] = out[name].astype(object).where(out[name].notna(), None)
+    out["flags"] = [text.split(",") if text else [] for text in frame["flags"].astype(str)]
+    records = out.to_dict("records")
+    if warnings:
+        masks = warning_masks(frame, as_of, a)
+        for position, record in enumerate(records):
+            record["warnings"] = [text for text, mask in masks.items() if mask[position]]
+    return records
+
+
+def deal_predictions(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> list[DealPrediction]:
+    return [DealPrediction.model_validate(r) for r in deal_records(frame, as_of, a, warnings=True)]

@@ -1,0 +1,126 @@
+"""Forecast engines and refiners, found through registries that built-ins use too.
+
+An *engine* turns a canonical deals frame into a prediction frame (``rules``, ``learned``,
+``auto``). A *refiner* gets the rows an engine produced for deals a policy selected (the
+LLM path: unknown stages, stuck deals, or all) and returns better estimates for some of
+them; the service merges those and runs the shared ``apply_overrides`` on them, so every
+engine's output obeys the same rules. The LLM package registers its refiner under
+``"llm"`` with ``register_refiner``; nothing here needs to change for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from core.cashflow.assumptions import Assumptions
+from core.cashflow.columns import Flag
+from core.cashflow.models import PredictionOptions, ProgressCallback
+from core.cashflow.rules import predict_frame
+from core.errors import DealcastError
+from core.store import Store
+
+
+class LLMPathUnavailableError(DealcastError):
+    """Raised when the LLM path is asked for and no LLM refiner is registered."""
+
+
+@dataclass(frozen=True)
+class EngineContext:
+    """What an engine may use: the as-of date, the assumptions, and the store's history up to as-of."""
+
+    as_of: dt.date
+    assumptions: Assumptions
+    options: PredictionOptions = field(default_factory=PredictionOptions)
+    store: Store | None = None
+    snapshot_id: int | None = None
+    progress: ProgressCallback | None = None
+
+    def report(self, done: int, total: int, message: str) -> None:
+        if self.progress is not None:
+            self.progress(done, total, message)
+
+
+class ForecastEngine(Protocol):
+    """Predicts a whole frame of canonical deals; returns one prediction row per deal, in order."""
+
+    def predict(self, deals: pd.DataFrame, context: EngineContext) -> pd.DataFrame: ...
+
+
+class Refiner(Protocol):
+    """Improves the estimates of selected deals.
+
+    Gets the selected deals and their current predictions (same order) and returns a frame
+    with ``deal_id``, ``predicted_invoice_date``, ``predicted_payment_date`` (may be NaT),
+    ``confidence``, ``method`` (``llm`` or ``llm->rules``) and ``reasoning``; optional
+    ``invoice_p10``/``invoice_p90``. Rows it leaves out keep their prediction.
+    """
+
+    def refine(
+        self, deals: pd.DataFrame, predictions: pd.DataFrame, context: EngineContext
+    ) -> pd.DataFrame: ...
+
+
+class RulesEngine:
+    """DESIGN 5.1: the stage table and the rules, no history needed."""
+
+    def predict(self, deals: pd.DataFrame, context: EngineContext) -> pd.DataFrame:
+        return predict_frame(deals, context.as_of, context.assumptions)
+
+
+_engines: dict[str, ForecastEngine] = {}
+_refiners: dict[str, Refiner] = {}
+
+
+def register_engine(name: str, engine: ForecastEngine) -> None:
+    """Make ``engine`` available as ``--engine NAME`` and ``PredictionOptions(engine=NAME)``."""
+    _engines[name] = engine
+
+
+def get_engine(name: str) -> ForecastEngine:
+    from core.errors import InputError
+
+    try:
+        return _engines[name]
+    except KeyError:
+        raise InputError(f"Unknown engine {name!r}; choose one of {', '.join(sorted(_engines))}.") from None
+
+
+def engine_names() -> list[str]:
+    return sorted(_engines)
+
+
+def register_refiner(name: str, refiner: Refiner | None) -> None:
+    """Register (or with None, remove) a refiner; the LLM path is ``"llm"``."""
+    if refiner is None:
+        _refiners.pop(name, None)
+    else:
+        _refiners[name] = refiner
+
+
+def get_refiner(name: str) -> Refiner | None:
+    return _refiners.get(name)
+
+
+def llm_candidates(predictions: pd.DataFrame, policy: str) -> np.ndarray:
+    """Rows the LLM policy sends to the refiner: forecast deals whose invoice is not a fact."""
+    bits = predictions["flag_bits"].to_numpy(dtype=np.int64)
+    open_guess = (predictions["kind"] == "forecast").to_numpy() & ~predictions["invoice_is_fact"].to_numpy(
+        bool
+    )
+    unknown = (bits & int(Flag.UNKNOWN_STAGE | Flag.NO_STAGE)) != 0
+    stuck = (bits & int(Flag.STUCK)) != 0
+    chosen = {
+        "all": np.ones(len(bits), dtype=bool),
+        "unknown": unknown,
+        "stuck": stuck,
+        "unknown_and_stuck": unknown | stuck,
+    }[policy]
+    return open_guess & chosen
+
+
+register_engine("rules", RulesEngine())

@@ -1,0 +1,235 @@
+"""The service's edge models: what callers pass in and get back (names kept from the seed).
+
+Deal ids are strings; money is in the base currency of the assumptions in force. Bulk
+work never builds these per deal on a hot path: the service works on frames and turns
+only what a caller asked for into models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EngineName = str  # "rules", "learned", "auto" or any registered engine
+LLMPolicy = Literal["all", "unknown", "stuck", "unknown_and_stuck"]
+GroupBy = Literal["week", "month", "owner", "stage"]
+#: callable(done, total, message): long work reports progress through it.
+ProgressCallback = Callable[[int, int, str], None]
+
+
+class DealForPrediction(BaseModel):
+    """One deal in the canonical schema (core.deals), for callers that hold single deals."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    deal_id: str
+    title: str | None = None
+    pipeline: str | None = None
+    stage: str | None = None
+    status: str | None = "open"
+    value: float | None = None
+    currency: str | None = None
+    value_base: float | None = None
+    probability: float | None = None
+    owner: str | None = None
+    organization: str | None = None
+    contact: str | None = None
+    created_at: dt.date | None = None
+    updated_at: dt.date | None = None
+    stage_changed_at: dt.date | None = None
+    expected_close: dt.date | None = None
+    won_at: dt.date | None = None
+    lost_at: dt.date | None = None
+    closed_at: dt.date | None = None
+    invoice_date: dt.date | None = None
+    payment_date: dt.date | None = None
+    notes: str | None = None
+
+
+class PredictionOptions(BaseModel):
+    """How to predict: which engine, and whether (and for which deals) to ask the LLM."""
+
+    engine: EngineName = "rules"
+    use_llm: bool = False
+    llm_policy: LLMPolicy = "unknown_and_stuck"
+    llm_batch_size: int = Field(10, ge=1)
+    llm_concurrency: int = Field(5, ge=1)
+    min_samples: int = Field(8, ge=1, description="learned engine: fewest observed invoices per stage")
+    store_results: bool = True
+
+
+class ForecastOptions(BaseModel):
+    """How to aggregate: the dashboard's sliders and filters."""
+
+    horizon_days: int = Field(90, ge=1, le=3660)
+    granularity: Literal["week", "month"] = "week"
+    min_confidence: float = Field(0.5, ge=0, le=1)
+    pipeline: str | None = None
+    owner: str | None = None
+
+
+class CashflowPredictionInput(BaseModel):
+    """A forecast request: a stored snapshot (or explicit deals with an as-of date)."""
+
+    snapshot: int | str | None = "latest"
+    deals: list[DealForPrediction] | None = None
+    as_of: dt.date | None = None
+    options: PredictionOptions = PredictionOptions()
+    forecast: ForecastOptions = ForecastOptions()
+    include_deals: bool = True
+
+
+class DealPrediction(BaseModel):
+    """One deal's forecast with its reasoning."""
+
+    deal_id: str
+    title: str | None = None
+    stage: str | None = None
+    pipeline: str | None = None
+    owner: str | None = None
+    organization: str | None = None
+    kind: Literal["forecast", "received", "not_forecast"] = "forecast"
+    value_base: float | None = None
+    probability: float | None = None
+    weighted_value: float = 0.0
+    predicted_invoice_date: dt.date | None = None
+    predicted_payment_date: dt.date | None = None
+    invoice_p10: dt.date | None = None
+    invoice_p90: dt.date | None = None
+    payment_p10: dt.date | None = None
+    payment_p90: dt.date | None = None
+    confidence: float | None = None
+    method: str = "rules"
+    reasoning: str = ""
+    flags: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Amount(BaseModel):
+    """A number of deals and their weighted value."""
+
+    count: int
+    value: float
+
+
+class CashflowBucket(BaseModel):
+    """One dense time period of the forecast."""
+
+    period: str
+    start: dt.date
+    end: dt.date
+    invoice_value: float
+    invoice_value_unweighted: float
+    cash_in: float
+    cash_in_unweighted: float
+    cash_in_p10: float
+    cash_in_p90: float
+    deal_count: int
+    avg_confidence: float | None = None
+
+
+class ForecastPeriod(BaseModel):
+    """One row of a forecast table: a period, an owner or a stage."""
+
+    key: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    invoice_value: float
+    invoice_value_unweighted: float
+    cash_in: float
+    cash_in_unweighted: float
+    deal_count: int
+    avg_confidence: float | None = None
+
+
+class ForecastTotals(BaseModel):
+    """Sums over the periods, and the whole forecast they reconcile with."""
+
+    invoice_value: float
+    invoice_value_unweighted: float
+    cash_in: float
+    cash_in_unweighted: float
+    cash_in_p10: float
+    cash_in_p90: float
+    deal_count: int
+    avg_confidence: float | None = None
+    forecast_value: float
+    forecast_deal_count: int
+
+
+class ForecastTable(BaseModel):
+    """Forecast values grouped by week, month, owner or stage."""
+
+    group_by: GroupBy
+    base_currency: str
+    rows: list[ForecastPeriod]
+    totals: ForecastTotals
+    excluded: dict[str, Amount]
+
+
+class PredictionMetadata(BaseModel):
+    """What a forecast run was."""
+
+    run_id: str
+    snapshot_id: int | None = None
+    as_of: dt.date
+    engine: str
+    deals_analysed: int
+    deals_with_predictions: int
+    average_confidence: float | None = None
+    methods: dict[str, int] = Field(default_factory=dict)
+    assumptions_version: int
+    base_currency: str
+    generated_at: dt.datetime
+
+
+class CashflowPredictionResult(BaseModel):
+    """Per-deal predictions, periods, totals, exclusions, warnings and metadata."""
+
+    predictions: list[DealPrediction]
+    buckets: list[CashflowBucket]
+    totals: ForecastTotals
+    excluded: dict[str, Amount]
+    shown: dict[str, Amount]
+    warnings: list[str]
+    assumptions: dict[str, object]
+    metadata: PredictionMetadata
+
+
+class StageEstimate(BaseModel):
+    """What the stage table says about one stage name."""
+
+    stage: str | None
+    matched: str | None
+    known: bool
+    optimistic: int
+    realistic: int
+    conservative: int
+    confidence: float
+    late: bool = False
+    invoiced: bool = False
+    paid: bool = False
+
+
+class DealPrecheck(BaseModel):
+    """Whether a deal is forecast, and what is wrong with its data."""
+
+    deal_id: str
+    kind: Literal["forecast", "received", "not_forecast"]
+    flags: list[str]
+    issues: list[str]
+
+
+class AssumptionsReport(BaseModel):
+    """The assumptions in force, how each deal used them, and the confidence spread."""
+
+    assumptions_version: int
+    base_currency: str
+    global_assumptions: list[str]
+    stage_table: list[dict[str, object]]
+    per_deal: list[dict[str, object]]
+    confidence_distribution: dict[str, int]
+    methods: dict[str, int]

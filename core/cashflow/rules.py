@@ -1,0 +1,393 @@
+"""The rules engine of DESIGN 5.1, columnar: a whole frame of deals at once.
+
+``estimate_frame`` turns canonical deals into invoice-date estimates (stage table, stuck
+penalties, facts from invoiced stages and invoice dates, expected close for unknown
+stages, values and probabilities, payment terms); ``apply_overrides`` then derives
+payment dates and enforces the rules every engine's output must obey (past invoice
+moved, payment after invoice, overdue rolled, confidence clamped and rounded) and writes
+the reasoning. ``predict_frame`` is the two in a row. Other engines (learned, LLM) change
+the estimate of some rows and run the same ``apply_overrides``.
+
+Only the distinct stages, organizations, pipelines and statuses are looked at in Python;
+everything per deal is numpy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from core.cashflow.assumptions import Assumptions
+from core.cashflow.columns import (
+    FLAG_TEXT,
+    KINDS,
+    METHODS,
+    OVERRIDE_FLAGS,
+    PREDICTION_COLUMNS,
+    VALUE_FLAGS,
+    Flag,
+    as_output_dates,
+    compose_reasoning,
+    day_array,
+    flags_column,
+    text_part,
+)
+
+_PASSTHROUGH = ("deal_id", "title", "pipeline", "stage", "status", "owner", "organization")
+_NO_ROW = -1
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, list]:
+    """Integer codes (-1 for missing) and the distinct values of a column."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return codes, list(uniques)
+
+
+def _lookup(codes: np.ndarray, per_unique: list, missing) -> np.ndarray:
+    """Per-row values from per-distinct-value results; ``missing`` where the code is -1."""
+    table = np.asarray([*per_unique, missing])
+    return table[codes]
+
+
+def flag_texts(assumptions: Assumptions) -> dict[Flag, str]:
+    """The flag sentences with this profile's numbers filled in."""
+    numbers = assumptions.model_dump(
+        include={
+            "past_invoice_days",
+            "past_invoice_reset_days",
+            "past_invoice_penalty",
+            "data_issue_penalty",
+        }
+    )
+    return {flag: text.format(**numbers) for flag, text in FLAG_TEXT.items()}
+
+
+def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> pd.DataFrame:
+    """Rules estimates for every deal: invoice dates and band, confidence, value, terms, flags.
+
+    Payment dates, overrides and the final reasoning come from ``apply_overrides``.
+    """
+    a = assumptions
+    n = len(deals)
+    today = np.datetime64(as_of, "D")
+    bits = np.zeros(n, dtype=np.int64)
+
+    # Status: lost and deleted deals are not forecast; anything else counts as open.
+    status_codes, statuses = _codes(deals["status"])
+    status = _lookup(status_codes, [str(s).strip().lower() for s in statuses], "open")
+    closed = np.isin(status, ("lost", "deleted"))
+    won = status == "won"
+
+    # Stage: matched once per distinct name.
+    stage_codes, stages = _codes(deals["stage"])
+    unknown_row = len(a.stages)
+    row = _lookup(
+        stage_codes,
+        [a.match_stage(s) if a.match_stage(s) is not None else unknown_row for s in stages],
+        unknown_row,
+    ).astype(np.int64)
+    invoiced_stage = _lookup(stage_codes, [a.is_invoiced_stage(s) for s in stages], False).astype(bool)
+    paid_stage = _lookup(stage_codes, [a.is_paid_stage(s) for s in stages], False).astype(bool)
+    no_stage = _lookup(stage_codes, [not str(s).strip() for s in stages], True).astype(bool)
+    unknown = (row == unknown_row) & ~invoiced_stage & ~paid_stage
+    table = [*a.stages, a.unknown_stage]
+    optimistic = np.array([s.optimistic for s in table])[row]
+    realistic = np.array([s.realistic for s in table])[row]
+    conservative = np.array([s.conservative for s in table])[row]
+    late = np.array([s.late for s in table])[row]
+
+    # Time in stage, and dates that contradict each other.
+    created = day_array(deals["created_at"])
+    changed = day_array(deals["stage_changed_at"])
+    created_future = created > today
+    change_before_created = changed < created
+    change_future = changed > today
+    start = np.where(np.isnat(changed) | change_before_created, created, changed)
+    age = (today - start).astype("timedelta64[D]").astype(np.float64)
+    days_in_stage = np.where(np.isnan(age), 0, np.maximum(age, 0)).astype(np.int64)
+
+    # Stuck: the longest threshold passed decides the added days and the penalty.
+    add_days = np.zeros(n, dtype=np.int64)
+    penalty = np.zeros(n)
+    stuck_level = np.full(n, _NO_ROW)
+    for level, rule in reversed(list(enumerate(a.stuck))):
+        hit = days_in_stage > rule.over_days
+        add_days = np.where(hit, rule.add_days, add_days)
+        penalty = np.where(hit, rule.confidence_penalty, penalty)
+        stuck_level = np.where(hit, level, stuck_level)
+
+    confidence = (
+        np.where(
+            late, a.late_stage_confidence, np.where(unknown, a.unknown_stage_confidence, a.base_confidence)
+        )
+        - penalty
+    )
+    invoice = today + (realistic + add_days).astype("timedelta64[D]")
+    p10 = today + (optimistic + add_days).astype("timedelta64[D]")
+    p90 = today + (conservative + add_days).astype("timedelta64[D]")
+    source = np.where(unknown, _SOURCE_UNKNOWN, _SOURCE_TABLE)
+
+    # An unknown stage with a future expected close: that date, no stuck penalty.
+    expected = day_array(deals["expected_close"])
+    use_expected = unknown & (expected > today)
+    invoice = np.where(use_expected, expected, invoice)
+    p10 = np.where(
+        use_expected, np.minimum(expected, today + np.timedelta64(a.unknown_stage.optimistic, "D")), p10
+    )
+    p90 = np.where(
+        use_expected, np.maximum(expected, today + np.timedelta64(a.unknown_stage.conservative, "D")), p90
+    )
+    confidence = np.where(use_expected, a.unknown_stage_confidence, confidence)
+    source = np.where(use_expected, _SOURCE_EXPECTED, source)
+    stuck_level = np.where(use_expected, _NO_ROW, stuck_level)
+
+    # Facts: an invoice date column, else the date the deal entered an invoiced stage.
+    invoice_column = day_array(deals["invoice_date"])
+    payment_column = day_array(deals["payment_date"])
+    received = (paid_stage | ~np.isnat(payment_column)) & ~closed
+    has_invoice_date = ~np.isnat(invoice_column)
+    stage_fact = np.where(~np.isnat(changed), changed, day_array(deals["updated_at"]))
+    assumed = invoiced_stage & ~has_invoice_date & np.isnat(stage_fact)
+    stage_fact = np.where(assumed, today, stage_fact)
+    is_fact = has_invoice_date | invoiced_stage
+    fact = np.where(has_invoice_date, invoice_column, stage_fact)
+    invoice = np.where(is_fact, fact, invoice)
+    p10 = np.where(is_fact, fact, p10)
+    p90 = np.where(is_fact, fact, p90)
+    confidence = np.where(is_fact | received, a.invoiced_confidence, confidence)
+    source = np.where(
+        has_invoice_date, _SOURCE_INVOICE_DATE, np.where(invoiced_stage, _SOURCE_INVOICED, source)
+    )
+    stuck_level = np.where(is_fact, _NO_ROW, stuck_level)
+    payment = np.where(
+        received,
+        np.where(np.isnat(payment_column), np.where(~np.isnat(changed), changed, today), payment_column),
+        np.datetime64("NaT", "D"),
+    )
+    source = np.where(received, _SOURCE_RECEIVED, source)
+    invoice, p10, p90 = (np.where(received & ~is_fact, invoice_column, x) for x in (invoice, p10, p90))
+
+    stuck = (stuck_level != _NO_ROW) & ~closed & ~received
+    date_issue = created_future | change_before_created | change_future
+    confidence = confidence - np.where(date_issue & ~is_fact & ~received, a.data_issue_penalty, 0.0)
+
+    bits |= np.where(unknown & ~no_stage, Flag.UNKNOWN_STAGE, 0)
+    bits |= np.where(no_stage, Flag.NO_STAGE, 0)
+    bits |= np.where(stuck, Flag.STUCK, 0)
+    bits |= np.where(late & ~is_fact & ~received, Flag.LATE_STAGE, 0)
+    bits |= np.where(use_expected & ~is_fact & ~received, Flag.EXPECTED_CLOSE, 0)
+    bits |= np.where(is_fact & ~received, Flag.INVOICED, 0)
+    bits |= np.where(assumed, Flag.INVOICE_DATE_ASSUMED, 0)
+    bits |= np.where(received, Flag.RECEIVED, 0)
+    bits |= np.where(created_future, Flag.CREATED_IN_FUTURE, 0)
+    bits |= np.where(change_before_created, Flag.STAGE_CHANGE_BEFORE_CREATED, 0)
+    bits |= np.where(change_future, Flag.STAGE_CHANGE_IN_FUTURE, 0)
+
+    value_base, value_bits = _base_values(deals, a)
+    bits |= value_bits
+    probability = _probabilities(deals, row, won, a)
+    terms, terms_rule = _payment_terms(deals, a)
+
+    kind = np.where(closed, 2, np.where(received, 1, 0))
+    bits = np.where(closed, Flag.NOT_FORECAST, bits)
+    no_date = np.datetime64("NaT", "D")
+    invoice, p10, p90 = (np.where(closed, no_date, x) for x in (invoice, p10, p90))
+    source = np.where(closed, _SOURCE_CLOSED, source)
+    stuck_level = np.where(stuck, stuck_level, _NO_ROW)
+
+    out = deals.loc[:, list(_PASSTHROUGH)].reset_index(drop=True)
+    out["kind"] = pd.Categorical.from_codes(kind, categories=list(KINDS))
+    out["value_base"] = value_base
+    out["probability"] = probability
+    out["weighted_value"] = np.where((bits & VALUE_FLAGS) == 0, np.nan_to_num(value_base) * probability, 0.0)
+    out["predicted_invoice_date"] = invoice
+    out["predicted_payment_date"] = payment
+    out["invoice_p10"] = p10
+    out["invoice_p90"] = p90
+    out["confidence"] = np.where(closed, np.nan, confidence)
+    out["method"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=list(METHODS))
+    out["invoice_reason"] = _invoice_reasons(source, stage_codes, stages, stuck_level, a)
+    out["terms_reason"] = _terms_reasons(terms_rule, a)
+    out["invoice_is_fact"] = is_fact & ~closed
+    out["payment_terms_days"] = terms
+    out["days_in_stage"] = days_in_stage
+    out["flag_bits"] = bits
+    return out
+
+
+# Where an invoice estimate came from (codes for the reasoning text).
+(
+    _SOURCE_TABLE,
+    _SOURCE_UNKNOWN,
+    _SOURCE_EXPECTED,
+    _SOURCE_INVOICE_DATE,
+    _SOURCE_INVOICED,
+    _SOURCE_RECEIVED,
+    _SOURCE_CLOSED,
+) = range(7)
+
+
+def _invoice_reasons(source, stage_codes, stages, stuck_level, a: Assumptions) -> pd.Categorical:
+    """One sentence per row on where the invoice date came from, built per distinct case."""
+    n_stage = len(stages) + 1
+    n_stuck = len(a.stuck) + 1
+    key = (source * n_stage + (stage_codes + 1)) * n_stuck + (stuck_level + 1)
+    codes, uniques = pd.factorize(key)
+    table = [*a.stages, a.unknown_stage]
+    texts = []
+    for value in uniques.tolist():
+        stuck_code, rest = value % n_stuck, value // n_stuck
+        stage_code, kind = rest % n_stage - 1, rest // n_stage
+        stage_name = stages[stage_code] if stage_code >= 0 else None
+        rule = table[a.match_stage(stage_name)] if a.match_stage(stage_name) is not None else a.unknown_stage
+        text = _SOURCE_TEXT[kind].format(stage=stage_name or "(none)", rule=rule, a=a)
+        if stuck_code:
+            stuck = a.stuck[stuck_code - 1]
+            text += (
+                f"; over {stuck.over_days} days in stage: +{stuck.add_days} days, "
+                f"confidence -{stuck.confidence_penalty:.2f}"
+            )
+        texts.append(text)
+    return text_part(codes, texts)
+
+
+_SOURCE_TEXT = {
+    _SOURCE_TABLE: "stage '{stage}' (stage table): invoice in {rule.realistic} days "
+    "(range {rule.optimistic}-{rule.conservative})",
+    _SOURCE_UNKNOWN: "stage '{stage}' is not in the stage table: invoice in {rule.realistic} days "
+    "(range {rule.optimistic}-{rule.conservative}), confidence {a.unknown_stage_confidence:.2f}",
+    _SOURCE_EXPECTED: "stage '{stage}' is not in the stage table: invoice on the expected close date, "
+    "confidence {a.unknown_stage_confidence:.2f}",
+    _SOURCE_INVOICE_DATE: "invoice date from the deal's invoice date (a fact)",
+    _SOURCE_INVOICED: "stage '{stage}' means invoiced: invoice date is the stage change date (a fact)",
+    _SOURCE_RECEIVED: "payment received: reported, not forecast",
+    _SOURCE_CLOSED: "lost or deleted: not forecast",
+}
+
+
+def _terms_reasons(terms_rule: np.ndarray, a: Assumptions) -> pd.Categorical:
+    texts = [
+        f"payment {rule.days} days after invoice ({rule.field} matches '{rule.pattern}')"
+        for rule in a.payment_rules
+    ]
+    texts.append(f"payment {a.default_payment_days} days after invoice (default terms)")
+    codes = np.where(terms_rule < 0, len(a.payment_rules), terms_rule)
+    return text_part(codes, texts)
+
+
+def _payment_terms(deals: pd.DataFrame, a: Assumptions) -> tuple[np.ndarray, np.ndarray]:
+    """Days from invoice to payment per deal and the payment rule used (-1: default terms)."""
+    n = len(deals)
+    first = np.full(n, len(a.payment_rules), dtype=np.int64)
+    for field in ("organization", "pipeline"):
+        rules = [(pos, rule) for pos, rule in enumerate(a.payment_rules) if rule.field == field]
+        if not rules:
+            continue
+        codes, uniques = _codes(deals[field])
+        kwargs = dict.fromkeys(("organization", "pipeline"))
+        matches = []
+        for value in uniques:
+            kwargs[field] = value
+            position = a.payment_rule_for(**kwargs)
+            matches.append(
+                position
+                if position is not None and a.payment_rules[position].field == field
+                else len(a.payment_rules)
+            )
+        first = np.minimum(first, _lookup(codes, matches, len(a.payment_rules)).astype(np.int64))
+    days = np.array([*(rule.days for rule in a.payment_rules), a.default_payment_days])[first]
+    return days.astype(np.int64), np.where(first == len(a.payment_rules), -1, first)
+
+
+def _base_values(deals: pd.DataFrame, a: Assumptions) -> tuple[np.ndarray, np.ndarray]:
+    """Value in the base currency (converted with the profile's rates when missing) and value flags."""
+    value_base = deals["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)
+    value = deals["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    need = np.isnan(value_base) & ~np.isnan(value)
+    bits = np.zeros(len(deals), dtype=np.int64)
+    if need.any():
+        codes, currencies = _codes(deals["currency"])
+        known = [a.rates.get(str(c).strip().upper(), np.nan) for c in currencies]
+        rates = _lookup(codes, known, a.rates.get(a.base_currency, 1.0))
+        converted = value * rates.astype(np.float64)
+        value_base = np.where(need, converted, value_base)
+        bits |= np.where(need & np.isnan(converted), Flag.UNKNOWN_CURRENCY, 0)
+    bits |= np.where(np.isnan(value_base) & np.isnan(value), Flag.NO_VALUE, 0)
+    bits |= np.where(value_base < 0, Flag.NEGATIVE_VALUE, 0)
+    return value_base, bits
+
+
+def _probabilities(deals: pd.DataFrame, row: np.ndarray, won: np.ndarray, a: Assumptions) -> np.ndarray:
+    """The deal's own probability, else its stage's, else 1.0; won deals are certain."""
+    own = deals["probability"].to_numpy(dtype=np.float64, na_value=np.nan)
+    stage = np.array([*(np.nan if s.probability is None else s.probability for s in a.stages), np.nan])[row]
+    probability = np.where(np.isnan(own), np.where(np.isnan(stage), 1.0, stage), np.clip(own, 0.0, 1.0))
+    return np.where(won, 1.0, probability)
+
+
+def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> pd.DataFrame:
+    """Payment dates, the overrides every engine obeys, clamped confidence, reasoning and flags.
+
+    Reads ``predicted_invoice_date`` (and ``predicted_payment_date`` when an engine gave
+    one), ``invoice_p10/p90``, ``confidence``, ``invoice_is_fact``, ``payment_terms_days``,
+    ``kind``, ``flag_bits``, ``invoice_reason``, ``terms_reason``; returns a new frame.
+    """
+    a = assumptions
+    today = np.datetime64(as_of, "D")
+    forecast = (frame["kind"] == "forecast").to_numpy()
+    bits = frame["flag_bits"].to_numpy(dtype=np.int64) & ~int(OVERRIDE_FLAGS)
+    is_fact = frame["invoice_is_fact"].to_numpy(dtype=bool)
+    terms = frame["payment_terms_days"].to_numpy(dtype=np.int64).astype("timedelta64[D]")
+    invoice = day_array(frame["predicted_invoice_date"])
+    p10 = day_array(frame["invoice_p10"])
+    p90 = day_array(frame["invoice_p90"])
+    payment = day_array(frame["predicted_payment_date"])
+    confidence = frame["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
+
+    # A guessed invoice date long past is not credible: as-of + 7, less confidence.
+    moved = forecast & ~is_fact & (invoice < today - np.timedelta64(a.past_invoice_days, "D"))
+    reset = today + np.timedelta64(a.past_invoice_reset_days, "D")
+    invoice = np.where(moved, reset, invoice)
+    p10 = np.where(moved, np.minimum(p10, reset), p10)
+    p90 = np.where(moved, np.maximum(p90, reset), p90)
+    confidence = np.where(
+        moved, np.maximum(confidence - a.past_invoice_penalty, a.confidence_min), confidence
+    )
+
+    # Payment = invoice + terms; a given payment date must come after the invoice.
+    given = forecast & ~np.isnat(payment)
+    fixed = given & ~(payment > invoice)
+    payment = np.where(forecast & (~given | fixed), invoice + terms, payment)
+    overdue = forecast & (payment < today)
+    payment = np.where(overdue, today, payment)
+    payment_p10 = np.where(forecast, np.maximum(np.minimum(p10 + terms, payment), today), payment)
+    payment_p90 = np.where(forecast, np.maximum(p90 + terms, payment), payment)
+
+    bits |= np.where(moved, Flag.PAST_INVOICE_MOVED, 0)
+    bits |= np.where(fixed, Flag.PAYMENT_FIXED, 0)
+    bits |= np.where(overdue, Flag.OVERDUE_ROLLED, 0)
+    confidence = np.round(np.clip(confidence, a.confidence_min, a.confidence_max), 2)
+
+    out = frame.copy()
+    out["predicted_invoice_date"] = as_output_dates(invoice)
+    out["predicted_payment_date"] = as_output_dates(payment)
+    out["invoice_p10"] = as_output_dates(p10)
+    out["invoice_p90"] = as_output_dates(p90)
+    out["payment_p10"] = as_output_dates(payment_p10)
+    out["payment_p90"] = as_output_dates(payment_p90)
+    out["confidence"] = confidence
+    out["flag_bits"] = bits
+    show_terms = pd.Categorical(out["terms_reason"]).copy()
+    show_terms[~forecast] = np.nan
+    out["reasoning"] = compose_reasoning(
+        [pd.Categorical(out["invoice_reason"]), show_terms], bits, flag_texts(a)
+    )
+    out["flags"] = flags_column(bits)
+    return out.loc[:, list(PREDICTION_COLUMNS)]
+
+
+def predict_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> pd.DataFrame:
+    """Rules predictions for a canonical deals frame: one row per deal, in input order."""
+    return apply_overrides(estimate_frame(deals, as_of, assumptions), as_of, assumptions)

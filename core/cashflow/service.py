@@ -1,0 +1,420 @@
+"""CashflowPredictionService: snapshot in, predictions, periods and explanations out.
+
+The columnar path (``run``) returns a ``PredictionRun`` holding the prediction frame;
+the dashboard keeps it and re-aggregates on every slider move (``aggregate``). The model
+methods (``predict_cashflow``, ``predict_deal_dates``, ``generate_forecast_table``,
+``explain_assumptions``) wrap the same path for callers that want Pydantic results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# Importing the learned module registers the "learned" and "auto" engines.
+from core.cashflow import learned as _learned  # noqa: F401
+from core.cashflow.aggregate import Aggregation, aggregate
+from core.cashflow.assumptions import Assumptions, load_assumptions
+from core.cashflow.columns import day_array
+from core.cashflow.convert import deal_predictions, deal_records, deals_frame, run_warnings
+from core.cashflow.engines import (
+    EngineContext,
+    LLMPathUnavailableError,
+    get_engine,
+    get_refiner,
+    llm_candidates,
+)
+from core.cashflow.models import (
+    Amount,
+    AssumptionsReport,
+    CashflowBucket,
+    CashflowPredictionInput,
+    CashflowPredictionResult,
+    DealForPrediction,
+    DealPrediction,
+    ForecastOptions,
+    ForecastPeriod,
+    ForecastTable,
+    ForecastTotals,
+    GroupBy,
+    PredictionMetadata,
+    PredictionOptions,
+    ProgressCallback,
+)
+from core.cashflow.rules import apply_overrides
+from core.errors import InputError
+from core.store import Store, get_store
+
+LLM_UNAVAILABLE = (
+    "LLM path not available: no LLM refiner is registered (configure the LLM and install its path)."
+)
+
+
+@dataclass(frozen=True)
+class PredictionRun:
+    """One forecast run: the prediction frame and what produced it."""
+
+    run_id: str
+    snapshot_id: int | None
+    as_of: dt.date
+    engine: str
+    assumptions: Assumptions
+    frame: pd.DataFrame
+    generated_at: dt.datetime
+
+    def aggregate(self, forecast: ForecastOptions | None = None) -> Aggregation:
+        """Periods, totals and exclusions of this run under the dashboard's filters."""
+        return aggregate(self.frame, as_of=self.as_of, **(forecast or ForecastOptions()).model_dump())
+
+
+class CashflowPredictionService:
+    """Forecasts for stored snapshots or explicit deals, with any registered engine."""
+
+    def __init__(self, store: Store, *, assumptions: Assumptions | None = None) -> None:
+        self.store = store
+        self._assumptions = assumptions
+
+    @property
+    def assumptions(self) -> Assumptions:
+        """The explicit profile given at construction, else the newest stored one."""
+        return self._assumptions or load_assumptions(self.store)
+
+    # -- columnar path ---------------------------------------------------------------
+
+    def run(
+        self,
+        snapshot: int | str = "latest",
+        options: PredictionOptions | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> PredictionRun:
+        """Predict every deal of a stored snapshot as of its own as-of date."""
+        found = self.store.resolve_snapshot(snapshot)
+        deals = self.store.load_deals(found.id)
+        return self.run_deals(deals, found.as_of, options, snapshot_id=found.id, progress=progress)
+
+    def run_deals(
+        self,
+        deals: pd.DataFrame,
+        as_of: dt.date,
+        options: PredictionOptions | None = None,
+        *,
+        snapshot_id: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> PredictionRun:
+        """Predict a canonical deals frame; history (learned engine) is read up to ``as_of`` only."""
+        options = options or PredictionOptions()
+        if options.use_llm and get_refiner("llm") is None:
+            raise LLMPathUnavailableError(LLM_UNAVAILABLE)
+        context = EngineContext(
+            as_of=as_of,
+            assumptions=self.assumptions,
+            options=options,
+            store=self.store,
+            snapshot_id=snapshot_id,
+            progress=progress,
+        )
+        context.report(0, 1, f"predicting {len(deals)} deals with the {options.engine} engine")
+        frame = get_engine(options.engine).predict(deals, context)
+        if options.use_llm:
+            frame = self._refine(deals, frame, context)
+        run = PredictionRun(
+            run_id=uuid.uuid4().hex,
+            snapshot_id=snapshot_id,
+            as_of=as_of,
+            engine=options.engine,
+            assumptions=context.assumptions,
+            frame=frame,
+            generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        )
+        if options.store_results and snapshot_id is not None:
+            self.save_run(run)
+        context.report(1, 1, "forecast ready")
+        return run
+
+    def _refine(self, deals: pd.DataFrame, frame: pd.DataFrame, context: EngineContext) -> pd.DataFrame:
+        """Hand the policy's deals to the registered refiner and merge its answers."""
+        refiner = get_refiner("llm")
+        chosen = llm_candidates(frame, context.options.llm_policy)
+        if refiner is None or not chosen.any():
+            return frame
+        refined = refiner.refine(
+            deals[chosen].reset_index(drop=True), frame[chosen].reset_index(drop=True), context
+        )
+        return merge_refined(frame, refined, context.as_of, context.assumptions)
+
+    def save_run(self, run: PredictionRun) -> None:
+        """Store a run's per-deal predictions in ``predictions`` under its run id."""
+        rows = run.frame.loc[
+            :,
+            [
+                "deal_id",
+                "method",
+                "predicted_invoice_date",
+                "predicted_payment_date",
+                "invoice_p10",
+                "invoice_p90",
+                "payment_p10",
+                "payment_p90",
+                "confidence",
+                "value_base",
+                "weighted_value",
+                "reasoning",
+                "flags",
+            ],
+        ]
+        with self.store.transaction() as cur:
+            cur.register("run_rows", rows)
+            try:
+                cur.execute(
+                    """INSERT INTO predictions (snapshot_id, run_id, deal_id, engine, method,
+                           predicted_invoice_date, predicted_payment_date, invoice_p10, invoice_p90,
+                           payment_p10, payment_p90, confidence, value_base, weighted_value, reasoning, flags)
+                       SELECT ?, ?, deal_id, ?, CAST(method AS VARCHAR),
+                           CAST(predicted_invoice_date AS DATE), CAST(predicted_payment_date AS DATE),
+                           CAST(invoice_p10 AS DATE), CAST(invoice_p90 AS DATE),
+                           CAST(payment_p10 AS DATE), CAST(payment_p90 AS DATE),
+                           confidence, value_base, weighted_value, CAST(reasoning AS VARCHAR),
+                           CASE WHEN CAST(flags AS VARCHAR) = '' THEN '[]'::JSON
+                                ELSE to_json(string_split(CAST(flags AS VARCHAR), ',')) END
+                       FROM run_rows""",
+                    [run.snapshot_id, run.run_id, run.engine],
+                )
+            finally:
+                cur.unregister("run_rows")
+
+    # -- model path ------------------------------------------------------------------
+
+    def _run_for(self, request: CashflowPredictionInput, progress: ProgressCallback | None) -> PredictionRun:
+        if request.deals is not None:
+            if request.as_of is None:
+                raise InputError("Explicit deals need an as_of date (the forecast's 'today').")
+            return self.run_deals(
+                deals_frame(request.deals), request.as_of, request.options, progress=progress
+            )
+        return self.run(request.snapshot or "latest", request.options, progress=progress)
+
+    def predict_cashflow(
+        self, request: CashflowPredictionInput, *, progress: ProgressCallback | None = None
+    ) -> CashflowPredictionResult:
+        """Per-deal predictions, dense periods, totals, exclusions, warnings and metadata."""
+        run = self._run_for(request, progress)
+        return build_result(run, request.forecast, include_deals=request.include_deals)
+
+    def predict_deal_dates(
+        self,
+        deals: Sequence[DealForPrediction],
+        *,
+        as_of: dt.date,
+        options: PredictionOptions | None = None,
+    ) -> list[DealPrediction]:
+        """Invoice and payment dates for explicit deals (results are not stored)."""
+        options = (options or PredictionOptions()).model_copy(update={"store_results": False})
+        run = self.run_deals(deals_frame(deals), as_of, options)
+        return deal_predictions(run.frame, as_of, run.assumptions)
+
+    def generate_forecast_table(
+        self,
+        request: CashflowPredictionInput,
+        group_by: GroupBy = "month",
+        *,
+        run: PredictionRun | None = None,
+    ) -> ForecastTable:
+        """Forecast values grouped by week, month, owner or stage; real sums over the included deals."""
+        run = run or self._run_for(request, None)
+        return forecast_table(run, request.forecast, group_by)
+
+    def explain_assumptions(
+        self, request: CashflowPredictionInput | None = None, *, run: PredictionRun | None = None
+    ) -> AssumptionsReport:
+        """The assumptions in force, how each deal used them, and the spread of confidence."""
+        if run is None and request is not None:
+            run = self._run_for(request, None)
+        return assumptions_report(self.assumptions if run is None else run.assumptions, run)
+
+
+def merge_refined(frame: pd.DataFrame, refined: pd.DataFrame, as_of: dt.date, a: Assumptions) -> pd.DataFrame:
+    """Put a refiner's answers into the frame (matched by deal id) and re-run the overrides."""
+    position = pd.Series(np.arange(len(frame)), index=frame["deal_id"].astype(str))
+    refined = refined[refined["deal_id"].astype(str).isin(position.index)]
+    rows = position.loc[refined["deal_id"].astype(str)].to_numpy()
+    out = frame.copy()
+    forecast = (out["kind"] == "forecast").to_numpy()
+    payment = day_array(out["predicted_payment_date"])
+    payment[forecast] = np.datetime64("NaT")
+    for name in ("predicted_invoice_date", "invoice_p10", "invoice_p90"):
+        values = day_array(out[name])
+        given = day_array(refined[name]) if name in refined else day_array(refined["predicted_invoice_date"])
+        values[rows] = np.where(np.isnat(given), values[rows], given)
+        out[name] = values
+    payment[rows] = day_array(refined["predicted_payment_date"])
+    out["predicted_payment_date"] = payment
+    confidence = out["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    confidence[rows] = refined["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    out["confidence"] = confidence
+    method = pd.Categorical(out["method"]).copy()
+    method[rows] = refined["method"].astype(str).to_numpy()
+    out["method"] = method
+    reasons = pd.Categorical(out["invoice_reason"])
+    texts = refined["reasoning"].astype(str).str.rstrip(".").to_numpy()
+    reasons = reasons.add_categories([t for t in pd.unique(texts) if t not in reasons.categories])
+    reasons[rows] = texts
+    out["invoice_reason"] = reasons
+    return apply_overrides(out, as_of, a)
+
+
+def _amounts(values: dict[str, dict[str, float | int]]) -> dict[str, Amount]:
+    return {name: Amount(count=int(v["count"]), value=float(v["value"])) for name, v in values.items()}
+
+
+def build_result(
+    run: PredictionRun, forecast: ForecastOptions, *, include_deals: bool
+) -> CashflowPredictionResult:
+    agg = run.aggregate(forecast)
+    frame, a = run.frame, run.assumptions
+    predicted = frame["kind"] == "forecast"
+    buckets = [CashflowBucket.model_validate(row) for row in _records(agg.periods)]
+    return CashflowPredictionResult(
+        predictions=deal_predictions(frame, run.as_of, a) if include_deals else [],
+        buckets=buckets,
+        totals=ForecastTotals.model_validate(agg.totals),
+        excluded=_amounts(agg.excluded),
+        shown=_amounts(agg.shown),
+        warnings=run_warnings(frame, run.as_of, a),
+        assumptions=a.model_dump(mode="json"),
+        metadata=PredictionMetadata(
+            run_id=run.run_id,
+            snapshot_id=run.snapshot_id,
+            as_of=run.as_of,
+            engine=run.engine,
+            deals_analysed=len(frame),
+            deals_with_predictions=int(predicted.sum()),
+            average_confidence=round(float(frame.loc[predicted, "confidence"].mean()), 2)
+            if predicted.any()
+            else None,
+            methods={str(k): int(v) for k, v in frame.loc[predicted, "method"].value_counts().items() if v},
+            assumptions_version=a.version,
+            base_currency=a.base_currency,
+            generated_at=run.generated_at,
+        ),
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with NaN as None."""
+    return [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
+def forecast_table(run: PredictionRun, forecast: ForecastOptions, group_by: GroupBy) -> ForecastTable:
+    """Group the included deals by period, owner or stage."""
+    options = (
+        forecast.model_copy(update={"granularity": group_by}) if group_by in ("week", "month") else forecast
+    )
+    agg = run.aggregate(options)
+    if group_by in ("week", "month"):
+        rows = [
+            ForecastPeriod(key=row["period"], **{k: v for k, v in row.items() if k != "period"})
+            for row in _records(agg.periods)
+        ]
+    else:
+        included = run.frame[agg.included]
+        unweighted = included["value_base"].fillna(0.0)
+        grouped = pd.DataFrame(
+            {
+                "key": included[group_by].astype(object).fillna("(none)").astype(str),
+                "weighted": included["weighted_value"],
+                "unweighted": unweighted,
+                "confidence": included["confidence"],
+            }
+        ).groupby("key", sort=True)
+        sums = grouped.agg(
+            invoice_value=("weighted", "sum"),
+            invoice_value_unweighted=("unweighted", "sum"),
+            deal_count=("weighted", "size"),
+            avg_confidence=("confidence", "mean"),
+        )
+        rows = [
+            ForecastPeriod(
+                key=str(key),
+                invoice_value=round(r.invoice_value, 2),
+                invoice_value_unweighted=round(r.invoice_value_unweighted, 2),
+                cash_in=round(r.invoice_value, 2),
+                cash_in_unweighted=round(r.invoice_value_unweighted, 2),
+                deal_count=int(r.deal_count),
+                avg_confidence=round(float(r.avg_confidence), 2),
+            )
+            for key, r in sums.iterrows()
+        ]
+    return ForecastTable(
+        group_by=group_by,
+        base_currency=run.assumptions.base_currency,
+        rows=rows,
+        totals=ForecastTotals.model_validate(agg.totals),
+        excluded=_amounts(agg.excluded),
+    )
+
+
+def assumptions_report(a: Assumptions, run: PredictionRun | None) -> AssumptionsReport:
+    """Global assumptions as sentences, the stage table, and per-deal use when a run is given."""
+    sentences = [
+        f"Base confidence {a.base_confidence:.2f}; late stages {a.late_stage_confidence:.2f}; "
+        f"invoiced {a.invoiced_confidence:.2f}; unknown stage {a.unknown_stage.realistic} days at "
+        f"{a.unknown_stage_confidence:.2f}; "
+        f"confidence clamped to [{a.confidence_min:.2f}, {a.confidence_max:.2f}].",
+        *(
+            f"Over {r.over_days} days in stage: +{r.add_days} days, confidence -{r.confidence_penalty:.2f}."
+            for r in a.stuck
+        ),
+        f"Payment {a.default_payment_days} days after invoice by default; "
+        + "; ".join(f"{r.field} matching '{r.pattern}': {r.days} days" for r in a.payment_rules)
+        + ".",
+        f"Overdue payments roll to the as-of date; "
+        f"a guessed invoice over {a.past_invoice_days} days in the past "
+        f"moves to as-of + {a.past_invoice_reset_days} days with -{a.past_invoice_penalty:.2f} confidence.",
+        f"Values in {a.base_currency}, weighted by the deal's probability, else the stage's, else 1.0.",
+    ]
+    stage_table = [s.model_dump() for s in a.stages]
+    per_deal: list[dict[str, object]] = []
+    distribution: dict[str, int] = {}
+    methods: dict[str, int] = {}
+    if run is not None:
+        frame = run.frame[run.frame["kind"] == "forecast"]
+        per_deal = [
+            {k: r[k] for k in ("deal_id", "stage", "method", "confidence", "reasoning", "flags")}
+            for r in deal_records(frame, run.as_of, a)
+        ]
+        bins = pd.cut(frame["confidence"], [0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], include_lowest=True)
+        distribution = {str(k): int(v) for k, v in bins.value_counts(sort=False).items()}
+        methods = {str(k): int(v) for k, v in frame["method"].value_counts().items() if v}
+    return AssumptionsReport(
+        assumptions_version=a.version,
+        base_currency=a.base_currency,
+        global_assumptions=sentences,
+        stage_table=stage_table,
+        per_deal=per_deal,
+        confidence_distribution=distribution,
+        methods=methods,
+    )
+
+
+_service: CashflowPredictionService | None = None
+_service_lock = threading.Lock()
+
+
+def get_cashflow_prediction_service() -> CashflowPredictionService:
+    """The process-wide service over ``get_store()``; rebuilt when the configured store changes."""
+    global _service
+    store = get_store()
+    with _service_lock:
+        if _service is None or _service.store is not store:
+            _service = CashflowPredictionService(store)
+        return _service

@@ -1,0 +1,214 @@
+"""``forecast`` and ``backtest``: the cash forecast of a snapshot, and how good past forecasts were."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.cashflow import ForecastOptions, PredictionOptions, run_backtest
+from core.cashflow.convert import DEAL_FIELDS, deal_records, run_warnings
+from core.cashflow.engines import engine_names
+from core.cashflow.service import CashflowPredictionService
+from core.cli._shared import open_store, print_json
+from core.export import write_table
+
+PERIOD_FIELDS = (
+    "period",
+    "start",
+    "end",
+    "invoice_value",
+    "invoice_value_unweighted",
+    "cash_in",
+    "cash_in_unweighted",
+    "cash_in_p10",
+    "cash_in_p90",
+    "deal_count",
+    "avg_confidence",
+)
+
+
+def _confidence(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    engines = engine_names()
+    forecast = subparsers.add_parser(
+        "forecast",
+        parents=[common],
+        help="forecast invoices and cash in per week or month",
+        description="Forecast invoices and cash in from a snapshot, per ISO week or month.\n\n"
+        "Example: python -m core forecast --horizon 120 --granularity month --out forecast.xlsx",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    forecast.add_argument("--snapshot", default="latest", help="snapshot id or 'latest' (default)")
+    forecast.add_argument(
+        "--horizon", type=_positive, default=90, metavar="DAYS", help="days ahead (default 90)"
+    )
+    forecast.add_argument("--granularity", choices=("week", "month"), default="week", help="period size")
+    forecast.add_argument(
+        "--min-confidence",
+        type=_confidence,
+        default=0.5,
+        metavar="X",
+        help="leave out deals below this confidence (default 0.5)",
+    )
+    forecast.add_argument(
+        "--engine", choices=engines, default="rules", help="forecast engine (default rules)"
+    )
+    forecast.add_argument("--pipeline", help="only this pipeline")
+    forecast.add_argument("--owner", help="only this owner")
+    forecast.add_argument(
+        "--llm",
+        choices=("on", "off"),
+        default="off",
+        help="refine unsettled deals with the LLM (needs the LLM path)",
+    )
+    forecast.add_argument("--out", metavar="FILE", help="write per-deal predictions to FILE.csv or FILE.xlsx")
+    forecast.set_defaults(func=run_forecast)
+
+    backtest = subparsers.add_parser(
+        "backtest",
+        parents=[common],
+        help="score a forecast from an earlier snapshot against later ones",
+        description="Forecast from an earlier snapshot and compare with what later snapshots show.\n\n"
+        "Example: python -m core backtest --from 3 --to latest --engine learned",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backtest.add_argument(
+        "--from", dest="from_snapshot", required=True, metavar="ID", help="snapshot to forecast from"
+    )
+    backtest.add_argument(
+        "--to",
+        dest="to_snapshot",
+        default="latest",
+        metavar="ID",
+        help="snapshot that shows what happened (default latest)",
+    )
+    backtest.add_argument(
+        "--engine", choices=engines, default="rules", help="forecast engine (default rules)"
+    )
+    backtest.set_defaults(func=run_backtest_command)
+
+
+def run_forecast(args: argparse.Namespace) -> int | None:
+    with open_store(args) as store:
+        service = CashflowPredictionService(store)
+        options = PredictionOptions(engine=args.engine, use_llm=args.llm == "on")
+        run = service.run(args.snapshot, options)
+        forecast = ForecastOptions(
+            horizon_days=args.horizon,
+            granularity=args.granularity,
+            min_confidence=args.min_confidence,
+            pipeline=args.pipeline,
+            owner=args.owner,
+        )
+        agg = run.aggregate(forecast)
+        if args.out:
+            write_table(run.frame.loc[:, list(DEAL_FIELDS)], args.out)
+        periods = [{name: row[name] for name in PERIOD_FIELDS} for row in agg.periods.to_dict("records")]
+        if args.json:
+            print_json(
+                {
+                    "snapshot_id": run.snapshot_id,
+                    "as_of": run.as_of,
+                    "engine": run.engine,
+                    "horizon_days": args.horizon,
+                    "granularity": args.granularity,
+                    "min_confidence": args.min_confidence,
+                    "pipeline": args.pipeline,
+                    "owner": args.owner,
+                    "base_currency": run.assumptions.base_currency,
+                    "assumptions_version": run.assumptions.version,
+                    "run_id": run.run_id,
+                    "periods": _json_safe(periods),
+                    "totals": agg.totals,
+                    "excluded": agg.excluded,
+                    "shown": agg.shown,
+                    "warnings": run_warnings(run.frame, run.as_of, run.assumptions),
+                    "deals": deal_records(run.frame, run.as_of, run.assumptions),
+                }
+            )
+        else:
+            _print_forecast(run, agg, periods)
+    return None
+
+
+def _json_safe(rows: list[dict]) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()} for row in rows]
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _print_forecast(run, agg, periods: list[dict]) -> None:
+    currency = run.assumptions.base_currency
+    print(
+        f"Forecast of snapshot {run.snapshot_id} as of {run.as_of} ({run.engine} engine), "
+        f"values in {currency}"
+    )
+    header = (
+        f"{'period':<9} {'start':<10} {'invoices':>14} {'cash in':>14} {'cash P10':>14} {'cash P90':>14} "
+        f"{'deals':>6} {'conf':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in periods:
+        conf = "" if row["avg_confidence"] != row["avg_confidence"] else f"{row['avg_confidence']:.2f}"
+        print(
+            f"{row['period']:<9} {row['start']!s:<10} {_money(row['invoice_value']):>14} "
+            f"{_money(row['cash_in']):>14} {_money(row['cash_in_p10']):>14} {_money(row['cash_in_p90']):>14} "
+            f"{row['deal_count']:>6} {conf:>5}"
+        )
+    t = agg.totals
+    print("-" * len(header))
+    print(
+        f"{'total':<20} {_money(t['invoice_value']):>14} {_money(t['cash_in']):>14} "
+        f"{_money(t['cash_in_p10']):>14} "
+        f"{_money(t['cash_in_p90']):>14} {t['deal_count']:>6}"
+    )
+    print(
+        f"Unweighted: invoices {_money(t['invoice_value_unweighted'])}, "
+        f"cash in {_money(t['cash_in_unweighted'])}"
+    )
+    for name, amount in {**agg.excluded, **agg.shown}.items():
+        if amount["count"]:
+            print(
+                f"{name.replace('_', ' ')}: {amount['count']} deal(s), {currency} {_money(amount['value'])}"
+            )
+    for line in run_warnings(run.frame, run.as_of, run.assumptions):
+        print(f"warning: {line}")
+
+
+def run_backtest_command(args: argparse.Namespace) -> int | None:
+    with open_store(args) as store:
+        result = run_backtest(store, args.from_snapshot, args.to_snapshot, engine=args.engine)
+    if args.json:
+        print_json(result.as_json())
+        return None
+    print(
+        f"Backtest of the {result.engine} engine: snapshot {result.from_snapshot} ({result.from_as_of}) "
+        f"-> {result.to_snapshot} ({result.to_as_of})"
+    )
+    for name in (
+        "deals_evaluated",
+        "payments_evaluated",
+        "invoice_mae_days",
+        "payment_mae_days",
+        "bias_days",
+        "wape",
+        "band_coverage",
+    ):
+        value = getattr(result, name)
+        print(f"  {name.replace('_', ' '):<20} {'n/a' if value is None else value}")
+    return None

@@ -10,6 +10,7 @@ import pytest
 
 from core.prompts import PromptRegistry
 
+
 @pytest.fixture(scope="session")
 def registry() -> PromptRegistry:
     """The shipped prompts (loading is read-only, so one registry serves the session)."""

@@ -231,3 +231,25 @@ def test_cashflow_prompt_costs_at_most_120_tokens_per_deal(registry):
     tokens_per_deal = (len(eleven) - len(one)) / 10 / 4
     assert 40 < tokens_per_deal <= 120
     assert "…" in one  # the long note was cut
+
+
+def _readme_section(readme: str, pinned_id: str) -> str:
+    """The text under a prompt's heading in prompts/README.md (headings listed together share it)."""
+    lines = readme.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"### {pinned_id} "))
+    body = []
+    for line in lines[start + 1:]:
+        if line.startswith("#"):
+            if body:
+                break
+            continue
+        body.append(line)
+    return "\n".join(body)
+
+
+@pytest.mark.parametrize("pinned_id", [p for p in SHIPPED if PromptRegistry().get(p).variant == "control"])
+def test_readme_documents_every_prompt_and_its_variables(registry, pinned_id):
+    readme = (registry.prompts_dir / "README.md").read_text(encoding="utf-8")
+    section = _readme_section(readme, pinned_id)
+    for name in registry.get(pinned_id).variables:
+        assert re.search(rf"\b{name}\b", section), f"prompts/README.md does not document {pinned_id} {name}"

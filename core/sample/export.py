@@ -15,7 +15,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from core.deals import conform
+from core.deals import DATE_COLUMNS, conform
 from core.sample import catalog as cat
 from core.sample.simulate import Timeline
 
@@ -52,6 +52,7 @@ CANONICAL = {
     ORGANIZATION: "organization", CONTACT: "contact", INVOICE_DATE: "invoice_date",
     PAYMENT_DATE: "payment_date", NOTES: "notes",
 }
+_HEADER_OF = {column: header for header, column in CANONICAL.items()}
 #: Columns with no canonical home: the truth keeps their non-blank cells in ``extra``.
 EXTRA_HEADERS = tuple(h for h in EXPORT_HEADERS if h not in CANONICAL)
 
@@ -217,6 +218,10 @@ def _truth(clean: pd.DataFrame, export: pd.DataFrame) -> pd.DataFrame:
     blank by the mess is null. Blank text is null; ``extra`` holds the non-blank cells of the
     columns without a canonical home."""
     frame = clean.rename(columns=CANONICAL)[list(CANONICAL.values())].replace("", None)
+    for column in DATE_COLUMNS:
+        if column in frame:  # ISO text: numpy reads its date part directly ("" is NaT)
+            days = clean[_HEADER_OF[column]].str[:10].to_numpy(dtype=str)
+            frame[column] = days.astype("datetime64[D]").astype("datetime64[s]")
     frame["status"] = frame["status"].str.lower()
     frame["value"] = np.where(export[VALUE] == "", np.nan, pd.to_numeric(frame["value"]))
     frame["probability"] = pd.to_numeric(frame["probability"]) / 100

@@ -134,7 +134,7 @@ class LLMClient:
         needs_key = any(host == known or host.endswith("." + known) for known in KEY_REQUIRED_HOSTS)
         if needs_key and not self._api_key:
             return (
-                f"LLM off: no API key is set and {self.base_url} requires one. Set DEALCAST_LLM_API_KEY "
+                f"No API key is set and {self.base_url} requires one. Set DEALCAST_LLM_API_KEY "
                 "(or OPENROUTER_API_KEY / OPENAI_API_KEY), or point DEALCAST_LLM_BASE_URL at a local "
                 "server such as Ollama (http://localhost:11434/v1)."
             )
@@ -187,7 +187,7 @@ class LLMClient:
             raise RuntimeError("This LLMClient has been closed with aclose(); create a new LLMClient.")
         reason = self.disabled_reason
         if reason:
-            raise LLMUnavailableError(reason)
+            raise LLMUnavailableError(f"LLM off: {reason}")
 
     def _check_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -308,6 +308,7 @@ class LLMClient:
             reason = exc.message
         reask = replace(call, messages=with_reask(call.messages, first.content, reason))
         response, data = await self._run(reask, accept)
+        self._recorder.remember(call, response)  # the same question next time gets the good answer
         return StructuredResult(data, combined(first, response))
 
     async def stream_completion(

@@ -51,6 +51,11 @@ REASK = (
 )
 
 
+def off_reason(client: LLMClient) -> str:
+    """Why there is no LLM, for a warning: 'LLM off: ' and the client's reason."""
+    return f"LLM off: {client.disabled_reason or 'not configured'}"
+
+
 def failure_reason(exc: LLMError) -> str:
     """Why a call failed, for a warning: the error class and its message (the client has
     already removed any secret from the message)."""
@@ -157,7 +162,7 @@ class WriterService:
     async def _run(self, task: Task[Any, Any], context: Any) -> Any:
         client = self.client
         if not client.enabled:
-            return task.fallback(context, client.disabled_reason or "LLM off")
+            return task.fallback(context, off_reason(client))
         try:
             template, system, user = self._prompt(task, context)
         except PromptError as exc:
@@ -194,7 +199,7 @@ class WriterService:
         """The text of one field of the task's answer as the model writes it."""
         client = self.client
         if not client.enabled:
-            yield getattr(task.fallback(context, client.disabled_reason or "LLM off"), field)
+            yield getattr(task.fallback(context, off_reason(client)), field)
             return
         try:
             template, system, user = self._prompt(task, context)

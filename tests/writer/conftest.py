@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from core.config import Settings
 from core.llm import LLMClient, RetryPolicy, run_sync
 from core.prompts import PromptRegistry
 from core.writer.service import WriterService
@@ -92,6 +93,23 @@ def llm(llm_server, settings):
 @pytest.fixture
 def writer(llm, prompt_registry) -> WriterService:
     return WriterService(llm, prompt_registry)
+
+
+@pytest.fixture(scope="session")
+def session_llm(shared_server):
+    """One client for the tests whose every call succeeds: creating a client (its TLS
+    context) costs ~0.1 s, and a client that sees no failure carries no state across tests."""
+    client = LLMClient(
+        Settings.from_env({}), base_url=shared_server.base_url, api_key=SECRET_KEY, sleep=no_sleep
+    )
+    yield client
+    run_sync(client.aclose())
+
+
+@pytest.fixture
+def answering_writer(session_llm, llm_server, prompt_registry) -> WriterService:
+    """A writer on the session client; the server gives every prompt its valid answer."""
+    return WriterService(session_llm, prompt_registry)
 
 
 @pytest.fixture

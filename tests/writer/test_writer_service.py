@@ -52,9 +52,9 @@ def model_fields(result) -> dict:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_writer_happy_path_returns_the_answer_with_ids_from_the_context(case, writer, llm_server):
+def test_writer_happy_path_returns_the_answer_with_ids_from_the_context(case, answering_writer, llm_server):
     prompt_id = CASES[case][2]
-    result = run(writer, case)
+    result = run(answering_writer, case)
     assert result.source == "llm" and result.warnings == []
     assert result.confidence == ANSWERS[prompt_id]["confidence"]
     expected = {key: value for key, value in ANSWERS[prompt_id].items() if key != "confidence"}

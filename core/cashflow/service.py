@@ -255,7 +255,7 @@ def merge_refined(frame: pd.DataFrame, refined: pd.DataFrame, as_of: dt.date, a:
         out[name] = values
     payment[rows] = day_array(refined["predicted_payment_date"])
     out["predicted_payment_date"] = payment
-    confidence = out["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    confidence = out["confidence"].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     confidence[rows] = refined["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
     out["confidence"] = confidence
     method = pd.Categorical(out["method"]).copy()

@@ -14,8 +14,14 @@ AS_OF = dt.date(2026, 3, 2)  # a Monday
 
 def deals(*rows: dict) -> pd.DataFrame:
     """A canonical frame; each row defaults to an open SAR 1000 deal created 10 days ago."""
-    base = {"status": "open", "value": 1000.0, "currency": "SAR", "value_base": 1000.0,
-            "created_at": AS_OF - dt.timedelta(days=10), "stage_changed_at": AS_OF - dt.timedelta(days=5)}
+    base = {
+        "status": "open",
+        "value": 1000.0,
+        "currency": "SAR",
+        "value_base": 1000.0,
+        "created_at": AS_OF - dt.timedelta(days=10),
+        "stage_changed_at": AS_OF - dt.timedelta(days=5),
+    }
     filled = [{"deal_id": str(i + 1), "title": f"Deal {i + 1}", **base, **row} for i, row in enumerate(rows)]
     return conform(pd.DataFrame(filled))
 
@@ -30,8 +36,9 @@ def days_ahead(n: int) -> dt.date:
 
 def save(store: Store, frame: pd.DataFrame, as_of: dt.date, name: str = "deals.csv") -> int:
     """Store ``frame`` as one snapshot and return its id."""
-    snapshot = NewSnapshot(as_of=as_of, source="test", file_name=name, sha256=f"{name}-{as_of}",
-                           rows_read=len(frame))
+    snapshot = NewSnapshot(
+        as_of=as_of, source="test", file_name=name, sha256=f"{name}-{as_of}", rows_read=len(frame)
+    )
     empty = pd.DataFrame({"row_number": [], "raw": [], "reason": []})
     return store.save_snapshot(snapshot, frame, empty, b"").id
 

@@ -20,8 +20,9 @@ from tests.cashflow.helpers import save_history
 def fast_history():
     """Deals that move through their stages twice as fast as the seed table assumes."""
     with Store(":memory:") as store:
-        ids = save_history(store, generate_history(deals=400, snapshots=10, seed=7, stage_days_scale=0.5,
-                                                   messy=0.0))
+        ids = save_history(
+            store, generate_history(deals=400, snapshots=10, seed=7, stage_days_scale=0.5, messy=0.0)
+        )
         yield store, ids
 
 
@@ -52,8 +53,10 @@ def test_learned_engine_beats_rules_on_faster_history(fast_history):
     store, ids = fast_history
     rules = run_backtest(store, ids[4], ids[-1], engine="rules")
     learned = run_backtest(store, ids[4], ids[-1], engine="learned")
-    print(f"\nbacktest {ids[4]}->{ids[-1]} invoice MAE days: rules {rules.invoice_mae_days}, "
-          f"learned {learned.invoice_mae_days} ({learned.deals_evaluated} deals)")
+    print(
+        f"\nbacktest {ids[4]}->{ids[-1]} invoice MAE days: rules {rules.invoice_mae_days}, "
+        f"learned {learned.invoice_mae_days} ({learned.deals_evaluated} deals)"
+    )
     assert rules.deals_evaluated == learned.deals_evaluated > 20
     assert learned.invoice_mae_days < rules.invoice_mae_days
     assert rules.bias_days > 0  # the seed table is too slow for this history
@@ -64,7 +67,9 @@ def test_learned_engine_beats_rules_on_faster_history(fast_history):
 
 def test_learned_predictions_say_their_source(fast_history):
     store, ids = fast_history
-    run = CashflowPredictionService(store).run(ids[-1], PredictionOptions(engine="learned", store_results=False))
+    run = CashflowPredictionService(store).run(
+        ids[-1], PredictionOptions(engine="learned", store_results=False)
+    )
     forecast = run.frame[run.frame["kind"] == "forecast"]
     learned = forecast[forecast["method"] == "learned"]
     assert len(learned) > 0
@@ -96,4 +101,6 @@ def test_backtest_from_the_last_but_one_snapshot_scores_only_what_happened(fast_
     result = run_backtest(store, ids[-2], ids[-1], engine="auto")
     assert result.from_as_of < result.to_as_of
     assert result.as_json()["from"] == ids[-2]
-    assert dt.date.fromisoformat(result.to_as_of) - dt.date.fromisoformat(result.from_as_of) == dt.timedelta(7)
+    assert dt.date.fromisoformat(result.to_as_of) - dt.date.fromisoformat(result.from_as_of) == dt.timedelta(
+        7
+    )

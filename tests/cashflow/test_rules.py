@@ -11,6 +11,7 @@ from core.cashflow import SEED_PROFILE, DealPrediction, DeterministicRules, pred
 from core.cashflow.assumptions import PaymentRule
 from tests.cashflow.helpers import AS_OF, days_ago, days_ahead, deals
 
+# fmt: off
 # stage,                                 optimistic, realistic, conservative, confidence (fresh deal)
 STAGE_TABLE = [
     ("Order Received",                        27, 42, 67, 0.70),
@@ -26,6 +27,7 @@ STAGE_TABLE = [
     ("Awaiting GR",                            4,  7, 14, 0.85),
     ("A stage nobody defined",                30, 45, 90, 0.50),
 ]
+# fmt: on
 
 
 def one(**row) -> pd.Series:
@@ -45,17 +47,32 @@ def test_rules_stage_table_gives_days_to_invoice_band_and_confidence(
     assert p.method == "rules"
 
 
-@pytest.mark.parametrize("spelling", ["under progress", "  UNDER   Progress ", "Production / Supplying",
-                                      "production/ supplying", "Everything Ready"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "under progress",
+        "  UNDER   Progress ",
+        "Production / Supplying",
+        "production/ supplying",
+        "Everything Ready",
+    ],
+)
 def test_rules_stage_names_match_after_normalisation_and_aliases(spelling):
     p = one(stage=spelling)
     assert "unknown_stage" not in p["flags"]
     assert p.confidence == 0.70
 
 
-@pytest.mark.parametrize(("days_in_stage", "added_days", "confidence"), [
-    (30, 0, 0.70), (31, 7, 0.65), (60, 7, 0.65), (61, 14, 0.60), (200, 14, 0.60),
-])
+@pytest.mark.parametrize(
+    ("days_in_stage", "added_days", "confidence"),
+    [
+        (30, 0, 0.70),
+        (31, 7, 0.65),
+        (60, 7, 0.65),
+        (61, 14, 0.60),
+        (200, 14, 0.60),
+    ],
+)
 def test_rules_stuck_deals_get_later_dates_and_lower_confidence(days_in_stage, added_days, confidence):
     p = one(stage="Approved", created_at=days_ago(300), stage_changed_at=days_ago(days_in_stage))
     assert p.predicted_invoice_date.date() == days_ahead(29 + added_days)
@@ -106,10 +123,13 @@ def test_rules_invoice_date_column_is_a_fact_in_any_stage():
     assert p.confidence == 0.95
 
 
-@pytest.mark.parametrize("row", [
-    {"stage": "Payment Received", "status": "won", "stage_changed_at": days_ago(3)},
-    {"stage": "Invoice Issued", "status": "won", "payment_date": days_ago(3)},
-])
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"stage": "Payment Received", "status": "won", "stage_changed_at": days_ago(3)},
+        {"stage": "Invoice Issued", "status": "won", "payment_date": days_ago(3)},
+    ],
+)
 def test_rules_paid_deals_are_reported_as_received_not_forecast(row):
     p = one(**row)
     assert p.kind == "received"
@@ -132,12 +152,15 @@ def test_rules_lost_and_deleted_deals_are_not_forecast_but_kept(status):
     assert p["flags"] == "not_forecast"
 
 
-@pytest.mark.parametrize(("organization", "pipeline", "terms"), [
-    ("Saudi Aramco", "Projects", 7),
-    ("ARAMCO Services", None, 7),
-    ("Ma'aden", "Projects", 37),
-    (None, None, 37),
-])
+@pytest.mark.parametrize(
+    ("organization", "pipeline", "terms"),
+    [
+        ("Saudi Aramco", "Projects", 7),
+        ("ARAMCO Services", None, 7),
+        ("Ma'aden", "Projects", 37),
+        (None, None, 37),
+    ],
+)
 def test_rules_payment_terms_default_37_days_and_aramco_7(organization, pipeline, terms):
     p = one(stage="Under Progress", organization=organization, pipeline=pipeline)
     assert p.predicted_payment_date.date() == days_ahead(12 + terms)
@@ -145,18 +168,28 @@ def test_rules_payment_terms_default_37_days_and_aramco_7(organization, pipeline
 
 
 def test_rules_pipeline_payment_rules_apply_in_list_order():
-    profile = SEED_PROFILE.model_copy(update={"payment_rules": [
-        PaymentRule(field="pipeline", pattern="^retail$", days=14), *SEED_PROFILE.payment_rules]})
-    p = predict_frame(deals({"stage": "Under Progress", "pipeline": "Retail", "organization": "Aramco"}),
-                      AS_OF, profile).iloc[0]
+    profile = SEED_PROFILE.model_copy(
+        update={
+            "payment_rules": [
+                PaymentRule(field="pipeline", pattern="^retail$", days=14),
+                *SEED_PROFILE.payment_rules,
+            ]
+        }
+    )
+    p = predict_frame(
+        deals({"stage": "Under Progress", "pipeline": "Retail", "organization": "Aramco"}), AS_OF, profile
+    ).iloc[0]
     assert p.payment_terms_days == 14
 
 
 def test_rules_probability_is_the_deals_own_else_the_stages_else_one():
     profile = SEED_PROFILE.model_copy(deep=True)
     profile.stages[1].probability = 0.6  # Approved
-    frame = predict_frame(deals({"stage": "Approved", "probability": 0.25}, {"stage": "Approved"},
-                                {"stage": "Under Progress"}), AS_OF, profile)
+    frame = predict_frame(
+        deals({"stage": "Approved", "probability": 0.25}, {"stage": "Approved"}, {"stage": "Under Progress"}),
+        AS_OF,
+        profile,
+    )
     assert frame["probability"].tolist() == [0.25, 0.6, 1.0]
     assert frame["weighted_value"].tolist() == [250.0, 600.0, 1000.0]
 
@@ -168,16 +201,30 @@ def test_rules_value_is_converted_to_the_base_currency_when_missing():
 
 # -- bad input: a prediction with a reason, or a flag saying why it is out of the totals --
 
-@pytest.mark.parametrize(("row", "flag", "confidence"), [
-    ({"stage": None}, "no_stage", 0.50),
-    ({"stage": "Approved", "value": None, "value_base": None}, "no_value", 0.70),
-    ({"stage": "Approved", "value": -5.0, "value_base": -5.0}, "negative_value", 0.70),
-    ({"stage": "Approved", "value": 10.0, "currency": "XYZ", "value_base": None}, "unknown_currency", 0.70),
-    ({"stage": "Approved", "created_at": days_ahead(3), "stage_changed_at": days_ahead(3)},
-     "created_in_future", 0.60),
-    ({"stage": "Approved", "created_at": days_ago(10), "stage_changed_at": days_ago(20)},
-     "stage_change_before_created", 0.60),
-])
+
+@pytest.mark.parametrize(
+    ("row", "flag", "confidence"),
+    [
+        ({"stage": None}, "no_stage", 0.50),
+        ({"stage": "Approved", "value": None, "value_base": None}, "no_value", 0.70),
+        ({"stage": "Approved", "value": -5.0, "value_base": -5.0}, "negative_value", 0.70),
+        (
+            {"stage": "Approved", "value": 10.0, "currency": "XYZ", "value_base": None},
+            "unknown_currency",
+            0.70,
+        ),
+        (
+            {"stage": "Approved", "created_at": days_ahead(3), "stage_changed_at": days_ahead(3)},
+            "created_in_future",
+            0.60,
+        ),
+        (
+            {"stage": "Approved", "created_at": days_ago(10), "stage_changed_at": days_ago(20)},
+            "stage_change_before_created",
+            0.60,
+        ),
+    ],
+)
 def test_rules_bad_input_is_predicted_and_flagged_with_a_reason(row, flag, confidence):
     p = one(**row)
     assert flag in p["flags"].split(",")
@@ -187,15 +234,24 @@ def test_rules_bad_input_is_predicted_and_flagged_with_a_reason(row, flag, confi
 
 
 def test_rules_values_that_cannot_count_are_weighted_zero():
-    frame = predict_frame(deals({"stage": "Approved", "value": None, "value_base": None},
-                                {"stage": "Approved", "value": -5.0, "value_base": -5.0}), AS_OF, SEED_PROFILE)
+    frame = predict_frame(
+        deals(
+            {"stage": "Approved", "value": None, "value_base": None},
+            {"stage": "Approved", "value": -5.0, "value_base": -5.0},
+        ),
+        AS_OF,
+        SEED_PROFILE,
+    )
     assert frame["weighted_value"].tolist() == [0.0, 0.0]
 
 
 def test_rules_confidence_is_clamped_to_the_floor():
     profile = SEED_PROFILE.model_copy(update={"unknown_stage_confidence": 0.32})
-    p = predict_frame(deals({"stage": "???", "created_at": days_ago(200), "stage_changed_at": days_ago(100)}),
-                      AS_OF, profile).iloc[0]
+    p = predict_frame(
+        deals({"stage": "???", "created_at": days_ago(200), "stage_changed_at": days_ago(100)}),
+        AS_OF,
+        profile,
+    ).iloc[0]
     assert p.confidence == 0.30
 
 
@@ -230,21 +286,26 @@ def test_apply_overrides_never_moves_a_fact():
 
 
 def test_apply_overrides_past_invoice_penalty_has_a_floor():
-    p = RULES.apply_overrides(guess(predicted_invoice_date=days_ago(60)).model_copy(update={"confidence": 0.4}),
-                              AS_OF)
+    p = RULES.apply_overrides(
+        guess(predicted_invoice_date=days_ago(60)).model_copy(update={"confidence": 0.4}), AS_OF
+    )
     assert p.confidence == 0.30
 
 
 def test_apply_overrides_puts_payment_after_the_invoice():
-    p = RULES.apply_overrides(guess(predicted_invoice_date=days_ahead(10), predicted_payment_date=days_ahead(5)),
-                              AS_OF, payment_terms_days=7)
+    p = RULES.apply_overrides(
+        guess(predicted_invoice_date=days_ahead(10), predicted_payment_date=days_ahead(5)),
+        AS_OF,
+        payment_terms_days=7,
+    )
     assert p.predicted_payment_date == days_ahead(17)
     assert "payment_fixed" in p.flags
 
 
 def test_apply_overrides_clamps_and_rounds_confidence():
-    p = RULES.apply_overrides(guess(predicted_invoice_date=days_ahead(10)).model_copy(
-        update={"confidence": 0.99}), AS_OF)
+    p = RULES.apply_overrides(
+        guess(predicted_invoice_date=days_ahead(10)).model_copy(update={"confidence": 0.99}), AS_OF
+    )
     assert p.confidence == 0.95
 
 
@@ -253,13 +314,22 @@ def test_validate_prediction_warns_about_far_invoices_and_long_payment_gaps():
     warnings = RULES.validate_prediction(far, AS_OF)
     assert any("365 days" in w for w in warnings)
     assert any("90 days" in w for w in warnings)
-    assert RULES.validate_prediction(guess(predicted_invoice_date=days_ahead(5),
-                                           predicted_payment_date=days_ahead(42)), AS_OF) == []
+    assert (
+        RULES.validate_prediction(
+            guess(predicted_invoice_date=days_ahead(5), predicted_payment_date=days_ahead(42)), AS_OF
+        )
+        == []
+    )
 
 
 def test_get_stage_estimate_reads_the_table():
     estimate = RULES.get_stage_estimate("awaiting gr")
-    assert (estimate.matched, estimate.realistic, estimate.confidence, estimate.late) == ("Awaiting GR", 7, 0.85, True)
+    assert (estimate.matched, estimate.realistic, estimate.confidence, estimate.late) == (
+        "Awaiting GR",
+        7,
+        0.85,
+        True,
+    )
     unknown = RULES.get_stage_estimate("Qualified")
     assert (unknown.known, unknown.realistic, unknown.confidence) == (False, 45, 0.50)
     assert RULES.get_stage_estimate("Invoice Issued").invoiced
@@ -268,8 +338,10 @@ def test_get_stage_estimate_reads_the_table():
 def test_precheck_deal_names_what_is_wrong():
     from core.cashflow import DealForPrediction
 
-    check = RULES.precheck_deal(DealForPrediction(deal_id="9", stage="Approved", value=5, currency="ZZZ",
-                                                  created_at=days_ahead(2)), AS_OF)
+    check = RULES.precheck_deal(
+        DealForPrediction(deal_id="9", stage="Approved", value=5, currency="ZZZ", created_at=days_ahead(2)),
+        AS_OF,
+    )
     assert check.kind == "forecast"
     assert {"unknown_currency", "created_in_future"} <= set(check.flags)
     assert any("unknown currency" in issue for issue in check.issues)
@@ -278,8 +350,14 @@ def test_precheck_deal_names_what_is_wrong():
 def test_predict_deal_matches_the_frame_path():
     from core.cashflow import DealForPrediction
 
-    deal = DealForPrediction(deal_id="5", stage="Approved", value=10.0, value_base=10.0,
-                             created_at=days_ago(10), stage_changed_at=days_ago(5))
+    deal = DealForPrediction(
+        deal_id="5",
+        stage="Approved",
+        value=10.0,
+        value_base=10.0,
+        created_at=days_ago(10),
+        stage_changed_at=days_ago(5),
+    )
     p = RULES.predict_deal(deal, AS_OF)
     assert p.predicted_invoice_date == days_ahead(29)
     assert p.reasoning.startswith("Stage 'Approved' (stage table): invoice in 29 days")

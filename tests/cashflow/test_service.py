@@ -1,0 +1,168 @@
+"""CashflowPredictionService: models out, results stored, assumptions versioned, the LLM refiner plugs in."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from core.cashflow import (
+    SEED_PROFILE,
+    CashflowPredictionInput,
+    CashflowPredictionService,
+    DealForPrediction,
+    ForecastOptions,
+    PredictionOptions,
+    load_assumptions,
+    register_refiner,
+    save_assumptions,
+)
+from core.cashflow.engines import LLMPathUnavailableError
+from core.errors import InputError
+from core.export import neutralise_formulas
+from tests.cashflow.helpers import AS_OF, days_ahead, deals, save
+
+
+@pytest.fixture
+def snapshot(store):
+    return save(
+        store,
+        deals(
+            {"stage": "Awaiting GR", "owner": "Sara"},
+            {"stage": "Lead In", "owner": "Omar"},
+            {"stage": "Approved", "owner": "Sara", "status": "lost"},
+        ),
+        AS_OF,
+    )
+
+
+def test_predict_cashflow_returns_predictions_buckets_totals_and_metadata(store, snapshot):
+    service = CashflowPredictionService(store)
+    result = service.predict_cashflow(CashflowPredictionInput(forecast=ForecastOptions(horizon_days=90)))
+    assert [p.deal_id for p in result.predictions] == ["1", "2", "3"]
+    assert result.metadata.deals_analysed == 3 and result.metadata.deals_with_predictions == 2
+    assert result.metadata.average_confidence == 0.68  # (0.85 + 0.50) / 2
+    assert result.metadata.engine == "rules" and result.metadata.assumptions_version == 0
+    assert result.buckets[0].period == "2026-W10"
+    assert result.totals.cash_in == 2000.0
+    assert sum(b.cash_in for b in result.buckets) == result.totals.cash_in
+    stored = store.query_df(
+        "SELECT deal_id, method, flags FROM predictions WHERE run_id = ? ORDER BY deal_id",
+        [result.metadata.run_id],
+    )
+    assert stored["deal_id"].tolist() == ["1", "2", "3"]
+    assert stored["flags"].tolist()[2] == '["not_forecast"]'
+
+
+def test_predict_deal_dates_for_explicit_deals(store):
+    service = CashflowPredictionService(store)
+    [p] = service.predict_deal_dates(
+        [DealForPrediction(deal_id="A-1", stage="Awaiting GR", value=10)], as_of=AS_OF
+    )
+    assert (p.deal_id, p.predicted_invoice_date, p.confidence) == ("A-1", days_ahead(7), 0.85)
+    assert store.query_df("SELECT count(*) AS n FROM predictions")["n"].iloc[0] == 0
+
+
+def test_explicit_deals_need_an_as_of_date(store):
+    with pytest.raises(InputError, match="as_of"):
+        CashflowPredictionService(store).predict_cashflow(
+            CashflowPredictionInput(deals=[DealForPrediction(deal_id="1")])
+        )
+
+
+@pytest.mark.parametrize(
+    ("group_by", "keys"),
+    [
+        ("owner", ["Omar", "Sara"]),
+        ("stage", ["Awaiting GR", "Lead In"]),
+        ("month", ["2026-03", "2026-04", "2026-05"]),
+    ],
+)
+def test_generate_forecast_table_groups_real_sums(store, snapshot, group_by, keys):
+    table = CashflowPredictionService(store).generate_forecast_table(CashflowPredictionInput(), group_by)
+    assert [row.key for row in table.rows] == keys
+    assert sum(row.cash_in for row in table.rows) == table.totals.cash_in == 2000.0
+
+
+def test_explain_assumptions_reports_global_per_deal_and_distribution(store, snapshot):
+    report = CashflowPredictionService(store).explain_assumptions(CashflowPredictionInput())
+    assert any("37 days" in line and "aramco" in line for line in report.global_assumptions)
+    assert len(report.stage_table) == len(SEED_PROFILE.stages)
+    assert [d["deal_id"] for d in report.per_deal] == ["1", "2"]
+    assert sum(report.confidence_distribution.values()) == 2
+
+
+def test_assumptions_are_versioned_in_the_store_and_used_by_forecasts(store, snapshot):
+    assert load_assumptions(store) is SEED_PROFILE
+    saved = save_assumptions(
+        store, SEED_PROFILE.model_copy(update={"default_payment_days": 60}), "slower payers"
+    )
+    assert saved.version == 1
+    assert load_assumptions(store).default_payment_days == 60
+    run = CashflowPredictionService(store).run(snapshot, PredictionOptions(store_results=False))
+    assert run.assumptions.version == 1
+    assert run.frame["payment_terms_days"].tolist()[:2] == [60, 60]
+    assert save_assumptions(store, SEED_PROFILE, "back to seed").version == 2
+
+
+def test_progress_callback_is_told_start_and_end(store, snapshot):
+    calls = []
+    CashflowPredictionService(store).run(
+        snapshot, progress=lambda done, total, msg: calls.append((done, total))
+    )
+    assert calls[0] == (0, 1) and calls[-1] == (1, 1)
+
+
+class FakeLLM:
+    """A refiner as the LLM path will register one: it answers for some deals only."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def refine(self, deals_frame, predictions, context):
+        self.seen = predictions["deal_id"].tolist()
+        return pd.DataFrame(
+            {
+                "deal_id": ["2"],
+                "predicted_invoice_date": [pd.Timestamp("2025-12-01")],
+                "predicted_payment_date": [pd.NaT],
+                "confidence": [0.9],
+                "method": ["llm"],
+                "reasoning": ["Client confirmed the PO in the notes."],
+            }
+        )
+
+
+def test_a_registered_refiner_gets_the_policy_deals_and_its_answers_obey_the_rules(store, snapshot):
+    fake = FakeLLM()
+    register_refiner("llm", fake)
+    try:
+        run = CashflowPredictionService(store).run(
+            snapshot, PredictionOptions(use_llm=True, llm_policy="unknown", store_results=False)
+        )
+    finally:
+        register_refiner("llm", None)
+    assert fake.seen == ["2"]  # only the unknown stage went to the LLM
+    refined = run.frame.set_index("deal_id").loc["2"]
+    assert refined["method"] == "llm"
+    assert refined["predicted_invoice_date"] == pd.Timestamp(days_ahead(7))  # past guess moved
+    assert refined["confidence"] == 0.70
+    assert refined["reasoning"].startswith("Client confirmed the PO in the notes")
+    assert run.frame.set_index("deal_id").loc["1", "method"] == "rules"
+
+
+def test_use_llm_without_a_refiner_raises_a_clear_error(store, snapshot):
+    register_refiner("llm", None)
+    with pytest.raises(LLMPathUnavailableError, match="LLM path not available"):
+        CashflowPredictionService(store).run(snapshot, PredictionOptions(use_llm=True))
+
+
+def test_unknown_engine_is_an_input_error(store, snapshot):
+    with pytest.raises(InputError, match="Unknown engine"):
+        CashflowPredictionService(store).run(snapshot, PredictionOptions(engine="crystal-ball"))
+
+
+def test_neutralise_formulas_prefixes_only_text_that_starts_a_formula():
+    frame = pd.DataFrame({"t": ["=1+1", "+966", "-x", "@SUM", "fine", None], "n": [-1, 2, 3, 4, 5, 6]})
+    out = neutralise_formulas(frame)
+    assert out["t"].tolist()[:5] == ["'=1+1", "'+966", "'-x", "'@SUM", "fine"]
+    assert out["n"].tolist() == [-1, 2, 3, 4, 5, 6]

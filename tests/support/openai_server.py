@@ -96,12 +96,20 @@ class OpenAIServer:
     def __init__(self, responder: Callable[[dict[str, Any]], str | Reply] | None = None) -> None:
         self.responder: Callable[[dict[str, Any]], str | Reply] = responder or (lambda body: Reply())
         self.requests: list[RecordedRequest] = []
+        #: Requests being answered right now, and the most there have been at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
+        #: TCP connections accepted (a pooled client reuses one for sequential requests).
+        self.connections = 0
         self._script: collections.deque[Reply] = collections.deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-test-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+            name="openai-test-server", daemon=True,
+        )
 
     @property
     def base_url(self) -> str:
@@ -134,6 +142,15 @@ class OpenAIServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def _next_reply(self, body: Any) -> Reply:
         with self._lock:
             if self._script:
@@ -156,14 +173,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        with self.server.owner._lock:
+            self.server.owner.connections += 1
         # Headers and body go out in separate writes; without this, Nagle's algorithm and the
         # client's delayed ACK add ~40 ms to every reply.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""
 
     def do_POST(self) -> None:
+        self.server.owner._enter()
+        try:
+            self._answer()
+        finally:
+            self.server.owner._leave()
+
+    def _answer(self) -> None:
         owner = self.server.owner
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
@@ -236,7 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
             "object": "chat.completion.chunk",
             "model": reply.model or request.get("model", "test-model"),
         }
-        pieces = [reply.content[i:i + reply.chunk_size] for i in range(0, len(reply.content), reply.chunk_size)]
+        size = reply.chunk_size
+        pieces = [reply.content[i:i + size] for i in range(0, len(reply.content), size)]
         events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
         events += [{**base, "choices": [{"index": 0, "delta": {"content": piece}}]} for piece in pieces]
         events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]})

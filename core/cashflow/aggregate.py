@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.cashflow.columns import VALUE_FLAGS, Flag, day_array
+from core.cashflow.columns import FORECAST, NOT_FORECAST, RECEIVED, VALUE_FLAGS, Flag, day_array, kind_codes
 
 Granularity = Literal["week", "month"]
 EXCLUDED_KEYS = ("invalid_value", "filtered_out", "below_confidence", "beyond_horizon")
@@ -65,20 +65,20 @@ def period_label(start: dt.date, granularity: Granularity) -> str:
     return f"{start.year}-{start.month:02d}"
 
 
-def _period_index(days: np.ndarray, first: dt.date, granularity: Granularity) -> np.ndarray:
-    """Period number of each date counted from the period starting ``first`` (NaT -> -1)."""
+def _period_index(days: np.ndarray, first: dt.date, granularity: Granularity, size: int) -> np.ndarray:
+    """Period number of each date counted from the period starting ``first``; ``size`` when outside."""
     missing = np.isnat(days)
     if granularity == "week":
         index = (days - np.datetime64(first, "D")).astype(np.int64) // 7
     else:
         months = days.astype("datetime64[M]").astype(np.int64)
         index = months - np.datetime64(first, "M").astype(np.int64)
-    return np.where(missing, -1, index)
+    return np.where(missing | (index < 0) | (index >= size), size, index)
 
 
 def _sum_by(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
-    inside = (index >= 0) & (index < size)
-    return np.bincount(index[inside], weights=weights[inside], minlength=size)[:size]
+    """Sums of ``weights`` per period; indexes outside 0..size-1 must already be ``size``."""
+    return np.bincount(index, weights=weights, minlength=size + 1)[:size]
 
 
 def _count_value(mask: np.ndarray, values: np.ndarray) -> dict[str, float | int]:
@@ -110,8 +110,8 @@ def aggregate(
     size = len(starts)
     today, last = np.datetime64(as_of, "D"), np.datetime64(end, "D")
 
-    kind = predictions["kind"].to_numpy()
-    forecast = kind == "forecast"
+    kind = kind_codes(predictions)
+    forecast = kind == FORECAST
     bits = predictions["flag_bits"].to_numpy(dtype=np.int64)
     weighted = predictions["weighted_value"].to_numpy(dtype=np.float64)
     unweighted = np.where(
@@ -131,8 +131,8 @@ def aggregate(
     included = candidate & ~below & ~beyond
     before = included & (invoice < today)
 
-    invoice_index = _period_index(invoice, starts[0], granularity)
-    payment_index = _period_index(payment, starts[0], granularity)
+    invoice_index = _period_index(invoice, starts[0], granularity, size)
+    payment_index = _period_index(payment, starts[0], granularity, size)
     inc = included.astype(np.float64)
     periods = pd.DataFrame(
         {
@@ -148,15 +148,19 @@ def aggregate(
     # Band: the same deals' cash under the optimistic and conservative schedules.
     banded = candidate & ~below
     optimistic = _sum_by(
-        _period_index(day_array(predictions["payment_p10"]), starts[0], granularity), weighted * banded, size
+        _period_index(day_array(predictions["payment_p10"]), starts[0], granularity, size),
+        weighted * banded,
+        size,
     )
     conservative = _sum_by(
-        _period_index(day_array(predictions["payment_p90"]), starts[0], granularity), weighted * banded, size
+        _period_index(day_array(predictions["payment_p90"]), starts[0], granularity, size),
+        weighted * banded,
+        size,
     )
     cash = periods["cash_in"].to_numpy()
     periods["cash_in_p10"] = np.minimum(np.minimum(optimistic, conservative), cash)
     periods["cash_in_p90"] = np.maximum(np.maximum(optimistic, conservative), cash)
-    periods["deal_count"] = np.bincount(payment_index[included], minlength=size)[:size]
+    periods["deal_count"] = _sum_by(payment_index, inc, size).astype(np.int64)
     confidence_sum = _sum_by(payment_index, np.nan_to_num(confidence) * inc, size)
     with np.errstate(invalid="ignore", divide="ignore"):
         average = np.where(periods["deal_count"] > 0, confidence_sum / periods["deal_count"], np.nan)
@@ -188,8 +192,8 @@ def aggregate(
     shown = {
         "overdue_rolled_in": _count_value(included & ((bits & int(Flag.OVERDUE_ROLLED)) != 0), weighted),
         "already_invoiced": _count_value(before, weighted),
-        "received": _count_value(kind == "received", unweighted),
-        "not_forecast": _count_value(kind == "not_forecast", np.zeros(len(kind))),
+        "received": _count_value(kind == RECEIVED, unweighted),
+        "not_forecast": _count_value(kind == NOT_FORECAST, np.zeros(len(kind))),
     }
     return Aggregation(periods=periods, totals=totals, excluded=excluded, shown=shown, included=included)
 

@@ -64,6 +64,7 @@ FLAG_TEXT: dict[Flag, str] = {
 }
 
 KINDS = ("forecast", "received", "not_forecast")
+FORECAST, RECEIVED, NOT_FORECAST = range(3)
 METHODS = ("rules", "learned", "llm", "llm->rules")
 
 PREDICTION_COLUMNS = (
@@ -161,6 +162,14 @@ def _categorical(codes: np.ndarray, texts: list[str]) -> pd.Categorical:
     )
     remap = np.append(np.asarray(remap, dtype=np.int64), -1)  # code -1 stays missing
     return pd.Categorical.from_codes(remap[codes], categories=pd.Index(list(unique_texts), dtype="str"))
+
+
+def kind_codes(frame: pd.DataFrame) -> np.ndarray:
+    """``kind`` as integer codes (``FORECAST``, ``RECEIVED``, ``NOT_FORECAST``), without text compares."""
+    kind = frame["kind"]
+    if isinstance(kind.dtype, pd.CategoricalDtype) and list(kind.cat.categories) == list(KINDS):
+        return kind.cat.codes.to_numpy()
+    return pd.Categorical(kind, categories=list(KINDS)).codes
 
 
 def day_array(column: pd.Series) -> np.ndarray:

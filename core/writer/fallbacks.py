@@ -52,7 +52,7 @@ PHRASES: dict[Language, dict[str, str]] = {
         "made_without_llm": "This {kind} was built without an LLM from the deal's facts.",
         "greeting.friendly": "Hi {names},",
         "greeting.other": "Dear {names},",
-        "email.opening": "I am writing about {intent}.",
+        "email.opening": "I am writing regarding: {intent}.",
         "email.deal": "- {title}{org}: currently {stage}{days}{value}.",
         "email.org": " ({org})",
         "email.days": " for {days} days",
@@ -114,7 +114,7 @@ PHRASES: dict[Language, dict[str, str]] = {
         "made_without_llm": "تم إعداد {kind} دون نموذج لغوي اعتمادًا على بيانات الصفقة.",
         "greeting.friendly": "مرحبًا {names}،",
         "greeting.other": "السادة {names} المحترمين،",
-        "email.opening": "تحية طيبة، أكتب إليكم بخصوص {intent}.",
+        "email.opening": "تحية طيبة، أكتب إليكم بخصوص: {intent}.",
         "email.deal": "- {title}{org}: المرحلة الحالية {stage}{days}{value}.",
         "email.org": " ({org})",
         "email.days": " منذ {days} يومًا",
@@ -227,6 +227,7 @@ def fallback_email(context: EmailDraftContext, reason: str) -> DraftEmailResult:
     about = deals[0].title if len(deals) == 1 else _t(lang, "deals", count=len(deals))
     greeting_key = "greeting.friendly" if context.tone is Tone.FRIENDLY else "greeting.other"
     prefix = _urgency_prefix(context.urgency, lang)
+    intent = context.subject_intent
     ask = _t(lang, "email.ask")
     if context.due_date:
         ask += " " + _t(lang, "email.due", date=context.due_date.isoformat())
@@ -239,7 +240,7 @@ def fallback_email(context: EmailDraftContext, reason: str) -> DraftEmailResult:
     ])
     return DraftEmailResult(
         deal_ids=[deal.deal_id for deal in deals],
-        subject=truncate_chars(f"{prefix}{context.subject_intent}: {about}", 120),
+        subject=truncate_chars(f"{prefix}{intent[:1].upper()}{intent[1:]}: {about}", 120),
         body=body,
         body_html=text_to_html(body),
         suggested_followups=[_t(lang, "email.followup")],

@@ -102,7 +102,7 @@ STAGE_PROBABILITY: dict[str, int] = {
 }
 
 #: Fixed conversion rates to SAR for the sample (SAR per unit).
-SAMPLE_RATES: dict[str, float] = {"SAR": 1.0, "USD": 3.75, "EUR": 4.1, "AED": 1.021}
+SAMPLE_RATES: dict[str, float] = {"SAR": 1.0, "USD": 3.75, "EUR": 4.05, "AED": 1.0211}
 
 #: Mean days from invoice to payment: organisations matching "aramco" pay in 7 days
 #: (the seed profile's rule), everyone else on the default 37-day terms.

@@ -1,0 +1,129 @@
+"""Benchmark: ingest of Pipedrive-format CSVs against DuckDB's bare read_csv of the same file.
+
+    .venv/bin/python bench/ingest.py                 # 100k and 1M rows
+    .venv/bin/python bench/ingest.py --rows 100000   # one quick size
+
+For each size it writes a seeded Pipedrive export to a temporary folder, then times, in
+the same run: DuckDB's own ``read_csv`` of the file into a table of a fresh DuckDB file
+(the bare-tool baseline, types auto-detected), and ``ingest_file`` into a fresh file
+store (read, detect, parse every column, reject, save deals, rejects and raw bytes in
+one transaction). It prints rows/s, the ratio ingest/read_csv and the process's peak
+resident memory (RSS, which sees DuckDB's memory too). Goal: ratio <= 2.0 and peak
+memory < 2 GB at 1M rows. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.ingest import ingest_file  # noqa: E402
+from core.store import Store  # noqa: E402
+
+STAGES = ("Order Received", "Approved", "Awaiting Payment", "Awaiting Site Readiness", "Under Progress",
+          "Awaiting MDD", "Awaiting GCC", "Awaiting GR", "Invoice Issued", "Payment Received")
+OWNERS = ("Sara Al-Qahtani", "Omar Haddad", "Lina Faris", "Khalid Al-Otaibi", "Maya Rahman")
+ORGS = ("Saudi Aramco", "Aramco Services", "Riyadh Holding", "Acme, Inc.", "Jeddah Towers", "Red Sea Fitouts")
+
+
+def write_pipedrive_csv(path: Path, rows: int, seed: int = 7) -> None:
+    """A seeded Pipedrive "Export deals" CSV with ``rows`` deals (some messy values)."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(1, rows + 1)
+    created = np.datetime64("2024-01-01T00:00:00") + rng.integers(0, 600 * 86400, rows).astype("timedelta64[s]")
+    updated = created + rng.integers(0, 90 * 86400, rows).astype("timedelta64[s]")
+    status = rng.choice(np.array(["Open", "Won", "Lost"]), rows, p=[0.6, 0.25, 0.15])
+    value = np.round(rng.gamma(2.0, 50000.0, rows), 2)
+
+    def stamp(values: np.ndarray) -> np.ndarray:
+        return np.char.replace(np.datetime_as_string(values, unit="s"), "T", " ")
+
+    def day(values: np.ndarray) -> np.ndarray:
+        return np.datetime_as_string(values, unit="D")
+
+    closed = status != "Open"
+    value_text = value.astype(str)
+    value_text[rng.random(rows) < 0.001] = "n/a"  # a few unparseable values to reject
+    table = pa.table({
+        "Deal - ID": ids,
+        "Deal - Title": np.char.add("Fit-out project ", ids.astype(str)),
+        "Deal - Owner": rng.choice(np.array(OWNERS), rows),
+        "Deal - Value": value_text,
+        "Deal - Currency of Value": rng.choice(np.array(["SAR", "USD", "EUR", "AED"]), rows, p=[0.7, 0.2, 0.05, 0.05]),
+        "Deal - Weighted value": np.round(value * 0.5, 2),
+        "Deal - Pipeline": np.full(rows, "Projects"),
+        "Deal - Stage": rng.choice(np.array(STAGES), rows),
+        "Deal - Status": status,
+        "Deal - Deal created": stamp(created),
+        "Deal - Update time": stamp(updated),
+        "Deal - Last stage change": stamp(updated),
+        "Deal - Won time": np.where(status == "Won", stamp(updated), ""),
+        "Deal - Lost time": np.where(status == "Lost", stamp(updated), ""),
+        "Deal - Deal closed on": np.where(closed, stamp(updated), ""),
+        "Deal - Expected close date": day(updated + np.timedelta64(30 * 86400, "s")),
+        "Deal - Probability": np.where(rng.random(rows) < 0.5, rng.integers(0, 101, rows).astype(str), ""),
+        "Deal - Organization": rng.choice(np.array(ORGS), rows),
+        "Deal - Contact person": rng.choice(np.array(["Ahmed Saleh", "Mona Aziz", "John Smith"]), rows),
+        "Deal - Next activity date": day(updated + np.timedelta64(7 * 86400, "s")),
+        "Deal - Last activity date": day(updated),
+        "Deal - Label": rng.choice(np.array(["", "Hot", "Cold", "VIP"]), rows),
+        "Deal - Invoice date": np.where(status == "Won", day(updated + np.timedelta64(20 * 86400, "s")), ""),
+    })
+    pacsv.write_csv(table, path)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_read_csv(path: Path, folder: Path) -> float:
+    con = duckdb.connect(str(folder / "baseline.duckdb"))
+    try:
+        start = time.perf_counter()
+        con.execute("CREATE TABLE deals AS SELECT * FROM read_csv(?)", [str(path)])
+        return time.perf_counter() - start
+    finally:
+        con.close()
+
+
+def time_ingest(path: Path, folder: Path) -> tuple[float, int, int]:
+    with Store(str(folder / "store.duckdb")) as store:
+        start = time.perf_counter()
+        result = ingest_file(store, path, max_bytes=4 * 1024**3)
+        return time.perf_counter() - start, result.rows_loaded, result.rows_rejected
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, action="append", help="rows per file (repeatable; default 100000 and 1000000)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the generated exports")
+    args = parser.parse_args(argv)
+    sizes = args.rows or [100_000, 1_000_000]
+    print(f"{'rows':>9} {'MB':>7} {'read_csv s':>10} {'ingest s':>9} {'ratio':>6} {'ingest rows/s':>14} "
+          f"{'loaded':>9} {'rejected':>8} {'peak RSS MB':>11}")
+    for rows in sizes:
+        with tempfile.TemporaryDirectory(prefix="dealcast-bench-") as tmp:
+            folder = Path(tmp)
+            path = folder / f"pipedrive_{rows}.csv"
+            write_pipedrive_csv(path, rows, args.seed)
+            baseline = time_read_csv(path, folder)
+            ingest, loaded, rejected = time_ingest(path, folder)
+            size_mb = path.stat().st_size / 1024 / 1024
+            print(f"{rows:>9} {size_mb:>7.1f} {baseline:>10.2f} {ingest:>9.2f} {ingest / baseline:>6.2f} "
+                  f"{rows / ingest:>14,.0f} {loaded:>9} {rejected:>8} {peak_rss_mb():>11.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

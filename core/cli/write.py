@@ -205,7 +205,9 @@ def run_write(args: argparse.Namespace) -> None:
     with open_store(args) as store:
         context = _context(args, kind, store, options)
         client = LLMClient(get_settings(), store=store)
-        writer = WriterService(client, PromptRegistry(store=store))
+        # Loading the prompts takes a moment; with the LLM off only the fallbacks run.
+        registry = PromptRegistry(store=store) if client.enabled else None
+        writer = WriterService(client, registry)
 
         async def write() -> WriterResult | None:
             async with client:

@@ -91,3 +91,15 @@ def test_health_result_refuses_a_status_outside_the_enum():
         DealHealthResult(deal_id="1", health_status="fine", status_flag="x", summary="s",
                          confidence=0.5, source="llm")
     assert {status.value for status in HealthStatus} == {"healthy", "at_risk", "critical"}
+
+
+def test_writer_package_exports_every_model_class():
+    import core.writer
+    from core.writer import models
+
+    defined = {
+        name for name, value in vars(models).items()
+        if isinstance(value, type) and value.__module__ == models.__name__ and not name.startswith("_")
+    }
+    assert defined <= set(core.writer.__all__)
+    assert all(hasattr(core.writer, name) for name in core.writer.__all__)

@@ -366,8 +366,9 @@ class PromptRegistry:
         for part in ("system", "user"):
             source = getattr(template, part)
             try:
-                used |= meta.find_undeclared_variables(self.environment.parse(source))
-                compiled.append(self.environment.from_string(source))
+                tree = self.environment.parse(source)
+                used |= meta.find_undeclared_variables(tree)
+                compiled.append(self.environment.from_string(tree))
             except jinja2.TemplateSyntaxError as exc:
                 raise PromptError(f"{where}: {part} template, line {exc.lineno}: {exc.message}") from None
         if used != declared:

@@ -6,9 +6,17 @@ import jinja2
 import pytest
 from jinja2.sandbox import SecurityError
 
+from core.config import get_settings
 from core.errors import InputError, NotFoundError
 from core.outputs import DatePredictions, DealSummary
-from core.prompts import PromptError, PromptNotFoundError, PromptRegistry, build_environment
+from core.prompts import (
+    PromptError,
+    PromptNotFoundError,
+    PromptRegistry,
+    build_environment,
+    get_prompt_registry,
+)
+from core.store import get_store
 
 #: The prompts DESIGN section 7 lists: id -> (tier, temperature, max tokens, output model).
 DESIGN_PROMPTS = {
@@ -175,3 +183,16 @@ def test_registry_turns_an_unsafe_template_into_a_prompt_error(write_prompt, pro
     registry = PromptRegistry(prompt_dir)
     with pytest.raises(PromptError, match=r"test\.greet\.v1: cannot render: .*unsafe"):
         registry.render_prompt("test.greet", {"name": "Sara"})
+
+
+def test_get_prompt_registry_is_process_wide_and_records_into_the_configured_database(monkeypatch, db_path):
+    monkeypatch.setenv("DEALCAST_DB", db_path)
+    get_settings.cache_clear()
+    try:
+        registry = get_prompt_registry()
+        assert get_prompt_registry() is registry
+        registry.record_outcome("reminder.sms", success=True)
+        rows = get_store().cursor().execute("SELECT prompt_id, variant FROM prompt_outcomes").fetchall()
+        assert rows == [("reminder.sms", "control")]
+    finally:
+        get_settings.cache_clear()

@@ -19,8 +19,9 @@ def weighted(write_prompt, prompt_dir) -> PromptRegistry:
 
 
 def test_choose_variant_gives_a_key_the_same_variant_every_time(registry):
+    fresh = PromptRegistry()
     first = [registry.choose_variant("deal.summarize", f"deal-{n}").variant for n in range(50)]
-    again = [PromptRegistry().choose_variant("deal.summarize", f"deal-{n}").variant for n in range(50)]
+    again = [fresh.choose_variant("deal.summarize", f"deal-{n}").variant for n in range(50)]
     assert first == again
     assert set(first) == {"control", "concise"}
 

@@ -80,9 +80,9 @@ def test_prompts_render_layers_sample_then_file_then_vars(capsys, tmp_path):
     assert "Title: Fit-out of Riyadh HQ, floors 3-5" in rendered["user"]
 
 
-def test_prompts_render_with_a_key_renders_the_assigned_variant(capsys):
+def test_prompts_render_with_a_key_renders_the_assigned_variant(capsys, registry):
     key = next(f"deal-{n}" for n in range(100)
-               if PromptRegistry().choose_variant("deal.summarize", f"deal-{n}").variant == "concise")
+               if registry.choose_variant("deal.summarize", f"deal-{n}").variant == "concise")
     status, out, _ = run(capsys, "render", "deal.summarize", "--sample", "--key", key)
     assert status == 0
     assert out.startswith("=== system (deal.summarize.v1.concise) ===\nSummarise one CRM deal")

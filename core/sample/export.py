@@ -72,8 +72,8 @@ def timestamp_text(epoch: dt.date, t: np.ndarray) -> np.ndarray:
     day = np.floor(t)
     seconds = day * 86400 + np.round((WORK_START_HOUR + WORK_HOURS * (t - day)) * 3600)
     stamps = np.datetime64(epoch, "s") + seconds.astype("int64").astype("timedelta64[s]")
-    text = np.char.replace(np.datetime_as_string(stamps, unit="s"), "T", " ")
-    return np.where(missing, "", text).astype(object)
+    text = [stamp.replace("T", " ") for stamp in np.datetime_as_string(stamps, unit="s")]
+    return np.where(missing, "", np.array(text, dtype=object)).astype(object)
 
 
 def date_text(epoch: dt.date, t: np.ndarray) -> np.ndarray:

@@ -126,6 +126,13 @@ def test_generate_history_any_arguments_keep_every_invariant(
     assert_history_invariants(history, deals=deals)
 
 
+def test_generate_history_snapshot_before_any_deal_exists_is_an_empty_export():
+    first, second = generate_history(deals=1, snapshots=2, seed=106, interval_days=3)
+    assert first.export.empty and list(first.export.columns) == list(EXPORT_HEADERS)
+    assert first.truth.empty and first.expected_rejects.empty
+    assert len(second.export) == 1
+
+
 def test_generate_history_first_snapshot_already_holds_closed_and_invoiced_deals(history):
     first = history[0].truth
     assert (first["status"] != "open").mean() > 0.4

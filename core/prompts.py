@@ -78,7 +78,21 @@ LANGUAGE_NAMES = {"en": "English", "ar": "Arabic (العربية)", "fr": "Frenc
 
 
 def _absent(value: Any) -> bool:
-    return value is None or isinstance(value, jinja2.Undefined) or value in ("", [], {})
+    """No value to show: None, undefined, empty text or collection, NaN or NaT (from pandas)."""
+    if value is None or isinstance(value, jinja2.Undefined):
+        return True
+    if isinstance(value, str | list | tuple | dict):
+        return not value
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _cut(text: str, max_chars: int | None) -> str:
+    """Text on one line, cut to ``max_chars`` with an ellipsis."""
+    text = _WHITESPACE.sub(" ", text).strip()
+    return text if not max_chars or len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
 
 
 def untrusted(value: Any) -> str:
@@ -109,9 +123,7 @@ def note_lines(notes: Any, limit: int | None = None, max_chars: int | None = Non
     shown = ordered[-limit:] if limit else ordered
     lines = [f"({len(ordered) - len(shown)} older notes not shown)"] if len(shown) < len(ordered) else []
     for note in shown:
-        text = _WHITESPACE.sub(" ", str(note.get("text") or "")).strip()
-        if max_chars and len(text) > max_chars:
-            text = text[: max_chars - 1].rstrip() + "…"
+        text = _cut(str(note.get("text") or ""), max_chars)
         author = note.get("author") or "(author unknown)"
         lines.append(f"- {note.get('date') or 'undated'} {author}: {text}")
     return untrusted("\n".join(lines) if lines else "(no notes)")
@@ -120,7 +132,7 @@ def note_lines(notes: Any, limit: int | None = None, max_chars: int | None = Non
 def fact_lines(facts: Mapping[str, Any]) -> str:
     """``Label: value`` lines for the facts that have a value, made ``untrusted``."""
     lines = [
-        f"{label}: {_WHITESPACE.sub(' ', str(value)).strip()}"
+        f"{label}: {_cut(str(value), None)}"
         for label, value in facts.items() if not _absent(value)
     ]
     return untrusted("\n".join(lines))
@@ -132,8 +144,7 @@ def _shorten(value: Any, max_chars: int) -> Any:
     if isinstance(value, list | tuple):
         return [_shorten(item, max_chars) for item in value]
     if isinstance(value, str):
-        text = _WHITESPACE.sub(" ", value).strip()
-        return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+        return _cut(value, max_chars)
     return value
 
 
@@ -158,7 +169,10 @@ def money(value: Any, currency: Any = "") -> str | None:
     """``SAR 1,250,000`` (no decimals for whole amounts); None when there is no value."""
     if _absent(value):
         return None
-    amount = float(value)
+    try:
+        amount = float(value)
+    except (TypeError, ValueError):
+        return str(value)
     figure = f"{amount:,.0f}" if amount.is_integer() else f"{amount:,.2f}"
     return f"{currency} {figure}".strip() if not _absent(currency) else figure
 
@@ -437,7 +451,8 @@ class PromptRegistry:
         system, user = self._compiled[template.pinned_id]
         try:
             return system.render(values).strip(), user.render(values).strip()
-        except jinja2.TemplateError as exc:
+        except (jinja2.TemplateError, TypeError, ValueError) as exc:
+            # A variable of the wrong kind (text where a number is compared) is bad input too.
             raise PromptError(f"{template.pinned_id}: cannot render: {exc}") from exc
 
     def render_sample(self, prompt_id: PromptTemplate | str) -> tuple[str, str]:

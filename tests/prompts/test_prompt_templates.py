@@ -7,13 +7,23 @@ import json
 import re
 import typing
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import meta
 from pydantic import BaseModel
 
-from core.prompts import PromptRegistry, build_environment, compact_json, note_lines, untrusted
+from core.prompts import (
+    PromptError,
+    PromptRegistry,
+    build_environment,
+    compact_json,
+    fact_lines,
+    money,
+    note_lines,
+    untrusted,
+)
 
 _SHIPPED_REGISTRY = PromptRegistry()  # for parametrizing; the tests use the `registry` fixture
 SHIPPED = [template.pinned_id for template in _SHIPPED_REGISTRY.list()]
@@ -255,3 +265,18 @@ def test_readme_documents_every_prompt_and_its_variables(registry, pinned_id):
     section = _readme_section(readme, pinned_id)
     for name in registry.get(pinned_id).variables:
         assert re.search(rf"\b{name}\b", section), f"prompts/README.md does not document {pinned_id} {name}"
+
+
+def test_values_from_pandas_that_mean_missing_are_left_out():
+    facts = fact_lines({"Stage": "Approved", "Value": float("nan"), "Closed": pd.NaT, "Owner": ""})
+    assert facts == "Stage: Approved"
+    deal = {"deal_id": "7", "value_base": float("nan"), "expected_close": pd.NaT}
+    assert compact_json(deal) == '{"deal_id":"7"}'
+    assert money(float("nan"), "SAR") is None
+    assert money(1234.5, "SAR") == "SAR 1,234.50"
+    assert money("about a million", "SAR") == "about a million"
+
+
+def test_a_variable_of_the_wrong_kind_is_a_prompt_error(registry):
+    with pytest.raises(PromptError, match=r"reminder\.sms\.v1: cannot render"):
+        registry.render_prompt("reminder.sms", {"deal_title": "Riyadh HQ", "max_length": "short"})

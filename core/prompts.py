@@ -322,7 +322,8 @@ class PromptRegistry:
         self.environment = build_environment()
         self._store = store
         self._store_lock = threading.Lock()
-        self._templates: dict[str, PromptTemplate] = {}
+        self._templates: dict[str, PromptTemplate] = {}  # by pinned id
+        self._latest: dict[str, PromptTemplate] = {}  # bare id -> control of the highest version
         self._compiled: dict[str, tuple[jinja2.Template, jinja2.Template]] = {}
         self._load()
 

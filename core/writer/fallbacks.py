@@ -8,7 +8,7 @@ Fixed phrases exist in English and Arabic; sentences quoted from notes stay as w
 
 from __future__ import annotations
 
-from core.outputs import EMAIL_REMINDER_MAX_WORDS, SMS_MAX_CHARS, WHATSAPP_SHORT_MAX_CHARS
+from core.outputs import WHATSAPP_SHORT_MAX_CHARS
 from core.writer.health import HealthAssessment, assess_health
 from core.writer.models import (
     Channel,
@@ -249,14 +249,6 @@ def fallback_email(context: EmailDraftContext, reason: str) -> DraftEmailResult:
     )
 
 
-def reminder_limit(context: ReminderDraftContext) -> int | None:
-    """The most ``message_text`` may hold: characters for SMS and WhatsApp, words for an
-    email; the channel's own limit unless ``max_length`` is smaller (WhatsApp has none)."""
-    own = {Channel.SMS: SMS_MAX_CHARS, Channel.EMAIL: EMAIL_REMINDER_MAX_WORDS, Channel.WHATSAPP: None}
-    limits = [limit for limit in (own[context.channel], context.max_length) if limit is not None]
-    return min(limits) if limits else None
-
-
 def _urgency_prefix(urgency: Urgency, language: Language) -> str:
     """'Urgent: ' for high and 'URGENT: ' for critical urgency; nothing below."""
     if urgency in (Urgency.HIGH, Urgency.CRITICAL):
@@ -295,7 +287,7 @@ def fallback_reminder(context: ReminderDraftContext, reason: str) -> DraftRemind
     """A reminder within its channel's limit (and ``max_length`` when smaller): SMS and
     WhatsApp's short version <= 160 characters, an email reminder <= 150 words."""
     lang = context.language
-    limit = reminder_limit(context)
+    limit = context.message_limit
     subject = None
     short_version = None
     if context.channel is Channel.SMS:

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.outputs import HealthStatus  # the verdicts the health prompt's output model allows
+# The verdicts and channel limits the prompts' output models enforce.
+from core.outputs import EMAIL_REMINDER_MAX_WORDS, SMS_MAX_CHARS, HealthStatus
 
 # -- options ------------------------------------------------------------------------------
 
@@ -229,6 +230,14 @@ class ReminderDraftContext(_Context):
     @property
     def assignment_key(self) -> str:
         return self.deal_id
+
+    @property
+    def message_limit(self) -> int | None:
+        """The most ``message_text`` may hold: characters for SMS and WhatsApp, words for an
+        email; the channel's own limit unless ``max_length`` is smaller (WhatsApp has none)."""
+        own = {Channel.SMS: SMS_MAX_CHARS, Channel.EMAIL: EMAIL_REMINDER_MAX_WORDS, Channel.WHATSAPP: None}
+        limits = [limit for limit in (own[self.channel], self.max_length) if limit is not None]
+        return min(limits) if limits else None
 
 
 class DealSummaryContext(_DealContext):

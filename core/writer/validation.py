@@ -14,14 +14,18 @@ import re
 
 from pydantic import BaseModel, ValidationError
 
-from core.outputs import EMAIL_REMINDER_MAX_WORDS, SMS_MAX_CHARS, WHATSAPP_SHORT_MAX_CHARS
+from core.outputs import WHATSAPP_SHORT_MAX_CHARS
 from core.writer.models import (
     Channel,
+    DealSummaryContext,
+    DealSummaryResult,
     DraftEmailResult,
     DraftReminderResult,
+    EmailDraftContext,
     Language,
     NoteSummaryContext,
     NoteSummaryResult,
+    ReminderDraftContext,
     WriterResult,
 )
 from core.writer.text import word_count
@@ -33,7 +37,6 @@ _LETTER = re.compile(r"[^\W\d_]")
 MAIN_TEXT_FIELDS: dict[type[WriterResult], tuple[str, ...]] = {
     DraftEmailResult: ("subject", "body"),
     DraftReminderResult: ("message_text",),
-    NoteSummaryResult: ("summary",),
 }
 _DEFAULT_MAIN_TEXT = ("summary",)
 
@@ -67,44 +70,44 @@ def _language_problems(result: WriterResult, language: Language) -> list[str]:
     return problems
 
 
-def _reminder_problems(result: DraftReminderResult) -> list[str]:
+def _too_long(name: str, text: str, limit: int, *, words: bool, slack: int = 0) -> list[str]:
+    size = word_count(text) if words else len(text)
+    unit = "words" if words else "characters"
+    return [f"{name} has {size} {unit}; at most {limit} were asked for."] if size > limit + slack else []
+
+
+def _reminder_problems(result: DraftReminderResult, context: ReminderDraftContext) -> list[str]:
+    """Channel rules on the delivered text: every limit here is a hard one, no slack."""
     problems = []
-    if result.channel is Channel.SMS and len(result.message_text) > SMS_MAX_CHARS:
-        problems.append(
-            f"message_text has {len(result.message_text)} characters; an SMS allows at most {SMS_MAX_CHARS}."
-        )
+    limit = context.message_limit
+    if limit is not None:
+        in_words = result.channel is Channel.EMAIL
+        problems += _too_long("message_text", result.message_text, limit, words=in_words)
     if result.channel is Channel.WHATSAPP:
         short = result.short_version or ""
         if not short.strip():
             problems.append("short_version is missing; WhatsApp needs one.")
-        elif len(short) > WHATSAPP_SHORT_MAX_CHARS:
-            problems.append(
-                f"short_version has {len(short)} characters; at most {WHATSAPP_SHORT_MAX_CHARS} are allowed."
-            )
-    if result.channel is Channel.EMAIL:
-        if not (result.subject or "").strip():
-            problems.append("subject is missing; an email reminder needs one.")
-        words = word_count(result.message_text)
-        if words > EMAIL_REMINDER_MAX_WORDS:
-            problems.append(
-                f"message_text has {words} words; "
-                f"an email reminder allows at most {EMAIL_REMINDER_MAX_WORDS}."
-            )
+        problems += _too_long("short_version", short, WHATSAPP_SHORT_MAX_CHARS, words=False)
+    if result.channel is Channel.EMAIL and not (result.subject or "").strip():
+        problems.append("subject is missing; an email reminder needs one.")
     return problems
 
 
 def result_problems(result: WriterResult, context: BaseModel) -> list[str]:
     """Everything wrong with a model-written result for this context; empty when it is fine."""
     problems = _language_problems(result, getattr(context, "language", Language.EN))
-    if isinstance(result, DraftEmailResult):
+    if isinstance(result, DraftEmailResult) and isinstance(context, EmailDraftContext):
         if not result.subject.strip():
             problems.append("subject is empty; an email needs a subject.")
         if not result.body.strip():
             problems.append("body is empty.")
-    elif isinstance(result, DraftReminderResult):
-        problems.extend(_reminder_problems(result))
-    elif isinstance(result, NoteSummaryResult) and isinstance(context, NoteSummaryContext):
-        words = word_count(result.summary)
-        if words > context.max_length + length_slack(context.max_length):
-            problems.append(f"summary has {words} words; at most {context.max_length} were asked for.")
+        problems += _too_long("body", result.body, context.max_length, words=True,
+                              slack=length_slack(context.max_length))
+    elif isinstance(result, DraftReminderResult) and isinstance(context, ReminderDraftContext):
+        problems += _reminder_problems(result, context)
+    elif isinstance(result, (NoteSummaryResult, DealSummaryResult)) and isinstance(
+        context, (NoteSummaryContext, DealSummaryContext)
+    ):
+        problems += _too_long("summary", result.summary, context.max_length, words=True,
+                              slack=length_slack(context.max_length))
     return problems

@@ -279,3 +279,13 @@ def test_writer_answer_text_never_reaches_the_result_unvalidated(settings, promp
         run_sync(client.aclose())
     assert result.source == "fallback" and result.health_status is HealthStatus.AT_RISK
     assert "health_status" in json.dumps(result.warnings)
+    assert len(llm_server.requests) == 2
+    assert "health_status" in sent_text(llm_server.requests[1])  # the re-ask named the problem
+
+
+def test_writer_email_with_a_blank_subject_is_re_asked(writer, llm_server):
+    blank = {**ANSWERS["email.followup"], "subject": "   "}
+    llm_server.script(Reply.json(blank), Reply.json(ANSWERS["email.followup"]))
+    result = writer.draft_email_sync(email_context())
+    assert "subject is empty" in sent_text(llm_server.requests[1])
+    assert result.source == "llm" and result.subject == ANSWERS["email.followup"]["subject"]

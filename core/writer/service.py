@@ -178,6 +178,9 @@ class WriterService:
                     schema, system_prompt=system, user_prompt=user + feedback,
                     tier=config.tier, temperature=config.temperature, max_tokens=config.max_tokens,
                     prompt_id=config.id, prompt_version=config.version, variant=config.variant,
+                    # The client caches every schema-valid reply, including one rejected here: a
+                    # re-ask must reach the model, or a repeated call would replay both rejections.
+                    use_cache=not feedback,
                 )
             except LLMError as exc:
                 self._record(template, context, responses, success=False)

@@ -289,3 +289,21 @@ def test_writer_email_with_a_blank_subject_is_re_asked(writer, llm_server):
     result = writer.draft_email_sync(email_context())
     assert "subject is empty" in sent_text(llm_server.requests[1])
     assert result.source == "llm" and result.subject == ANSWERS["email.followup"]["subject"]
+
+
+def test_writer_re_ask_bypasses_the_response_cache(settings, prompt_registry, store, llm_server):
+    client = LLMClient(settings, base_url=llm_server.base_url, api_key=SECRET_KEY, store=store,
+                       retry=RetryPolicy(max_retries=0), sleep=no_sleep)
+    writer = WriterService(client, prompt_registry)
+    english = Reply.json(ANSWERS["reminder.sms"])
+    arabic = Reply.json({**ANSWERS["reminder.sms"], "message_text": "يرجى تأكيد موعد التسليم."})
+    context = reminder_context(channel="sms", language="ar")
+    llm_server.script(english, english, arabic)
+    try:
+        first = writer.draft_reminder_sync(context)
+        second = writer.draft_reminder_sync(context)  # the first English reply comes from the cache
+    finally:
+        run_sync(client.aclose())
+    assert first.source == "fallback"
+    assert second.source == "llm" and second.message_text == "يرجى تأكيد موعد التسليم."
+    assert len(llm_server.requests) == 3

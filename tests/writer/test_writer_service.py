@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
+from core.config import PROMPTS_DIR
 from core.llm import LLMClient, RetryPolicy, run_sync
 from core.prompts import PromptRegistry
 from core.writer.models import DealSummaryResult, HealthStatus
@@ -307,3 +309,15 @@ def test_writer_re_ask_bypasses_the_response_cache(settings, prompt_registry, st
     assert first.source == "fallback"
     assert second.source == "llm" and second.message_text == "يرجى تأكيد موعد التسليم."
     assert len(llm_server.requests) == 3
+
+
+def test_writer_without_its_prompt_falls_back_saying_which(llm, tmp_path, llm_server):
+    shutil.copy(PROMPTS_DIR / "reminder.sms.v1.toml", tmp_path)  # a folder without deal.summarize
+    writer = WriterService(llm, PromptRegistry(tmp_path))
+    result = writer.summarize_deal_sync(summary_context())
+    assert result.source == "fallback"
+    assert result.warnings[0].startswith(
+        "Prompt deal.summarize could not be used (No prompt 'deal.summarize'"
+    )
+    assert "".join(writer.stream_deal_summary_sync(summary_context())) == result.summary
+    assert llm_server.requests == []

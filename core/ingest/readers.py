@@ -104,12 +104,23 @@ class RawTable:
 
 
 def read_table(
-    con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, *, max_bytes: int, table: str = "raw"
+    con: duckdb.DuckDBPyConnection,
+    data: bytes,
+    file_name: str,
+    *,
+    max_bytes: int,
+    table: str = "_ingest_raw",
+    path: str | None = None,
 ) -> RawTable:
-    """Load ``data`` into ``table`` on ``con``; raises an IngestError when it cannot."""
+    """Load ``data`` into the temporary ``table`` on ``con``; raises an IngestError when it
+    cannot. ``path``, when given, is a file holding exactly ``data`` that DuckDB may read
+    directly instead of a temporary copy."""
     check_size(data, file_name, max_bytes)
     kind = sniff_kind(data, file_name)
-    raw = _read_excel(con, data, file_name, table) if kind == "xlsx" else _read_csv(con, data, file_name, table)
+    if kind == "xlsx":
+        raw = _read_excel(con, data, file_name, table)
+    else:
+        raw = _read_csv(con, data, file_name, table, path)
     _mark_rows_to_keep(con, raw)
     return raw
 
@@ -153,7 +164,9 @@ def sniff_kind(data: bytes, file_name: str) -> str:
 # -- CSV --------------------------------------------------------------------------------
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, table: str) -> RawTable:
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, table: str, path: str | None
+) -> RawTable:
     encoding, utf8 = _as_utf8(data)
     head = bytes(utf8[:HEAD_BYTES]).decode("utf-8", errors="replace")
     if not head.strip():
@@ -171,7 +184,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, table
         "auto_detect": False, "header": False, "skip": lines_to_skip, "delim": delimiter,
         "quote": '"', "escape": '"', "columns": columns, "null_padding": True, "strict_mode": False,
     }
-    with _temporary_file(utf8) as path:
+    with _temporary_file(utf8, path if encoding == "utf-8" else None) as path:
         try:
             _create_from_csv(con, table, path, options, width)
         except duckdb.Error as exc:
@@ -206,7 +219,7 @@ def _create_cells(
     first = f"coalesce({', '.join(f'c{i}' for i in range(width))})"
     total = f"coalesce(contains(lower({first}), 'total') AND regexp_matches({first}, '{TOTAL_ROW}', 'i'), false)"
     con.execute(
-        f"""CREATE OR REPLACE TABLE {table} AS
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT *, {filled} AS _filled, {total} AS _total
             FROM (SELECT {trimmed}, ({overflow}) AS _overflow FROM {source})""",
         params,
@@ -251,7 +264,11 @@ codecs.register_error("_dealcast_latin1", _latin1_fallback)
 
 
 @contextlib.contextmanager
-def _temporary_file(content: bytes | memoryview):
+def _temporary_file(content: bytes | memoryview, existing: str | None = None):
+    """A file holding ``content``: ``existing`` when it already does, else a temporary copy."""
+    if existing is not None:
+        yield existing
+        return
     handle = tempfile.NamedTemporaryFile(prefix="dealcast-ingest-", suffix=".csv", delete=False)
     try:
         with handle:

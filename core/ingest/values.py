@@ -90,17 +90,16 @@ class DateProfile:
 
 
 def profile_dates(
-    con: duckdb.DuckDBPyConnection, table: str, where: str, columns: dict[str, str], default_order: str
+    con: duckdb.DuckDBPyConnection, table: str, where: str, columns: dict[str, str], default_order: str,
+    leftovers: dict[str, int],
 ) -> dict[str, DateProfile]:
-    """Decide per column (header -> SQL cell) how its dates are written, from all its values."""
-    if not columns:
-        return {}
-    counts = ", ".join(
-        f"count({s}) FILTER (WHERE {_not_iso(s)})" for s in columns.values()
-    )
-    leftovers = con.execute(f"SELECT {counts} FROM {table} WHERE {where}").fetchall()[0]
+    """Decide per column (header -> SQL cell) how its dates are written, from all its values.
+
+    ``leftovers`` counts each column's values that are not ISO dates (from ``profile_columns``);
+    only columns with some are examined further, and only those values.
+    """
     profiles = {header: DateProfile(order="iso") for header in columns}
-    detail = [(header, s) for (header, s), left in zip(columns.items(), leftovers, strict=True) if left]
+    detail = [(header, s) for header, s in columns.items() if leftovers.get(header)]
     if not detail:
         return profiles
     parts = []
@@ -134,6 +133,52 @@ def profile_dates(
         elif serial and not (ymd_slash or text_month):
             profile.order = "serial"
     return profiles
+
+
+@dataclass
+class ColumnCounts:
+    """One scan's worth of facts about the mapped columns, for the decisions that follow."""
+
+    date_leftovers: dict[str, int]  # header -> values that are not ISO dates
+    decimal_points: dict[str, int]  # header -> values that show "." as the decimal mark
+    decimal_commas: dict[str, int]  # header -> values that show "," as the decimal mark
+    largest_plain: dict[str, float | None]  # header -> largest plain number (no %, no symbols)
+
+
+def count_columns(
+    con: duckdb.DuckDBPyConnection, table: str, where: str, dates: dict[str, str], numbers: dict[str, str]
+) -> ColumnCounts:
+    """Scan the mapped date and number columns (header -> SQL cell) once for the counts the
+    date-order and decimal-mark decisions need. Cheap casts go first; regexes only see the
+    values the casts could not read."""
+    comma = r",\d{1,2}\D*$|,\d{4,}\D*$|\.\d{3},\d"
+    point = r"\.\d{1,2}\D*$|\.\d{4,}\D*$|,\d{3}\.\d"
+    parts = [f"count({s}) FILTER (WHERE {_not_iso(s)})" for s in dates.values()]
+    for s in numbers.values():
+        plain = f"TRY_CAST({s} AS DOUBLE)"
+        parts += [
+            f"count(*) FILTER (WHERE CASE WHEN {plain} IS NOT NULL THEN contains({s}, '.') "
+            f"AND length({s}) - strpos({s}, '.') <> 3 ELSE regexp_matches({s}, '{point}') END)",
+            f"count(*) FILTER (WHERE {plain} IS NULL AND regexp_matches({s}, '{comma}'))",
+            f"max({plain})",
+        ]
+    if not parts:
+        return ColumnCounts({}, {}, {}, {})
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {table} WHERE {where}").fetchall()[0]
+    numbers_row = row[len(dates):]
+    return ColumnCounts(
+        date_leftovers=dict(zip(dates, row[:len(dates)], strict=True)),
+        decimal_points={h: numbers_row[i * 3] for i, h in enumerate(numbers)},
+        decimal_commas={h: numbers_row[i * 3 + 1] for i, h in enumerate(numbers)},
+        largest_plain={h: numbers_row[i * 3 + 2] for i, h in enumerate(numbers)},
+    )
+
+
+def decimal_mark(points: int, commas: int, default: str) -> str:
+    """The decimal mark a column's values point to; ``default`` when they do not say."""
+    if commas > points:
+        return ","
+    return "." if points else default
 
 
 def _not_iso(s: str) -> str:
@@ -182,29 +227,6 @@ def describe_date_order(profile: DateProfile) -> str:
 
 
 # -- numbers ----------------------------------------------------------------------------
-
-
-def profile_decimal_marks(
-    con: duckdb.DuckDBPyConnection, table: str, where: str, columns: dict[str, str], default_mark: str
-) -> dict[str, str]:
-    """Per column (header -> SQL cell): ``"."`` or ``","`` as the decimal mark, from all values."""
-    if not columns:
-        return {}
-    point = r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\.\d"
-    comma = r",\d{1,2}\D*$|,\d{4,}\D*$|\.\d{3},\d"
-    parts = []
-    for s in columns.values():
-        slow = f"{s} IS NOT NULL AND TRY_CAST({s} AS DOUBLE) IS NULL"
-        parts += [
-            f"count(*) FILTER (WHERE {s} IS NOT NULL AND regexp_matches({s}, '{point}'))",
-            f"count(*) FILTER (WHERE {slow} AND regexp_matches({s}, '{comma}'))",
-        ]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {table} WHERE {where}").fetchall()[0]
-    marks = {}
-    for position, header in enumerate(columns):
-        points, commas = row[position * 2], row[position * 2 + 1]
-        marks[header] = "," if commas > points else "." if points else default_mark
-    return marks
 
 
 def _number_parts(s: str) -> str:

@@ -1,0 +1,157 @@
+"""The SQL for every canonical column of one file, decided from the file's own values.
+
+``ColumnPlan`` looks at the mapped columns once (how each date column is written, which
+decimal mark each number column uses, whether probabilities are percentages) and then
+hands out SQL: one expression per canonical column, one check per parsed column that
+yields the reject reason or NULL, and the JSON of the unmapped columns for ``extra``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from core.currency import CURRENCY_SYMBOLS, RateTable
+from core.deals import DATE_COLUMNS, DEAL_COLUMNS
+from core.ingest.readers import RawTable
+from core.ingest.values import (
+    cell,
+    currency_in_value_sql,
+    date_sql,
+    describe_date_order,
+    number_sql,
+    percent_sql,
+    count_columns,
+    decimal_mark,
+    profile_dates,
+    reason_sql,
+    sql_literal,
+    status_sql,
+)
+
+#: Columns whose absence is worth a warning, with what it means for the deals.
+MISSING_COLUMN_EFFECTS = {
+    "stage": "every deal is at an unknown stage",
+    "status": "deals are open unless their stage says won or lost",
+    "value": "deal values are empty",
+}
+
+
+class ColumnPlan:
+    """The SQL for every canonical column and its error, decided from the file's values."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, raw: RawTable, mapping: dict[str, str], *, date_order: str,
+        probability_scale: float | None, rates: RateTable,
+    ) -> None:
+        self.mapping = mapping
+        self.rates = rates
+        self.date_system = raw.date_system
+        self.headers = raw.headers
+        self.warnings: list[str] = []
+        index = {header: position for position, header in enumerate(raw.headers)}
+        self.cells = {canonical: cell(index[header]) for canonical, header in mapping.items()}
+        self.unmapped = [header for header in raw.headers if header not in set(mapping.values())]
+        date_cells = {mapping[c]: self.cells[c] for c in DATE_COLUMNS if c in mapping}
+        number_cells = {mapping[c]: self.cells[c] for c in ("value", "probability") if c in mapping}
+        counts = count_columns(con, raw.table, raw.keep, date_cells, number_cells)
+        self.dates = profile_dates(con, raw.table, raw.keep, date_cells, date_order, counts.date_leftovers)
+        default_mark = "," if raw.delimiter == ";" else "."
+        self.marks = {
+            header: decimal_mark(counts.decimal_points[header], counts.decimal_commas[header], default_mark)
+            for header in number_cells
+        }
+        self.probability_scale = probability_scale
+        if probability_scale is None:
+            largest = counts.largest_plain.get(mapping.get("probability", ""))
+            self.probability_scale = 100 if largest is not None and largest > 1 else 1
+        self._warn_about(mapping)
+
+    def _warn_about(self, mapping: dict[str, str]) -> None:
+        for canonical, effect in MISSING_COLUMN_EFFECTS.items():
+            if canonical not in mapping:
+                self.warnings.append(f"No {canonical} column: {effect}.")
+        if "value" in mapping and "currency" not in mapping:
+            self.warnings.append(
+                f"No currency column: values without a currency code or symbol are taken as {self.rates.base}."
+            )
+        for header, profile in self.dates.items():
+            if profile.ambiguous or profile.mixed:
+                self.warnings.append(f"Column {header!r}: {describe_date_order(profile)}.")
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "date_orders": {header: describe_date_order(p) for header, p in self.dates.items()},
+            "ambiguous_columns": [header for header, p in self.dates.items() if p.ambiguous],
+            "decimal_marks": self.marks,
+            "probability_scale": self.probability_scale,
+            "unmapped_columns": self.unmapped,
+        }
+
+    def _text(self, canonical: str) -> str:
+        return self.cells.get(canonical, "NULL")
+
+    def columns(self) -> dict[str, str]:
+        """Canonical column -> SQL over the raw cells."""
+        out = {canonical: self._text(canonical) for canonical in DEAL_COLUMNS if canonical not in ("value_base", "extra")}
+        out["deal_id"] = f"coalesce({self._text('deal_id')}, {self._text('title')})"
+        out["status"] = status_sql(self.cells.get("status"), self.cells.get("stage"))
+        if "value" in self.cells:
+            out["value"] = number_sql(self.cells["value"], self.marks[self.mapping["value"]])
+        out["currency"] = self._currency_sql()
+        if "probability" in self.cells:
+            s = self.cells["probability"]
+            number = number_sql(s, self.marks[self.mapping["probability"]])
+            out["probability"] = (
+                f"{number} / CASE WHEN {percent_sql(s)} THEN 100 ELSE {self.probability_scale} END"
+            )
+        for canonical in DATE_COLUMNS:
+            if canonical in self.cells:
+                profile = self.dates[self.mapping[canonical]]
+                out[canonical] = date_sql(self.cells[canonical], profile, self.date_system)
+        return out
+
+    def _currency_sql(self) -> str:
+        symbols = " ".join(f"WHEN {sql_literal(k.upper())} THEN {sql_literal(v)}" for k, v in CURRENCY_SYMBOLS.items())
+        parts = []
+        if "currency" in self.cells:
+            code = f"upper({self.cells['currency']})"
+            parts.append(f"CASE {code} {symbols} ELSE {code} END")
+        if "value" in self.cells:
+            parts.append(currency_in_value_sql(self.cells["value"]))
+            if "currency" not in self.cells:
+                parts.append(f"CASE WHEN {self.cells['value']} IS NOT NULL THEN {sql_literal(self.rates.base)} END")
+        return f"coalesce({', '.join(parts)})" if parts else "NULL"
+
+    def value_base_sql(self) -> str:
+        cases = " ".join(f"WHEN {sql_literal(code)} THEN {rate!r}" for code, rate in self.rates.rates.items())
+        return f"value * CASE currency {cases} END" if "value" in self.cells else "CAST(NULL AS DOUBLE)"
+
+    def errors(self) -> list[str]:
+        """SQL expressions, one per check, each the reason text or NULL."""
+        checks = []
+        for canonical, what in (("value", "a number"), ("probability", "a probability")):
+            if canonical in self.cells:
+                s = self.cells[canonical]
+                bad = f"{canonical} IS NULL" if canonical == "value" else f"NOT coalesce({canonical} BETWEEN 0 AND 1, false)"
+                checks.append(f"CASE WHEN {s} IS NOT NULL AND {bad} THEN {reason_sql(self.mapping[canonical], s, what)} END")
+        if "status" in self.cells:
+            s = self.cells["status"]
+            checks.append(f"CASE WHEN {s} IS NOT NULL AND status IS NULL THEN "
+                          f"{reason_sql(self.mapping['status'], s, 'a status (Open, Won, Lost or Deleted)')} END")
+        for canonical in DATE_COLUMNS:
+            if canonical in self.cells:
+                s = self.cells[canonical]
+                checks.append(f"CASE WHEN {s} IS NOT NULL AND {canonical} IS NULL THEN "
+                              f"{reason_sql(self.mapping[canonical], s, 'a date')} END")
+        return checks
+
+    def extra_sql(self) -> str:
+        if not self.unmapped:
+            return "CAST('{}' AS JSON)"
+        index = {header: position for position, header in enumerate(self.headers)}
+        pairs = ", ".join(f"{sql_literal(h)}, {cell(index[h])}" for h in self.unmapped)
+        return f"json_object({pairs})"
+
+

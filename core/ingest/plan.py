@@ -16,6 +16,7 @@ from core.currency import CURRENCY_SYMBOLS, RateTable
 from core.deals import DATE_COLUMNS, DEAL_COLUMNS
 from core.ingest.readers import RawTable
 from core.ingest.values import (
+    ColumnCounts,
     cell,
     currency_in_value_sql,
     date_sql,
@@ -36,6 +37,22 @@ MISSING_COLUMN_EFFECTS = {
     "status": "deals are open unless their stage says won or lost",
     "value": "deal values are empty",
 }
+
+
+def _probability_scale(counts: ColumnCounts, header: str | None, preset_scale: float | None) -> float:
+    """100 when plain probabilities are percentages (75), 1 when fractions (0.75).
+
+    Values up to 1 with some strictly between 0 and 1 are fractions whatever the preset
+    says (a spreadsheet's percent-formatted cell holds 0.75); otherwise the preset's scale,
+    else percentages when any value is above 1."""
+    if header is None:
+        return preset_scale or 100
+    largest, fractions = counts.largest_plain[header], counts.fractions[header]
+    if largest is not None and largest <= 1 and fractions:
+        return 1
+    if preset_scale is not None:
+        return preset_scale
+    return 100 if largest is not None and largest > 1 else 1
 
 
 class ColumnPlan:
@@ -62,10 +79,7 @@ class ColumnPlan:
             header: decimal_mark(counts.decimal_points[header], counts.decimal_commas[header], default_mark)
             for header in number_cells
         }
-        self.probability_scale = probability_scale
-        if probability_scale is None:
-            largest = counts.largest_plain.get(mapping.get("probability", ""))
-            self.probability_scale = 100 if largest is not None and largest > 1 else 1
+        self.probability_scale = _probability_scale(counts, mapping.get("probability"), probability_scale)
         self._warn_about(mapping)
 
     def _warn_about(self, mapping: dict[str, str]) -> None:

@@ -322,7 +322,8 @@ def _read_excel(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, tab
     if frame.empty:
         raise EmptyFileError(f"{file_name}: the first sheet is empty.")
     cells = frame.map(excel_cell_text)
-    top = [[value or "" for value in row] for row in cells.head(HEADER_SEARCH_ROWS).itertuples(index=False)]
+    top = [[value if isinstance(value, str) else "" for value in row]
+           for row in cells.head(HEADER_SEARCH_ROWS).itertuples(index=False)]
     found = find_header(top)
     if found is None:
         raise _no_header(file_name, top)

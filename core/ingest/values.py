@@ -143,6 +143,7 @@ class ColumnCounts:
     decimal_points: dict[str, int]  # header -> values that show "." as the decimal mark
     decimal_commas: dict[str, int]  # header -> values that show "," as the decimal mark
     largest_plain: dict[str, float | None]  # header -> largest plain number (no %, no symbols)
+    fractions: dict[str, int]  # header -> plain numbers strictly between 0 and 1
 
 
 def count_columns(
@@ -161,16 +162,18 @@ def count_columns(
             f"AND length({s}) - strpos({s}, '.') <> 3 ELSE regexp_matches({s}, '{point}') END)",
             f"count(*) FILTER (WHERE {plain} IS NULL AND regexp_matches({s}, '{comma}'))",
             f"max({plain})",
+            f"count(*) FILTER (WHERE {plain} > 0 AND {plain} < 1)",
         ]
     if not parts:
-        return ColumnCounts({}, {}, {}, {})
+        return ColumnCounts({}, {}, {}, {}, {})
     row = con.execute(f"SELECT {', '.join(parts)} FROM {table} WHERE {where}").fetchall()[0]
     numbers_row = row[len(dates):]
     return ColumnCounts(
         date_leftovers=dict(zip(dates, row[:len(dates)], strict=True)),
-        decimal_points={h: numbers_row[i * 3] for i, h in enumerate(numbers)},
-        decimal_commas={h: numbers_row[i * 3 + 1] for i, h in enumerate(numbers)},
-        largest_plain={h: numbers_row[i * 3 + 2] for i, h in enumerate(numbers)},
+        decimal_points={h: numbers_row[i * 4] for i, h in enumerate(numbers)},
+        decimal_commas={h: numbers_row[i * 4 + 1] for i, h in enumerate(numbers)},
+        largest_plain={h: numbers_row[i * 4 + 2] for i, h in enumerate(numbers)},
+        fractions={h: numbers_row[i * 4 + 3] for i, h in enumerate(numbers)},
     )
 
 
@@ -181,13 +184,21 @@ def decimal_mark(points: int, commas: int, default: str) -> str:
     return "." if points else default
 
 
+def _iso_date(s: str) -> str:
+    """SQL: ``s`` read as an ISO date or date-time (``YYYY-MM-DD`` first), else NULL."""
+    return (
+        f"CASE WHEN substr({s}, 5, 1) = '-' THEN "
+        f"coalesce(TRY_CAST({s} AS DATE), TRY_CAST(TRY_CAST({s} AS TIMESTAMP) AS DATE)) END"
+    )
+
+
 def _not_iso(s: str) -> str:
-    return f"(TRY_CAST({s} AS DATE) IS NULL AND TRY_CAST({s} AS TIMESTAMP) IS NULL)"
+    return f"({_iso_date(s)} IS NULL)"
 
 
 def date_sql(s: str, profile: DateProfile, date_system: int = 1900) -> str:
     """SQL reading the text cell ``s`` as a DATE the way ``profile`` says (NULL if it cannot)."""
-    tries = [f"TRY_CAST({s} AS DATE)", f"TRY_CAST(TRY_CAST({s} AS TIMESTAMP) AS DATE)"]
+    tries = [_iso_date(s)]
     if profile.has_dm:
         first = f"CAST(regexp_extract({s}, '{_DM}', 1) AS INTEGER)"
         second = f"CAST(regexp_extract({s}, '{_DM}', 2) AS INTEGER)"

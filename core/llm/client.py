@@ -13,6 +13,7 @@ error or a log passes through ``_redact``, and the repr shows ``api_key='***'``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -127,7 +128,7 @@ class LLMClient:
     def has_api_key(self) -> bool:
         return bool(self._api_key)
 
-    @property
+    @functools.cached_property
     def disabled_reason(self) -> str | None:
         """Why the LLM is off (no key for a hosted API that needs one), or None when it is on."""
         host = urllib.parse.urlsplit(self.base_url).hostname or ""

@@ -105,6 +105,8 @@ class Recorder:
         self._log(record, error)
 
     def _log(self, record: CallRecord, error: LLMError | None) -> None:
+        if not logger.isEnabledFor(logging.WARNING if error else logging.INFO):
+            return
         fields: dict[str, Any] = {
             "model": record.model,
             "tier": record.tier,

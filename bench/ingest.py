@@ -28,11 +28,21 @@ import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.ingest import ingest_file  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.ingest import ingest_file
+from core.store import Store
 
-STAGES = ("Order Received", "Approved", "Awaiting Payment", "Awaiting Site Readiness", "Under Progress",
-          "Awaiting MDD", "Awaiting GCC", "Awaiting GR", "Invoice Issued", "Payment Received")
+STAGES = (
+    "Order Received",
+    "Approved",
+    "Awaiting Payment",
+    "Awaiting Site Readiness",
+    "Under Progress",
+    "Awaiting MDD",
+    "Awaiting GCC",
+    "Awaiting GR",
+    "Invoice Issued",
+    "Payment Received",
+)
 OWNERS = ("Sara Al-Qahtani", "Omar Haddad", "Lina Faris", "Khalid Al-Otaibi", "Maya Rahman")
 ORGS = ("Saudi Aramco", "Aramco Services", "Riyadh Holding", "Acme, Inc.", "Jeddah Towers", "Red Sea Fitouts")
 
@@ -41,7 +51,9 @@ def write_pipedrive_csv(path: Path, rows: int, seed: int = 7) -> None:
     """A seeded Pipedrive "Export deals" CSV with ``rows`` deals (some messy values)."""
     rng = np.random.default_rng(seed)
     ids = np.arange(1, rows + 1)
-    created = np.datetime64("2024-01-01T00:00:00") + rng.integers(0, 600 * 86400, rows).astype("timedelta64[s]")
+    created = np.datetime64("2024-01-01T00:00:00") + rng.integers(0, 600 * 86400, rows).astype(
+        "timedelta64[s]"
+    )
     updated = created + rng.integers(0, 90 * 86400, rows).astype("timedelta64[s]")
     status = rng.choice(np.array(["Open", "Won", "Lost"]), rows, p=[0.6, 0.25, 0.15])
     value = np.round(rng.gamma(2.0, 50000.0, rows), 2)
@@ -55,31 +67,39 @@ def write_pipedrive_csv(path: Path, rows: int, seed: int = 7) -> None:
     closed = status != "Open"
     value_text = value.astype(str)
     value_text[rng.random(rows) < 0.001] = "n/a"  # a few unparseable values to reject
-    table = pa.table({
-        "Deal - ID": ids,
-        "Deal - Title": np.char.add("Fit-out project ", ids.astype(str)),
-        "Deal - Owner": rng.choice(np.array(OWNERS), rows),
-        "Deal - Value": value_text,
-        "Deal - Currency of Value": rng.choice(np.array(["SAR", "USD", "EUR", "AED"]), rows, p=[0.7, 0.2, 0.05, 0.05]),
-        "Deal - Weighted value": np.round(value * 0.5, 2),
-        "Deal - Pipeline": np.full(rows, "Projects"),
-        "Deal - Stage": rng.choice(np.array(STAGES), rows),
-        "Deal - Status": status,
-        "Deal - Deal created": stamp(created),
-        "Deal - Update time": stamp(updated),
-        "Deal - Last stage change": stamp(updated),
-        "Deal - Won time": np.where(status == "Won", stamp(updated), ""),
-        "Deal - Lost time": np.where(status == "Lost", stamp(updated), ""),
-        "Deal - Deal closed on": np.where(closed, stamp(updated), ""),
-        "Deal - Expected close date": day(updated + np.timedelta64(30 * 86400, "s")),
-        "Deal - Probability": np.where(rng.random(rows) < 0.5, rng.integers(0, 101, rows).astype(str), ""),
-        "Deal - Organization": rng.choice(np.array(ORGS), rows),
-        "Deal - Contact person": rng.choice(np.array(["Ahmed Saleh", "Mona Aziz", "John Smith"]), rows),
-        "Deal - Next activity date": day(updated + np.timedelta64(7 * 86400, "s")),
-        "Deal - Last activity date": day(updated),
-        "Deal - Label": rng.choice(np.array(["", "Hot", "Cold", "VIP"]), rows),
-        "Deal - Invoice date": np.where(status == "Won", day(updated + np.timedelta64(20 * 86400, "s")), ""),
-    })
+    table = pa.table(
+        {
+            "Deal - ID": ids,
+            "Deal - Title": np.char.add("Fit-out project ", ids.astype(str)),
+            "Deal - Owner": rng.choice(np.array(OWNERS), rows),
+            "Deal - Value": value_text,
+            "Deal - Currency of Value": rng.choice(
+                np.array(["SAR", "USD", "EUR", "AED"]), rows, p=[0.7, 0.2, 0.05, 0.05]
+            ),
+            "Deal - Weighted value": np.round(value * 0.5, 2),
+            "Deal - Pipeline": np.full(rows, "Projects"),
+            "Deal - Stage": rng.choice(np.array(STAGES), rows),
+            "Deal - Status": status,
+            "Deal - Deal created": stamp(created),
+            "Deal - Update time": stamp(updated),
+            "Deal - Last stage change": stamp(updated),
+            "Deal - Won time": np.where(status == "Won", stamp(updated), ""),
+            "Deal - Lost time": np.where(status == "Lost", stamp(updated), ""),
+            "Deal - Deal closed on": np.where(closed, stamp(updated), ""),
+            "Deal - Expected close date": day(updated + np.timedelta64(30 * 86400, "s")),
+            "Deal - Probability": np.where(
+                rng.random(rows) < 0.5, rng.integers(0, 101, rows).astype(str), ""
+            ),
+            "Deal - Organization": rng.choice(np.array(ORGS), rows),
+            "Deal - Contact person": rng.choice(np.array(["Ahmed Saleh", "Mona Aziz", "John Smith"]), rows),
+            "Deal - Next activity date": day(updated + np.timedelta64(7 * 86400, "s")),
+            "Deal - Last activity date": day(updated),
+            "Deal - Label": rng.choice(np.array(["", "Hot", "Cold", "VIP"]), rows),
+            "Deal - Invoice date": np.where(
+                status == "Won", day(updated + np.timedelta64(20 * 86400, "s")), ""
+            ),
+        }
+    )
     pacsv.write_csv(table, path)
 
 
@@ -105,13 +125,19 @@ def time_ingest(path: Path, folder: Path) -> tuple[float, int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, action="append", help="rows per file (repeatable; default 100000 and 1000000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, action="append", help="rows per file (repeatable; default 100000 and 1000000)"
+    )
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generated exports")
     args = parser.parse_args(argv)
     sizes = args.rows or [100_000, 1_000_000]
-    print(f"{'rows':>9} {'MB':>7} {'read_csv s':>10} {'ingest s':>9} {'ratio':>6} {'ingest rows/s':>14} "
-          f"{'loaded':>9} {'rejected':>8} {'peak RSS MB':>11}")
+    print(
+        f"{'rows':>9} {'MB':>7} {'read_csv s':>10} {'ingest s':>9} {'ratio':>6} {'ingest rows/s':>14} "
+        f"{'loaded':>9} {'rejected':>8} {'peak RSS MB':>11}"
+    )
     for rows in sizes:
         with tempfile.TemporaryDirectory(prefix="dealcast-bench-") as tmp:
             folder = Path(tmp)
@@ -120,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             baseline = time_read_csv(path, folder)
             ingest, loaded, rejected = time_ingest(path, folder)
             size_mb = path.stat().st_size / 1024 / 1024
-            print(f"{rows:>9} {size_mb:>7.1f} {baseline:>10.2f} {ingest:>9.2f} {ingest / baseline:>6.2f} "
-                  f"{rows / ingest:>14,.0f} {loaded:>9} {rejected:>8} {peak_rss_mb():>11.0f}")
+            print(
+                f"{rows:>9} {size_mb:>7.1f} {baseline:>10.2f} {ingest:>9.2f} {ingest / baseline:>6.2f} "
+                f"{rows / ingest:>14,.0f} {loaded:>9} {rejected:>8} {peak_rss_mb():>11.0f}"
+            )
     return 0
 
 

@@ -12,8 +12,17 @@ from core.ingest import PRESET_NAMES, IngestResult, ingest_file
 from core.ingest.mapping import MAPPABLE_COLUMNS, parse_map_options
 
 #: Keys of ``ingest --json``, in order.
-RESULT_KEYS = ("snapshot_id", "source", "as_of", "rows_read", "rows_loaded", "rows_rejected", "rejects",
-               "warnings", "duplicate_of")
+RESULT_KEYS = (
+    "snapshot_id",
+    "source",
+    "as_of",
+    "rows_read",
+    "rows_loaded",
+    "rows_rejected",
+    "rejects",
+    "warnings",
+    "duplicate_of",
+)
 
 INGEST_DESCRIPTION = f"""\
 Read a CRM deal export (CSV or XLSX from Pipedrive, HubSpot, Salesforce or any tool) and
@@ -43,49 +52,80 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     ingest = subparsers.add_parser(
-        "ingest", parents=[common], help="load a CRM deal export (CSV/XLSX) as a snapshot",
-        description=INGEST_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "ingest",
+        parents=[common],
+        help="load a CRM deal export (CSV/XLSX) as a snapshot",
+        description=INGEST_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ingest.add_argument("file", metavar="FILE", type=Path, help="the export to load, e.g. exports/deals.csv")
-    ingest.add_argument("--source", choices=("auto", *PRESET_NAMES), default="auto",
-                        help="which CRM wrote the file (default auto: detected from the headers), "
-                             "e.g. --source hubspot")
-    ingest.add_argument("--as-of", metavar="DATE", type=_date,
-                        help="the snapshot's date, YYYY-MM-DD (default: the newest update/created date "
-                             "in the file, else today), e.g. --as-of 2026-01-31")
-    ingest.add_argument("--map", metavar="CANONICAL=COLUMN", action="append", dest="mapping",
-                        help="read a deal column from a source column (repeatable), "
-                             'e.g. --map title="Deal Name" --map value=Amount')
-    ingest.add_argument("--label", metavar="TEXT", help='a note stored with the snapshot, e.g. --label "month end"')
+    ingest.add_argument(
+        "--source",
+        choices=("auto", *PRESET_NAMES),
+        default="auto",
+        help="which CRM wrote the file (default auto: detected from the headers), e.g. --source hubspot",
+    )
+    ingest.add_argument(
+        "--as-of",
+        metavar="DATE",
+        type=_date,
+        help="the snapshot's date, YYYY-MM-DD (default: the newest update/created date "
+        "in the file, else today), e.g. --as-of 2026-01-31",
+    )
+    ingest.add_argument(
+        "--map",
+        metavar="CANONICAL=COLUMN",
+        action="append",
+        dest="mapping",
+        help="read a deal column from a source column (repeatable), "
+        'e.g. --map title="Deal Name" --map value=Amount',
+    )
+    ingest.add_argument(
+        "--label", metavar="TEXT", help='a note stored with the snapshot, e.g. --label "month end"'
+    )
     ingest.set_defaults(func=run_ingest)
 
     snapshots = subparsers.add_parser(
-        "snapshots", parents=[common], help="list, export or delete stored snapshots",
-        description=SNAPSHOTS_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "snapshots",
+        parents=[common],
+        help="list, export or delete stored snapshots",
+        description=SNAPSHOTS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     snapshots.set_defaults(func=run_list)
     actions = snapshots.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser(
-        "list", parents=[common], help="list snapshots, oldest as-of first (the default action)",
+        "list",
+        parents=[common],
+        help="list snapshots, oldest as-of first (the default action)",
         description="List snapshots with their counts, oldest as-of first.\n\nexample:\n"
-                    "  python -m core snapshots list --json",
+        "  python -m core snapshots list --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     listing.set_defaults(func=run_list)
     export = actions.add_parser(
-        "export", parents=[common], help="write a snapshot's original file, byte for byte",
+        "export",
+        parents=[common],
+        help="write a snapshot's original file, byte for byte",
         description="Write the file a snapshot was loaded from, unchanged.\n\nexample:\n"
-                    "  python -m core snapshots export 3 --out deals-as-uploaded.csv",
+        "  python -m core snapshots export 3 --out deals-as-uploaded.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument("snapshot_id", metavar="ID", type=int, help="the snapshot id, e.g. 3")
-    export.add_argument("--out", metavar="PATH", type=Path, required=True,
-                        help="where to write the file, e.g. --out deals.csv")
+    export.add_argument(
+        "--out",
+        metavar="PATH",
+        type=Path,
+        required=True,
+        help="where to write the file, e.g. --out deals.csv",
+    )
     export.set_defaults(func=run_export)
     delete = actions.add_parser(
-        "delete", parents=[common], help="delete a snapshot and everything stored with it",
+        "delete",
+        parents=[common],
+        help="delete a snapshot and everything stored with it",
         description="Delete a snapshot, its deals, rejected rows and original file. Needs --yes.\n\n"
-                    "example:\n  python -m core snapshots delete 3 --yes",
+        "example:\n  python -m core snapshots delete 3 --yes",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     delete.add_argument("snapshot_id", metavar="ID", type=int, help="the snapshot id, e.g. 3")
@@ -103,8 +143,9 @@ def _date(text: str) -> dt.date:
 def run_ingest(args: argparse.Namespace) -> int:
     mapping = parse_map_options(args.mapping)
     with open_store(args) as store:
-        result = ingest_file(store, args.file, source=args.source, as_of=args.as_of, mapping=mapping or None,
-                             label=args.label)
+        result = ingest_file(
+            store, args.file, source=args.source, as_of=args.as_of, mapping=mapping or None, label=args.label
+        )
     if args.json:
         print_json(result_json(result))
     else:
@@ -122,8 +163,10 @@ def _print_result(result: IngestResult) -> None:
     if result.duplicate_of is not None:
         print(f"{result.file_name} is already loaded as snapshot {result.duplicate_of}; nothing was written.")
     else:
-        print(f"Loaded snapshot {result.snapshot_id} from {result.file_name} "
-              f"(source {result.source}, as of {result.as_of.isoformat()}).")
+        print(
+            f"Loaded snapshot {result.snapshot_id} from {result.file_name} "
+            f"(source {result.source}, as of {result.as_of.isoformat()})."
+        )
     print(f"Rows read {result.rows_read}, loaded {result.rows_loaded}, rejected {result.rows_rejected}.")
     for reject in result.rejects:
         print(f"  rejected: {reject.reason}")
@@ -141,12 +184,26 @@ def run_list(args: argparse.Namespace) -> int:
         print("No snapshots yet; load one with: python -m core ingest FILE")
         return 0
     rows = [("id", "as of", "source", "read", "loaded", "rejected", "file", "label")]
-    rows += [(str(s.id), s.as_of.isoformat(), s.source, str(s.rows_read), str(s.rows_loaded),
-              str(s.rows_rejected), s.file_name, s.label or "") for s in snapshots]
+    rows += [
+        (
+            str(s.id),
+            s.as_of.isoformat(),
+            s.source,
+            str(s.rows_read),
+            str(s.rows_loaded),
+            str(s.rows_rejected),
+            s.file_name,
+            s.label or "",
+        )
+        for s in snapshots
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     numeric = {0, 3, 4, 5}
     for row in rows:
-        cells = [cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [
+            cell.rjust(w) if i in numeric else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
         print("  ".join(cells).rstrip())
     return 0
 
@@ -159,7 +216,9 @@ def run_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     if args.json:
-        print_json({"snapshot_id": args.snapshot_id, "file_name": name, "out": str(args.out), "bytes": len(content)})
+        print_json(
+            {"snapshot_id": args.snapshot_id, "file_name": name, "out": str(args.out), "bytes": len(content)}
+        )
     else:
         print(f"Wrote {args.out} ({len(content)} bytes), the original {name} of snapshot {args.snapshot_id}.")
     return 0

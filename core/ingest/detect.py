@@ -38,7 +38,8 @@ def _matching_headers(preset: Preset, normalised: dict[str, str]) -> list[str]:
     matched = [header for norm, header in normalised.items() if norm in signature]
     if preset.prefix:
         matched += [
-            header for norm, header in normalised.items()
+            header
+            for norm, header in normalised.items()
             if norm.startswith(preset.prefix) and norm not in signature
         ]
     return matched

@@ -1,13 +1,13 @@
 """Why a file cannot be ingested at all. A row that cannot load is a reject, not an error.
 
-    InputError (core.errors)          CLI exit 2
-    └── IngestError                   the file cannot be ingested; nothing was written
-        ├── EmptyFileError            0 bytes, or nothing but blank lines
-        ├── FileTooLargeError         over the configured upload limit
-        ├── NotTabularError           not a CSV or XLSX (a PDF renamed .csv, an image...)
-        ├── UnreadableFileError       looks like CSV/XLSX but cannot be parsed
-        ├── NoHeaderError             no row that looks like column names
-        └── MissingColumnsError       neither a deal id nor a title column
+InputError (core.errors)          CLI exit 2
+└── IngestError                   the file cannot be ingested; nothing was written
+    ├── EmptyFileError            0 bytes, or nothing but blank lines
+    ├── FileTooLargeError         over the configured upload limit
+    ├── NotTabularError           not a CSV or XLSX (a PDF renamed .csv, an image...)
+    ├── UnreadableFileError       looks like CSV/XLSX but cannot be parsed
+    ├── NoHeaderError             no row that looks like column names
+    └── MissingColumnsError       neither a deal id nor a title column
 """
 
 from __future__ import annotations

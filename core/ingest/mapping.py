@@ -67,16 +67,23 @@ def parse_map_options(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         canonical, sep, header = item.partition("=")
         if not sep or not canonical.strip():
-            raise InputError(f"--map {item!r}: expected canonical=Source Column, e.g. --map title='Deal Name'.")
+            raise InputError(
+                f"--map {item!r}: expected canonical=Source Column, e.g. --map title='Deal Name'."
+            )
         mapping[canonical.strip()] = header.strip()
     return mapping
 
 
 def remembered_mapping(store: Store, headers: list[str]) -> tuple[str, dict[str, str]] | None:
     """The (source, mapping) a user saved for files with these headers, if any."""
-    rows = store.cursor().execute(
-        "SELECT source, mapping FROM column_mappings WHERE header_signature = ?", [header_signature(headers)]
-    ).fetchall()
+    rows = (
+        store.cursor()
+        .execute(
+            "SELECT source, mapping FROM column_mappings WHERE header_signature = ?",
+            [header_signature(headers)],
+        )
+        .fetchall()
+    )
     return (rows[0][0], json.loads(rows[0][1])) if rows else None
 
 

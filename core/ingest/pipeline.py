@@ -130,12 +130,27 @@ def parse_export(
     Raises an IngestError subclass when the file cannot be read at all.
     """
     with contextlib.closing(duckdb.connect()) as con:
-        parse = _parse(con, data, file_name, source=source, mapping=mapping, rates=rates,
-                       date_order=date_order, max_bytes=max_bytes)
+        parse = _parse(
+            con,
+            data,
+            file_name,
+            source=source,
+            mapping=mapping,
+            rates=rates,
+            date_order=date_order,
+            max_bytes=max_bytes,
+        )
         table = con.sql(parse.deals_sql).to_arrow_table()
     return ParsedExport(
-        file_name=file_name, sha256=parse.sha256, source=parse.source, table=table, rejects=parse.rejects,
-        rows_read=parse.rows_read, mapping=parse.mapping, detection=parse.detection, warnings=parse.warnings,
+        file_name=file_name,
+        sha256=parse.sha256,
+        source=parse.source,
+        table=table,
+        rejects=parse.rejects,
+        rows_read=parse.rows_read,
+        mapping=parse.mapping,
+        detection=parse.detection,
+        warnings=parse.warnings,
         as_of_guess=parse.as_of_guess,
     )
 
@@ -170,14 +185,28 @@ def ingest_bytes(
     cur = store.cursor()
     try:
         parse = _parse(
-            cur, data, file_name, source=source, mapping=mapping, rates=rates, date_order=date_order,
-            max_bytes=max_bytes, sha256=sha256, path=None if path is None else str(path),
+            cur,
+            data,
+            file_name,
+            source=source,
+            mapping=mapping,
+            rates=rates,
+            date_order=date_order,
+            max_bytes=max_bytes,
+            sha256=sha256,
+            path=None if path is None else str(path),
             recall=None if mapping else functools.partial(remembered_mapping, store),
         )
         new = NewSnapshot(
-            as_of=as_of_date or parse.as_of_guess or dt.datetime.now(dt.UTC).date(), source=parse.source,
-            file_name=file_name, sha256=sha256, rows_read=parse.rows_read, mapping=parse.mapping,
-            detection=parse.detection, warnings=parse.warnings, label=label,
+            as_of=as_of_date or parse.as_of_guess or dt.datetime.now(dt.UTC).date(),
+            source=parse.source,
+            file_name=file_name,
+            sha256=sha256,
+            rows_read=parse.rows_read,
+            mapping=parse.mapping,
+            detection=parse.detection,
+            warnings=parse.warnings,
+            label=label,
         )
         with _save_lock:
             existing = store.find_snapshot_by_sha(sha256)
@@ -189,9 +218,16 @@ def ingest_bytes(
     if mapping:
         remember_mapping(store, parse.detection["headers"], parse.source, mapping)
     return IngestResult(
-        snapshot_id=snapshot.id, source=snapshot.source, as_of=snapshot.as_of, file_name=file_name,
-        rows_read=snapshot.rows_read, rows_loaded=snapshot.rows_loaded, rows_rejected=snapshot.rows_rejected,
-        rejects=_reject_list(parse.rejects), warnings=parse.warnings, mapping=parse.mapping,
+        snapshot_id=snapshot.id,
+        source=snapshot.source,
+        as_of=snapshot.as_of,
+        file_name=file_name,
+        rows_read=snapshot.rows_read,
+        rows_loaded=snapshot.rows_loaded,
+        rows_rejected=snapshot.rows_rejected,
+        rejects=_reject_list(parse.rejects),
+        warnings=parse.warnings,
+        mapping=parse.mapping,
         detection=parse.detection,
     )
 
@@ -211,18 +247,29 @@ def ingest_file(store: Store, path: str | Path, **options: Any) -> IngestResult:
 def _duplicate_result(store: Store, snapshot_id: int) -> IngestResult:
     snapshot = store.get_snapshot(snapshot_id)
     return IngestResult(
-        snapshot_id=snapshot.id, source=snapshot.source, as_of=snapshot.as_of, file_name=snapshot.file_name,
-        rows_read=snapshot.rows_read, rows_loaded=snapshot.rows_loaded, rows_rejected=snapshot.rows_rejected,
+        snapshot_id=snapshot.id,
+        source=snapshot.source,
+        as_of=snapshot.as_of,
+        file_name=snapshot.file_name,
+        rows_read=snapshot.rows_read,
+        rows_loaded=snapshot.rows_loaded,
+        rows_rejected=snapshot.rows_rejected,
         rejects=_reject_list(store.load_rejects(snapshot.id)),
-        warnings=[f"{snapshot.file_name}: these exact bytes are already loaded as snapshot {snapshot.id}; "
-                  "nothing was written."],
-        duplicate_of=snapshot.id, mapping=snapshot.mapping, detection=snapshot.detection,
+        warnings=[
+            f"{snapshot.file_name}: these exact bytes are already loaded as snapshot {snapshot.id}; "
+            "nothing was written."
+        ],
+        duplicate_of=snapshot.id,
+        mapping=snapshot.mapping,
+        detection=snapshot.detection,
     )
 
 
 def _reject_list(rejects: pd.DataFrame) -> list[Reject]:
-    return [Reject(row=int(row), reason=str(reason))
-            for row, reason in zip(rejects["row_number"], rejects["reason"], strict=True)]
+    return [
+        Reject(row=int(row), reason=str(reason))
+        for row, reason in zip(rejects["row_number"], rejects["reason"], strict=True)
+    ]
 
 
 def _as_date(value: dt.date | str) -> dt.date:
@@ -297,25 +344,47 @@ def _parse(
                 f"{file_name}: no deal id or title column found (looked for the {chosen} names, e.g. "
                 f"{', '.join(repr(a) for a in preset.columns['title'][:2])}). Columns found: "
                 f"{', '.join(raw.headers)}. Map one with --map title='Column' or --map deal_id='Column'.",
-                missing=["deal_id", "title"], found=raw.headers,
+                missing=["deal_id", "title"],
+                found=raw.headers,
             )
-        plan = ColumnPlan(con, raw, used, date_order=date_order or preset.date_order,
-                          probability_scale=preset.probability_scale, rates=rates)
+        plan = ColumnPlan(
+            con,
+            raw,
+            used,
+            date_order=date_order or preset.date_order,
+            probability_scale=preset.probability_scale,
+            rates=rates,
+        )
         rejects, rows_read, as_of_guess, deals_sql = _run(con, raw, plan)
         row_warnings = _row_warnings(con, plan)
     except duckdb.Error as exc:
         raise UnreadableFileError(f"{file_name}: cannot be parsed: {str(exc).splitlines()[0]}") from None
     report = {
-        "source": chosen, "detected_source": detection.source, "evidence": detection.evidence,
-        "scores": detection.scores, "kind": raw.kind, "encoding": raw.encoding, "delimiter": raw.delimiter,
-        "header_row": raw.header_row, "headers": raw.headers, "header_signature": header_signature(raw.headers),
-        "date_system": raw.date_system, "blank_rows": raw.blank_rows, "summary_rows": raw.summary_rows,
+        "source": chosen,
+        "detected_source": detection.source,
+        "evidence": detection.evidence,
+        "scores": detection.scores,
+        "kind": raw.kind,
+        "encoding": raw.encoding,
+        "delimiter": raw.delimiter,
+        "header_row": raw.header_row,
+        "headers": raw.headers,
+        "header_signature": header_signature(raw.headers),
+        "date_system": raw.date_system,
+        "blank_rows": raw.blank_rows,
+        "summary_rows": raw.summary_rows,
         **plan.report(),
     }
     return _Parse(
-        sha256=sha256 or hashlib.sha256(data).hexdigest(), source=chosen, mapping=used, detection=report,
-        warnings=[*raw.warnings, *plan.warnings, *row_warnings], rejects=rejects, rows_read=rows_read,
-        as_of_guess=as_of_guess, deals_sql=deals_sql,
+        sha256=sha256 or hashlib.sha256(data).hexdigest(),
+        source=chosen,
+        mapping=used,
+        detection=report,
+        warnings=[*raw.warnings, *plan.warnings, *row_warnings],
+        rejects=rejects,
+        rows_read=rows_read,
+        as_of_guess=as_of_guess,
+        deals_sql=deals_sql,
     )
 
 
@@ -327,15 +396,17 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
     raw_cells = ", ".join(f"c{i}" for i in range(width))
     parsed_columns = ",\n".join(f"{sql} AS {name}" for name, sql in columns.items())
     checks = [
-        f"CASE WHEN _overflow THEN 'row ' || _row || ' has more fields than the {width} columns of the header' END",
+        f"CASE WHEN _overflow THEN 'row ' || _row || ' has more fields than the {width} columns "
+        "of the header' END",
         "CASE WHEN deal_id IS NULL THEN 'row ' || _row || ' has no deal id or title' END",
         *plan.errors(),
     ]
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {PARSED_TABLE} AS
         SELECT * EXCLUDE ({raw_cells}, _overflow, _filled, _total), {plan.value_base_sql()} AS value_base,
-               {plan.extra_sql()} AS extra, NULLIF(concat_ws('; ', {', '.join(checks)}), '') AS _reason
-        FROM (SELECT rowid AS _rowid, {raw.row} AS _row, *, {parsed_columns} FROM {raw.table} WHERE {raw.keep})"""
+               {plan.extra_sql()} AS extra, NULLIF(concat_ws('; ', {", ".join(checks)}), '') AS _reason
+        FROM (SELECT rowid AS _rowid, {raw.row} AS _row, *, {parsed_columns}
+              FROM {raw.table} WHERE {raw.keep})"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {DUPLICATES_TABLE} AS
@@ -344,8 +415,9 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
     )
     id_header = plan.mapping.get("deal_id", plan.mapping.get("title"))
     duplicate_reason = (
-        f"'row ' || p._row || ', column ' || {sql_literal(repr(id_header))} || ': duplicate deal id ' || chr(39) "
-        "|| p.deal_id || chr(39) || ', row ' || d.kept || ' has the same id and is kept (the last one wins)'"
+        f"'row ' || p._row || ', column ' || {sql_literal(repr(id_header))} "
+        "|| ': duplicate deal id ' || chr(39) || p.deal_id || chr(39) || ', row ' || d.kept "
+        "|| ' has the same id and is kept (the last one wins)'"
     )
     rejects = con.execute(
         f"""SELECT p._row AS row_number, {_raw_row_sql(width, raw.delimiter or ",")} AS raw,
@@ -366,7 +438,8 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
     deals_sql = f"SELECT {select} FROM {PARSED_TABLE} p WHERE _reason IS NULL"
     if duplicates:
         deals_sql += (
-            f" AND NOT EXISTS (SELECT 1 FROM {DUPLICATES_TABLE} d WHERE d.deal_id = p.deal_id AND d.kept <> p._row)"
+            f" AND NOT EXISTS (SELECT 1 FROM {DUPLICATES_TABLE} d"
+            " WHERE d.deal_id = p.deal_id AND d.kept <> p._row)"
             " ORDER BY _row"
         )
     return rejects, rows_read, newest, deals_sql
@@ -374,13 +447,14 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
 
 def _raw_row_sql(width: int, delimiter: str) -> str:
     """SQL rebuilding a source row as delimited text (quoting cells that need it)."""
-    quoted = [
-        f"CASE WHEN contains(coalesce(r.c{i}, ''), {sql_literal(delimiter)}) OR contains(coalesce(r.c{i}, ''), '\"') "
-        f"OR contains(coalesce(r.c{i}, ''), chr(10)) THEN '\"' || replace(r.c{i}, '\"', '\"\"') || '\"' "
-        f"ELSE coalesce(r.c{i}, '') END"
-        for i in range(width)
-    ]
-    return f"concat_ws({sql_literal(delimiter)}, {', '.join(quoted)})"
+    quote, separator = "'\"'", sql_literal(delimiter)
+    quoted = []
+    for i in range(width):
+        text = f"coalesce(r.c{i}, '')"
+        special = f"contains({text}, {separator}) OR contains({text}, {quote}) OR contains({text}, chr(10))"
+        escaped = f"{quote} || replace({text}, {quote}, '\"\"') || {quote}"
+        quoted.append(f"CASE WHEN {special} THEN {escaped} ELSE {text} END")
+    return f"concat_ws({separator}, {', '.join(quoted)})"
 
 
 def _row_warnings(con: duckdb.DuckDBPyConnection, plan: ColumnPlan) -> list[str]:
@@ -392,12 +466,16 @@ def _row_warnings(con: duckdb.DuckDBPyConnection, plan: ColumnPlan) -> list[str]
     ).fetchall()
     warnings = []
     for currency, count, examples in rows:
-        where = ", ".join(str(row) for row in examples) + (f" and {count - len(examples)} more" if count > len(examples) else "")
+        where = ", ".join(str(row) for row in examples) + (
+            f" and {count - len(examples)} more" if count > len(examples) else ""
+        )
         if currency is None:
-            warnings.append(f"{count} row(s) have a value but no currency (rows {where}); value_base left empty.")
+            warnings.append(
+                f"{count} row(s) have a value but no currency (rows {where}); value_base left empty."
+            )
         else:
             warnings.append(
-                f"Currency {currency!r} has no rate to {plan.rates.base}: value_base left empty on {count} row(s) "
-                f"(rows {where}). Add a rate for {currency} to convert them."
+                f"Currency {currency!r} has no rate to {plan.rates.base}: value_base left empty on "
+                f"{count} row(s) (rows {where}). Add a rate for {currency} to convert them."
             )
     return warnings

@@ -18,13 +18,13 @@ from core.ingest.readers import RawTable
 from core.ingest.values import (
     ColumnCounts,
     cell,
+    count_columns,
     currency_in_value_sql,
     date_sql,
+    decimal_mark,
     describe_date_order,
     number_sql,
     percent_sql,
-    count_columns,
-    decimal_mark,
     profile_dates,
     reason_sql,
     sql_literal,
@@ -59,8 +59,14 @@ class ColumnPlan:
     """The SQL for every canonical column and its error, decided from the file's values."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, raw: RawTable, mapping: dict[str, str], *, date_order: str,
-        probability_scale: float | None, rates: RateTable,
+        self,
+        con: duckdb.DuckDBPyConnection,
+        raw: RawTable,
+        mapping: dict[str, str],
+        *,
+        date_order: str,
+        probability_scale: float | None,
+        rates: RateTable,
     ) -> None:
         self.mapping = mapping
         self.rates = rates
@@ -88,7 +94,8 @@ class ColumnPlan:
                 self.warnings.append(f"No {canonical} column: {effect}.")
         if "value" in mapping and "currency" not in mapping:
             self.warnings.append(
-                f"No currency column: values without a currency code or symbol are taken as {self.rates.base}."
+                "No currency column: values without a currency code or symbol are taken as "
+                f"{self.rates.base}."
             )
         for header, profile in self.dates.items():
             if profile.ambiguous or profile.mixed:
@@ -108,7 +115,11 @@ class ColumnPlan:
 
     def columns(self) -> dict[str, str]:
         """Canonical column -> SQL over the raw cells."""
-        out = {canonical: self._text(canonical) for canonical in DEAL_COLUMNS if canonical not in ("value_base", "extra")}
+        out = {
+            canonical: self._text(canonical)
+            for canonical in DEAL_COLUMNS
+            if canonical not in ("value_base", "extra")
+        }
         out["deal_id"] = f"coalesce({self._text('deal_id')}, {self._text('title')})"
         out["status"] = status_sql(self.cells.get("status"), self.cells.get("stage"))
         if "value" in self.cells:
@@ -127,7 +138,9 @@ class ColumnPlan:
         return out
 
     def _currency_sql(self) -> str:
-        symbols = " ".join(f"WHEN {sql_literal(k.upper())} THEN {sql_literal(v)}" for k, v in CURRENCY_SYMBOLS.items())
+        symbols = " ".join(
+            f"WHEN {sql_literal(k.upper())} THEN {sql_literal(v)}" for k, v in CURRENCY_SYMBOLS.items()
+        )
         parts = []
         if "currency" in self.cells:
             code = f"upper({self.cells['currency']})"
@@ -135,7 +148,9 @@ class ColumnPlan:
         if "value" in self.cells:
             parts.append(currency_in_value_sql(self.cells["value"]))
             if "currency" not in self.cells:
-                parts.append(f"CASE WHEN {self.cells['value']} IS NOT NULL THEN {sql_literal(self.rates.base)} END")
+                parts.append(
+                    f"CASE WHEN {self.cells['value']} IS NOT NULL THEN {sql_literal(self.rates.base)} END"
+                )
         return f"coalesce({', '.join(parts)})" if parts else "NULL"
 
     def value_base_sql(self) -> str:
@@ -148,17 +163,28 @@ class ColumnPlan:
         for canonical, what in (("value", "a number"), ("probability", "a probability")):
             if canonical in self.cells:
                 s = self.cells[canonical]
-                bad = f"{canonical} IS NULL" if canonical == "value" else f"NOT coalesce({canonical} BETWEEN 0 AND 1, false)"
-                checks.append(f"CASE WHEN {s} IS NOT NULL AND {bad} THEN {reason_sql(self.mapping[canonical], s, what)} END")
+                bad = (
+                    f"{canonical} IS NULL"
+                    if canonical == "value"
+                    else f"NOT coalesce({canonical} BETWEEN 0 AND 1, false)"
+                )
+                checks.append(
+                    f"CASE WHEN {s} IS NOT NULL AND {bad} THEN "
+                    f"{reason_sql(self.mapping[canonical], s, what)} END"
+                )
         if "status" in self.cells:
             s = self.cells["status"]
-            checks.append(f"CASE WHEN {s} IS NOT NULL AND status IS NULL THEN "
-                          f"{reason_sql(self.mapping['status'], s, 'a status (Open, Won, Lost or Deleted)')} END")
+            checks.append(
+                f"CASE WHEN {s} IS NOT NULL AND status IS NULL THEN "
+                f"{reason_sql(self.mapping['status'], s, 'a status (Open, Won, Lost or Deleted)')} END"
+            )
         for canonical in DATE_COLUMNS:
             if canonical in self.cells:
                 s = self.cells[canonical]
-                checks.append(f"CASE WHEN {s} IS NOT NULL AND {canonical} IS NULL THEN "
-                              f"{reason_sql(self.mapping[canonical], s, 'a date')} END")
+                checks.append(
+                    f"CASE WHEN {s} IS NOT NULL AND {canonical} IS NULL THEN "
+                    f"{reason_sql(self.mapping[canonical], s, 'a date')} END"
+                )
         return checks
 
     def extra_sql(self) -> str:
@@ -167,5 +193,3 @@ class ColumnPlan:
         index = {header: position for position, header in enumerate(self.headers)}
         pairs = ", ".join(f"{sql_literal(h)}, {cell(index[h])}" for h in self.unmapped)
         return f"json_object({pairs})"
-
-

@@ -181,8 +181,15 @@ def _read_csv(
     width = len(headers)
     columns = {f"c{i}": "VARCHAR" for i in range(width + SPARE_COLUMNS)}
     options = {
-        "auto_detect": False, "header": False, "skip": lines_to_skip, "delim": delimiter,
-        "quote": '"', "escape": '"', "columns": columns, "null_padding": True, "strict_mode": False,
+        "auto_detect": False,
+        "header": False,
+        "skip": lines_to_skip,
+        "delim": delimiter,
+        "quote": '"',
+        "escape": '"',
+        "columns": columns,
+        "null_padding": True,
+        "strict_mode": False,
     }
     with _temporary_file(utf8, path if encoding == "utf-8" else None) as path:
         try:
@@ -193,9 +200,15 @@ def _read_csv(
             try:  # quoted line breaks with short rows need the single-threaded reader
                 _create_from_csv(con, table, path, {**options, "parallel": False}, width)
             except duckdb.Error as exc2:
-                raise UnreadableFileError(f"{file_name}: cannot be read as CSV: {_first_line(exc2)}") from None
+                raise UnreadableFileError(
+                    f"{file_name}: cannot be read as CSV: {_first_line(exc2)}"
+                ) from None
     return RawTable(
-        kind="csv", table=table, headers=headers, encoding=encoding, delimiter=delimiter,
+        kind="csv",
+        table=table,
+        headers=headers,
+        encoding=encoding,
+        delimiter=delimiter,
         header_row=found + 1,
     )
 
@@ -217,7 +230,9 @@ def _create_cells(
     overflow = " OR ".join(f"c{i} IS NOT NULL" for i in range(width, width + spare)) or "false"
     filled = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
     first = f"coalesce({', '.join(f'c{i}' for i in range(width))})"
-    total = f"coalesce(contains(lower({first}), 'total') AND regexp_matches({first}, '{TOTAL_ROW}', 'i'), false)"
+    total = (
+        f"coalesce(contains(lower({first}), 'total') AND regexp_matches({first}, '{TOTAL_ROW}', 'i'), false)"
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT *, {filled} AS _filled, {total} AS _total
@@ -229,7 +244,7 @@ def _create_cells(
 def _as_utf8(data: bytes) -> tuple[str, bytes | memoryview]:
     """The encoding detected and the content as UTF-8 bytes (a view when no copy is needed)."""
     if data.startswith(codecs.BOM_UTF8):
-        view = memoryview(data)[len(codecs.BOM_UTF8):]
+        view = memoryview(data)[len(codecs.BOM_UTF8) :]
         return ("utf-8-sig", view) if _is_utf8(view) else ("cp1252", _transcode(bytes(view)))
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", data.decode("utf-16", errors="replace").encode("utf-8")
@@ -243,7 +258,7 @@ def _is_utf8(view: memoryview) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         for start in range(0, len(view), VALIDATE_CHUNK):
-            decoder.decode(view[start:start + VALIDATE_CHUNK])
+            decoder.decode(view[start : start + VALIDATE_CHUNK])
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
@@ -256,7 +271,7 @@ def _transcode(data: bytes) -> bytes:
 
 
 def _latin1_fallback(exc: UnicodeDecodeError) -> tuple[str, int]:
-    bad = exc.object[exc.start:exc.end]
+    bad = exc.object[exc.start : exc.end]
     return bytes(bad).decode("latin-1"), exc.end
 
 
@@ -269,14 +284,14 @@ def _temporary_file(content: bytes | memoryview, existing: str | None = None):
     if existing is not None:
         yield existing
         return
-    handle = tempfile.NamedTemporaryFile(prefix="dealcast-ingest-", suffix=".csv", delete=False)
+    with tempfile.NamedTemporaryFile(prefix="dealcast-ingest-", suffix=".csv", delete=False) as handle:
+        name = handle.name
+        handle.write(content)
     try:
-        with handle:
-            handle.write(content)
-        yield handle.name
+        yield name
     finally:
         with contextlib.suppress(OSError):
-            os.unlink(handle.name)
+            os.unlink(name)
 
 
 def _sniff_delimiter(head: str) -> str:
@@ -322,27 +337,36 @@ def _read_excel(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, tab
     if frame.empty:
         raise EmptyFileError(f"{file_name}: the first sheet is empty.")
     cells = frame.map(excel_cell_text)
-    top = [[value if isinstance(value, str) else "" for value in row]
-           for row in cells.head(HEADER_SEARCH_ROWS).itertuples(index=False)]
+    top = [
+        [value if isinstance(value, str) else "" for value in row]
+        for row in cells.head(HEADER_SEARCH_ROWS).itertuples(index=False)
+    ]
     found = find_header(top)
     if found is None:
         raise _no_header(file_name, top)
-    body = cells.iloc[found + 1:]
+    body = cells.iloc[found + 1 :]
     used = [i for i in range(cells.shape[1]) if top[found][i] or body.iloc[:, i].notna().any()]
     width = used[-1] + 1 if used else 0
     headers = unique_headers(top[found][:width])
-    arrow = pa.table({
-        f"c{i}": pa.array([v if isinstance(v, str) else None for v in body.iloc[:, i]], type=pa.string())
-        for i in range(width)
-    })
+    arrow = pa.table(
+        {
+            f"c{i}": pa.array([v if isinstance(v, str) else None for v in body.iloc[:, i]], type=pa.string())
+            for i in range(width)
+        }
+    )
     con.register("_excel_cells", arrow)
     try:
         _create_cells(con, table, "_excel_cells", [], width, 0)
     finally:
         con.unregister("_excel_cells")
     return RawTable(
-        kind="xlsx", table=table, headers=headers, encoding=None, delimiter=None,
-        header_row=found + 1, date_system=_excel_date_system(data),
+        kind="xlsx",
+        table=table,
+        headers=headers,
+        encoding=None,
+        delimiter=None,
+        header_row=found + 1,
+        date_system=_excel_date_system(data),
     )
 
 
@@ -353,7 +377,11 @@ def excel_cell_text(value: object) -> str | None:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") and hasattr(value, "date") else value.isoformat()
+        return (
+            value.isoformat(sep=" ")
+            if hasattr(value, "hour") and hasattr(value, "date")
+            else value.isoformat()
+        )
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
@@ -424,13 +452,17 @@ def _mark_rows_to_keep(con: duckdb.DuckDBPyConnection, raw: RawTable) -> None:
     blank rows, total rows, and one-cell footer lines after the last data row."""
     width = len(raw.headers)
     first = f"coalesce({', '.join(f'c{i}' for i in range(width))})"
-    (last_data,) = con.execute(f"SELECT max(rowid) FILTER (WHERE _filled >= 2) FROM {raw.table}").fetchall()[0]
+    (last_data,) = con.execute(f"SELECT max(rowid) FILTER (WHERE _filled >= 2) FROM {raw.table}").fetchall()[
+        0
+    ]
     trailing = con.execute(
         f"SELECT rowid, {first} FROM {raw.table} WHERE _filled = 1 AND rowid > ? ORDER BY rowid",
         [-1 if last_data is None else last_data],
     ).fetchall()
     footers = [rowid for rowid, text in trailing if re.search(FOOTER_LINE, text, re.IGNORECASE)]
-    raw.keep = "(_filled > 0 AND NOT _total" + (f" AND rowid NOT IN ({', '.join(map(str, footers))}))" if footers else ")")
+    raw.keep = "(_filled > 0 AND NOT _total" + (
+        f" AND rowid NOT IN ({', '.join(map(str, footers))}))" if footers else ")"
+    )
     skipped = con.execute(
         f"SELECT {raw.row}, {first} FROM {raw.table} WHERE NOT {raw.keep} ORDER BY rowid"
     ).fetchall()
@@ -440,5 +472,6 @@ def _mark_rows_to_keep(con: duckdb.DuckDBPyConnection, raw: RawTable) -> None:
         raw.warnings.append(f"{raw.blank_rows} blank row(s) skipped.")
     if raw.summary_rows:
         raw.warnings.append(
-            f"{len(raw.summary_rows)} total/footer row(s) skipped: " + "; ".join(raw.summary_rows[:ROWS_SHOWN])
+            f"{len(raw.summary_rows)} total/footer row(s) skipped: "
+            + "; ".join(raw.summary_rows[:ROWS_SHOWN])
         )

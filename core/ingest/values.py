@@ -27,8 +27,15 @@ _SERIAL = r"^\d{4,6}(\.\d+)?$"
 #: Excel serials accepted as dates: 1927-05-18 .. 2173-10-14 in the 1900 system.
 _SERIAL_RANGE = (10000, 100000)
 _TEXT_MONTH_FORMATS = (
-    "%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y",
-    "%d-%b-%Y %H:%M", "%b %d, %Y %I:%M %p",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d-%b-%y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%d-%b-%Y %H:%M",
+    "%b %d, %Y %I:%M %p",
 )
 #: Two-digit years below this are 20xx, the rest 19xx.
 TWO_DIGIT_YEAR_PIVOT = 70
@@ -43,9 +50,19 @@ _GROUPED = {".": r"^(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$", ",": r"^(\d{1,3}(\.\d{3})+
 
 #: Status words (lower case) -> canonical status; stage names that mean won or lost too.
 STATUS_WORDS: dict[str, str] = {
-    "open": "open", "active": "open", "in progress": "open",
-    "won": "won", "closed won": "won", "closedwon": "won", "closed - won": "won", "closed-won": "won",
-    "lost": "lost", "closed lost": "lost", "closedlost": "lost", "closed - lost": "lost", "closed-lost": "lost",
+    "open": "open",
+    "active": "open",
+    "in progress": "open",
+    "won": "won",
+    "closed won": "won",
+    "closedwon": "won",
+    "closed - won": "won",
+    "closed-won": "won",
+    "lost": "lost",
+    "closed lost": "lost",
+    "closedlost": "lost",
+    "closed - lost": "lost",
+    "closed-lost": "lost",
     "deleted": "deleted",
 }
 _STAGE_STATUS = {word: status for word, status in STATUS_WORDS.items() if status in ("won", "lost")}
@@ -90,7 +107,11 @@ class DateProfile:
 
 
 def profile_dates(
-    con: duckdb.DuckDBPyConnection, table: str, where: str, columns: dict[str, str], default_order: str,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    where: str,
+    columns: dict[str, str],
+    default_order: str,
     leftovers: dict[str, int],
 ) -> dict[str, DateProfile]:
     """Decide per column (header -> SQL cell) how its dates are written, from all its values.
@@ -115,9 +136,11 @@ def profile_dates(
             f"count(*) FILTER (WHERE regexp_matches({s}, '[A-Za-z]{{3}}'))",
         ]
     where_left = " OR ".join(f"({s} IS NOT NULL AND {_not_iso(s)})" for _, s in detail)
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {table} WHERE {where} AND ({where_left})").fetchall()[0]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {table} WHERE {where} AND ({where_left})").fetchall()[
+        0
+    ]
     for position, (header, _) in enumerate(detail):
-        dm, day_first, month_first, ymd_slash, serial, text_month = row[position * 6:(position + 1) * 6]
+        dm, day_first, month_first, ymd_slash, serial, text_month = row[position * 6 : (position + 1) * 6]
         profile = profiles[header]
         profile.has_dm, profile.has_ymd_slash = dm > 0, ymd_slash > 0
         profile.has_serial, profile.has_text_month = serial > 0, text_month > 0
@@ -167,9 +190,9 @@ def count_columns(
     if not parts:
         return ColumnCounts({}, {}, {}, {}, {})
     row = con.execute(f"SELECT {', '.join(parts)} FROM {table} WHERE {where}").fetchall()[0]
-    numbers_row = row[len(dates):]
+    numbers_row = row[len(dates) :]
     return ColumnCounts(
-        date_leftovers=dict(zip(dates, row[:len(dates)], strict=True)),
+        date_leftovers=dict(zip(dates, row[: len(dates)], strict=True)),
         decimal_points={h: numbers_row[i * 4] for i, h in enumerate(numbers)},
         decimal_commas={h: numbers_row[i * 4 + 1] for i, h in enumerate(numbers)},
         largest_plain={h: numbers_row[i * 4 + 2] for i, h in enumerate(numbers)},
@@ -208,10 +231,14 @@ def date_sql(s: str, profile: DateProfile, date_system: int = 1900) -> str:
             f"CASE WHEN {year} < {TWO_DIGIT_YEAR_PIVOT} THEN 2000 ELSE 1900 END ELSE {year} END"
         )
         day, month = (first, second) if profile.order != "mdy" else (second, first)
-        tries.append(f"CASE WHEN regexp_matches({s}, '{_DM}') THEN try(make_date({year}, {month}, {day})) END")
+        tries.append(
+            f"CASE WHEN regexp_matches({s}, '{_DM}') THEN try(make_date({year}, {month}, {day})) END"
+        )
     if profile.has_ymd_slash:
         ymd = [f"CAST(regexp_extract({s}, '{_YMD_SLASH}', {i}) AS INTEGER)" for i in (1, 2, 3)]
-        tries.append(f"CASE WHEN regexp_matches({s}, '{_YMD_SLASH}') THEN try(make_date({', '.join(ymd)})) END")
+        tries.append(
+            f"CASE WHEN regexp_matches({s}, '{_YMD_SLASH}') THEN try(make_date({', '.join(ymd)})) END"
+        )
     if profile.has_serial:
         epoch = "DATE '1904-01-01'" if date_system == 1904 else "DATE '1899-12-30'"
         low, high = _SERIAL_RANGE
@@ -227,8 +254,12 @@ def date_sql(s: str, profile: DateProfile, date_system: int = 1900) -> str:
 
 def describe_date_order(profile: DateProfile) -> str:
     """How a date column was read, for the detection report."""
-    names = {"iso": "ISO (YYYY-MM-DD)", "dmy": "day-first (D/M/Y)", "mdy": "month-first (M/D/Y)",
-             "serial": "Excel serial numbers"}
+    names = {
+        "iso": "ISO (YYYY-MM-DD)",
+        "dmy": "day-first (D/M/Y)",
+        "mdy": "month-first (M/D/Y)",
+        "serial": "Excel serial numbers",
+    }
     text = names[profile.order]
     if profile.ambiguous:
         text += ", ambiguous: every day is 12 or less, so the default order was used"
@@ -250,10 +281,13 @@ def number_sql(s: str, mark: str) -> str:
     symbols, a sign or accounting parentheses; NULL when it is not a number."""
     parts = _number_parts(s)
     digits = f"regexp_replace({parts}.digits, '[\\s''’\\x{{00a0}}\\x{{202f}}]', '', 'g')"
-    as_point = f"replace({digits}, ',', '')" if mark == "." else f"replace(replace({digits}, '.', ''), ',', '.')"
+    as_point = (
+        f"replace({digits}, ',', '')" if mark == "." else f"replace(replace({digits}, '.', ''), ',', '.')"
+    )
     negative = f"({parts}.sign1 = '-' OR {parts}.sign2 = '-' OR ({parts}.open = '(' AND {parts}.close = ')'))"
     slow = (
-        f"CASE WHEN regexp_matches({digits}, '{_GROUPED[mark]}') AND ({parts}.open = '') = ({parts}.close = '') "
+        f"CASE WHEN regexp_matches({digits}, '{_GROUPED[mark]}') "
+        f"AND ({parts}.open = '') = ({parts}.close = '') "
         f"THEN CASE WHEN {negative} THEN -1 ELSE 1 END * TRY_CAST({as_point} AS DOUBLE) END"
     )
     if mark == ",":
@@ -271,7 +305,9 @@ def currency_in_value_sql(s: str) -> str:
     """SQL for the currency a value carries (``7,000.00 BGN`` -> BGN, ``$1,200`` -> USD), or NULL."""
     parts = _number_parts(s)
     token = f"upper(coalesce(NULLIF({parts}.cur1, ''), NULLIF({parts}.cur2, '')))"
-    symbols = " ".join(f"WHEN {sql_literal(sym.upper())} THEN {sql_literal(code)}" for sym, code in CURRENCY_SYMBOLS.items())
+    symbols = " ".join(
+        f"WHEN {sql_literal(sym.upper())} THEN {sql_literal(code)}" for sym, code in CURRENCY_SYMBOLS.items()
+    )
     plain = f"TRY_CAST({s} AS DOUBLE) IS NULL"
     return f"CASE WHEN {plain} THEN CASE {token} {symbols} ELSE {token} END END"
 

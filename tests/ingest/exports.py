@@ -11,11 +11,28 @@ from collections.abc import Sequence
 import openpyxl
 
 PIPEDRIVE_HEADERS = (
-    "Deal - ID", "Deal - Title", "Deal - Owner", "Deal - Value", "Deal - Currency of Value",
-    "Deal - Weighted value", "Deal - Pipeline", "Deal - Stage", "Deal - Status", "Deal - Deal created",
-    "Deal - Update time", "Deal - Last stage change", "Deal - Won time", "Deal - Lost time",
-    "Deal - Deal closed on", "Deal - Expected close date", "Deal - Probability", "Deal - Organization",
-    "Deal - Contact person", "Deal - Next activity date", "Deal - Last activity date", "Deal - Label",
+    "Deal - ID",
+    "Deal - Title",
+    "Deal - Owner",
+    "Deal - Value",
+    "Deal - Currency of Value",
+    "Deal - Weighted value",
+    "Deal - Pipeline",
+    "Deal - Stage",
+    "Deal - Status",
+    "Deal - Deal created",
+    "Deal - Update time",
+    "Deal - Last stage change",
+    "Deal - Won time",
+    "Deal - Lost time",
+    "Deal - Deal closed on",
+    "Deal - Expected close date",
+    "Deal - Probability",
+    "Deal - Organization",
+    "Deal - Contact person",
+    "Deal - Next activity date",
+    "Deal - Last activity date",
+    "Deal - Label",
 )
 
 
@@ -23,14 +40,28 @@ def pipedrive_row(deal_id: int, **overrides: str) -> dict[str, str]:
     """One Pipedrive "Export deals" row with plausible values; ``overrides`` by header suffix
     (``Value="abc"`` sets ``Deal - Value``)."""
     row = {
-        "Deal - ID": str(deal_id), "Deal - Title": f"Fit-out {deal_id}", "Deal - Owner": "Sara Al-Qahtani",
-        "Deal - Value": "1000", "Deal - Currency of Value": "SAR", "Deal - Weighted value": "500",
-        "Deal - Pipeline": "Projects", "Deal - Stage": "Approved", "Deal - Status": "Open",
-        "Deal - Deal created": "2026-01-05 09:30:00", "Deal - Update time": "2026-02-01 10:00:00",
-        "Deal - Last stage change": "2026-01-20 08:00:00", "Deal - Won time": "", "Deal - Lost time": "",
-        "Deal - Deal closed on": "", "Deal - Expected close date": "2026-03-31", "Deal - Probability": "",
-        "Deal - Organization": "Saudi Aramco", "Deal - Contact person": "Ahmed Saleh",
-        "Deal - Next activity date": "2026-02-10", "Deal - Last activity date": "2026-01-30", "Deal - Label": "",
+        "Deal - ID": str(deal_id),
+        "Deal - Title": f"Fit-out {deal_id}",
+        "Deal - Owner": "Sara Al-Qahtani",
+        "Deal - Value": "1000",
+        "Deal - Currency of Value": "SAR",
+        "Deal - Weighted value": "500",
+        "Deal - Pipeline": "Projects",
+        "Deal - Stage": "Approved",
+        "Deal - Status": "Open",
+        "Deal - Deal created": "2026-01-05 09:30:00",
+        "Deal - Update time": "2026-02-01 10:00:00",
+        "Deal - Last stage change": "2026-01-20 08:00:00",
+        "Deal - Won time": "",
+        "Deal - Lost time": "",
+        "Deal - Deal closed on": "",
+        "Deal - Expected close date": "2026-03-31",
+        "Deal - Probability": "",
+        "Deal - Organization": "Saudi Aramco",
+        "Deal - Contact person": "Ahmed Saleh",
+        "Deal - Next activity date": "2026-02-10",
+        "Deal - Last activity date": "2026-01-30",
+        "Deal - Label": "",
     }
     for key, value in overrides.items():
         row[f"Deal - {key.replace('_', ' ')}"] = value
@@ -51,8 +82,12 @@ def to_csv(
         headers = headers or list(rows[0])
         rows = [[row.get(h, "") for h in headers] for row in rows]  # type: ignore[union-attr]
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator=line_end,
-                        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+    writer = csv.writer(
+        out,
+        delimiter=delimiter,
+        lineterminator=line_end,
+        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
+    )
     if headers is not None:
         writer.writerow(headers)
     writer.writerows(rows)

@@ -28,14 +28,22 @@ def test_ingest_json_prints_one_object_with_counts_rejects_and_warnings(capsys, 
 
     assert (status, err) == (0, "")
     assert json.loads(out) == {
-        "snapshot_id": 1, "source": "pipedrive", "as_of": "2026-02-01", "rows_read": 3, "rows_loaded": 2,
-        "rows_rejected": 1, "rejects": [{"row": 3, "reason": "row 3, column 'Deal - Value': 'abc' is not a number"}],
-        "warnings": [], "duplicate_of": None,
+        "snapshot_id": 1,
+        "source": "pipedrive",
+        "as_of": "2026-02-01",
+        "rows_read": 3,
+        "rows_loaded": 2,
+        "rows_rejected": 1,
+        "rejects": [{"row": 3, "reason": "row 3, column 'Deal - Value': 'abc' is not a number"}],
+        "warnings": [],
+        "duplicate_of": None,
     }
 
 
 def test_ingest_prints_the_snapshot_counts_and_reasons(capsys, export, db_path):
-    status, out, _ = run(capsys, "ingest", str(export), "--db", db_path, "--as-of", "2026-02-07", "--label", "w6")
+    status, out, _ = run(
+        capsys, "ingest", str(export), "--db", db_path, "--as-of", "2026-02-07", "--label", "w6"
+    )
 
     assert status == 0
     assert out == (
@@ -58,8 +66,22 @@ def test_ingest_generic_file_with_map_options(capsys, tmp_path, db_path):
     path = tmp_path / "crm.csv"
     path.write_bytes(to_csv([["A-1", "Lobby", "1,500"]], ["Ref", "Project", "Amount"]))
 
-    status, out, _ = run(capsys, "ingest", str(path), "--db", db_path, "--source", "generic", "--json",
-                         "--map", "deal_id=Ref", "--map", "title=Project", "--map", "value=Amount")
+    status, out, _ = run(
+        capsys,
+        "ingest",
+        str(path),
+        "--db",
+        db_path,
+        "--source",
+        "generic",
+        "--json",
+        "--map",
+        "deal_id=Ref",
+        "--map",
+        "title=Project",
+        "--map",
+        "value=Amount",
+    )
 
     assert status == 0
     assert json.loads(out)["rows_loaded"] == 1
@@ -67,9 +89,17 @@ def test_ingest_generic_file_with_map_options(capsys, tmp_path, db_path):
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--map", "title"], "error: --map 'title': expected canonical=Source Column, e.g. --map title='Deal Name'.\n"),
-     (["--map", "title=Nope"], "error: deals.csv: cannot map title to 'Nope': the file has no such column."),
-     (["--as-of", "yesterday"], "argument --as-of: 'yesterday' is not a date; use YYYY-MM-DD\n")],
+    [
+        (
+            ["--map", "title"],
+            "error: --map 'title': expected canonical=Source Column, e.g. --map title='Deal Name'.\n",
+        ),
+        (
+            ["--map", "title=Nope"],
+            "error: deals.csv: cannot map title to 'Nope': the file has no such column.",
+        ),
+        (["--as-of", "yesterday"], "argument --as-of: 'yesterday' is not a date; use YYYY-MM-DD\n"),
+    ],
 )
 def test_ingest_bad_arguments_exit_2_with_the_reason(capsys, export, db_path, argv, message):
     try:
@@ -119,6 +149,8 @@ def test_snapshots_lists_exports_and_deletes(capsys, export, db_path, tmp_path):
 
 
 def test_snapshots_export_of_an_unknown_id_exits_2(capsys, db_path, tmp_path):
-    status, _, err = run(capsys, "snapshots", "export", "9", "--out", str(tmp_path / "x.csv"), "--db", db_path)
+    status, _, err = run(
+        capsys, "snapshots", "export", "9", "--out", str(tmp_path / "x.csv"), "--db", db_path
+    )
 
     assert (status, err) == (2, "error: No snapshot with id 9.\n")

@@ -19,20 +19,44 @@ from core.ingest.readers import HEADER_SEARCH_ROWS
 BAD_FILES = [
     (b"", "deals.csv", EmptyFileError, "deals.csv: the file is empty (0 bytes)."),
     (b"\r\n\r\n  \n", "deals.csv", EmptyFileError, "deals.csv: the file has no rows, only blank lines."),
-    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "deals.csv", NotTabularError,
-     "deals.csv: this is a PDF document, not a CSV or XLSX export."),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", "deals.xlsx", NotTabularError,
-     "deals.xlsx: this is a PNG image, not a CSV or XLSX export."),
-    (b"PK\x03\x04 not really a zip", "deals.xlsx", UnreadableFileError,
-     "deals.xlsx: the XLSX (zip) file is damaged."),
-    (b"\x00\x01\x02binary", "deals.csv", NotTabularError,
-     "deals.csv: this is a binary file, not a CSV or XLSX export."),
-    (b"1,2,3\n4,5,6\n", "numbers.csv", NoHeaderError,
-     f"numbers.csv: no header row found in the first {HEADER_SEARCH_ROWS} rows (expected column names "
-     "such as 'Deal - Title' or 'Deal Name'; the first row reads '1', '2', '3')."),
-    (b"Colour,Size\nred,L\n", "shirts.csv", MissingColumnsError,
-     "shirts.csv: no deal id or title column found (looked for the generic names, e.g. 'title', 'Deal'). "
-     "Columns found: Colour, Size. Map one with --map title='Column' or --map deal_id='Column'."),
+    (
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
+        "deals.csv",
+        NotTabularError,
+        "deals.csv: this is a PDF document, not a CSV or XLSX export.",
+    ),
+    (
+        b"\x89PNG\r\n\x1a\n\x00\x00",
+        "deals.xlsx",
+        NotTabularError,
+        "deals.xlsx: this is a PNG image, not a CSV or XLSX export.",
+    ),
+    (
+        b"PK\x03\x04 not really a zip",
+        "deals.xlsx",
+        UnreadableFileError,
+        "deals.xlsx: the XLSX (zip) file is damaged.",
+    ),
+    (
+        b"\x00\x01\x02binary",
+        "deals.csv",
+        NotTabularError,
+        "deals.csv: this is a binary file, not a CSV or XLSX export.",
+    ),
+    (
+        b"1,2,3\n4,5,6\n",
+        "numbers.csv",
+        NoHeaderError,
+        f"numbers.csv: no header row found in the first {HEADER_SEARCH_ROWS} rows (expected column names "
+        "such as 'Deal - Title' or 'Deal Name'; the first row reads '1', '2', '3').",
+    ),
+    (
+        b"Colour,Size\nred,L\n",
+        "shirts.csv",
+        MissingColumnsError,
+        "shirts.csv: no deal id or title column found (looked for the generic names, e.g. 'title', 'Deal'). "
+        "Columns found: Colour, Size. Map one with --map title='Column' or --map deal_id='Column'.",
+    ),
 ]
 
 
@@ -63,7 +87,8 @@ def test_ingest_bytes_refuses_a_file_over_the_configured_limit(store):
         ingest_bytes(store, data, "big.csv", max_bytes=1000)
 
     assert str(raised.value) == (
-        "big.csv: the file is 1223 bytes, over the 1000 bytes limit (raise DEALCAST_MAX_UPLOAD_MB to allow it)."
+        "big.csv: the file is 1223 bytes, over the 1000 bytes limit "
+        "(raise DEALCAST_MAX_UPLOAD_MB to allow it)."
     )
     assert store.list_snapshots() == []
 

@@ -21,7 +21,9 @@ def test_ingest_bytes_saves_deals_rejects_and_the_original_bytes(store):
     result = ingest_bytes(store, data, "deals.csv", label="week 1")
 
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 2, 1)
-    assert [(r.row, r.reason) for r in result.rejects] == [(3, "row 3, column 'Deal - Value': 'abc' is not a number")]
+    assert [(r.row, r.reason) for r in result.rejects] == [
+        (3, "row 3, column 'Deal - Value': 'abc' is not a number")
+    ]
     snapshot = store.get_snapshot(result.snapshot_id)
     assert (snapshot.source, snapshot.label, snapshot.as_of) == ("pipedrive", "week 1", dt.date(2026, 2, 1))
     assert store.load_deals(result.snapshot_id)["deal_id"].tolist() == ["1", "3"]
@@ -36,7 +38,8 @@ def test_ingest_bytes_keeps_the_last_of_duplicated_deal_ids_and_rejects_the_othe
     result = ingest_bytes(store, data, "deals.csv")
 
     assert [r.reason for r in result.rejects] == [
-        "row 2, column 'Deal - ID': duplicate deal id '1', row 4 has the same id and is kept (the last one wins)"
+        "row 2, column 'Deal - ID': duplicate deal id '1', row 4 has the same id and is kept "
+        "(the last one wins)"
     ]
     deals = store.load_deals(result.snapshot_id)
     assert deals[["deal_id", "title"]].values.tolist() == [["1", "new"], ["2", "Fit-out 2"]]
@@ -48,17 +51,25 @@ def test_ingest_bytes_reports_the_same_bytes_twice_as_already_loaded(store):
 
     again = ingest_bytes(store, data, "copy.csv", label="again")
 
-    assert (again.duplicate_of, again.snapshot_id, again.rows_loaded) == (first.snapshot_id, first.snapshot_id, 1)
-    assert again.warnings == [f"deals.csv: these exact bytes are already loaded as snapshot {first.snapshot_id}; "
-                              "nothing was written."]
+    assert (again.duplicate_of, again.snapshot_id, again.rows_loaded) == (
+        first.snapshot_id,
+        first.snapshot_id,
+        1,
+    )
+    assert again.warnings == [
+        f"deals.csv: these exact bytes are already loaded as snapshot {first.snapshot_id}; "
+        "nothing was written."
+    ]
     assert len(store.list_snapshots()) == 1
 
 
 @pytest.mark.parametrize(
     ("rows", "as_of", "expected"),
-    [([pipedrive_row(1), pipedrive_row(2, Update_time="2026-03-09 23:59:59")], None, dt.date(2026, 3, 9)),
-     ([pipedrive_row(1)], "2026-01-31", dt.date(2026, 1, 31)),
-     ([pipedrive_row(1, Update_time="", Deal_created="")], None, dt.datetime.now(dt.UTC).date())],
+    [
+        ([pipedrive_row(1), pipedrive_row(2, Update_time="2026-03-09 23:59:59")], None, dt.date(2026, 3, 9)),
+        ([pipedrive_row(1)], "2026-01-31", dt.date(2026, 1, 31)),
+        ([pipedrive_row(1, Update_time="", Deal_created="")], None, dt.datetime.now(dt.UTC).date()),
+    ],
 )
 def test_ingest_bytes_as_of_is_given_else_newest_update_or_created_else_today(store, rows, as_of, expected):
     result = ingest_bytes(store, pipedrive_csv(rows), "deals.csv", as_of=as_of)
@@ -148,17 +159,20 @@ def test_ingest_into_a_reopened_file_store_keeps_every_snapshot(db_path):
 
 # -- properties -------------------------------------------------------------------------
 
-texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")), max_size=20)
+texts = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")), max_size=20
+)
 deal_rows = st.lists(
     st.tuples(
         st.integers(min_value=1, max_value=40),
         texts.map(str.strip),
-        st.one_of(st.none(), st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False)),
+        st.one_of(st.none(), st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False)),
         st.sampled_from(["SAR", "USD", "EUR", "AED", "BGN"]),
         st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2090, 12, 31)),
         st.sampled_from(["Open", "Won", "Lost", "Deleted"]),
     ),
-    min_size=1, max_size=25,
+    min_size=1,
+    max_size=25,
 )
 
 
@@ -166,8 +180,14 @@ deal_rows = st.lists(
 @given(rows=deal_rows, junk=st.lists(st.integers(min_value=0, max_value=24), max_size=3))
 def test_any_pipedrive_export_round_trips_its_values_and_loses_no_row(rows, junk):
     source_rows = [
-        pipedrive_row(deal_id, Title=title, Value="" if value is None else f"{value:,}",
-                      Currency_of_Value=currency, Deal_created=f"{created.isoformat()} 10:00:00", Status=status)
+        pipedrive_row(
+            deal_id,
+            Title=title,
+            Value="" if value is None else f"{value:,}",
+            Currency_of_Value=currency,
+            Deal_created=f"{created.isoformat()} 10:00:00",
+            Status=status,
+        )
         for deal_id, title, value, currency, created, status in rows
     ]
     bad = {i for i in junk if i < len(source_rows)}
@@ -180,15 +200,27 @@ def test_any_pipedrive_export_round_trips_its_values_and_loses_no_row(rows, junk
     expected = {}
     for position, (deal_id, title, value, currency, created, status) in enumerate(rows):
         if position not in bad:
-            expected[str(deal_id)] = (title or None, None if value is None else float(value), currency,
-                                      dt.datetime.combine(created, dt.time()), status.lower())
+            expected[str(deal_id)] = (
+                title or None,
+                None if value is None else float(value),
+                currency,
+                dt.datetime.combine(created, dt.time()),
+                status.lower(),
+            )
     loaded = {
-        row.deal_id: (_none(row.title), _none(row.value), row.currency, row.created_at.to_pydatetime(), row.status)
+        row.deal_id: (
+            _none(row.title),
+            _none(row.value),
+            row.currency,
+            row.created_at.to_pydatetime(),
+            row.status,
+        )
         for row in parsed.deals.itertuples()
     }
     assert loaded == expected
     assert sorted(parsed.rejects["row_number"]) == sorted(
-        set(range(2, len(rows) + 2)) - {_last_row_of(rows, bad, deal_id) for deal_id in expected})
+        set(range(2, len(rows) + 2)) - {_last_row_of(rows, bad, deal_id) for deal_id in expected}
+    )
 
 
 def _none(value):

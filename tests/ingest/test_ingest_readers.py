@@ -17,8 +17,12 @@ def titles(parsed) -> list[str]:
 
 @pytest.mark.parametrize(
     ("encoding", "prefix", "detected"),
-    [("utf-8", b"", "utf-8"), ("utf-8", b"\xef\xbb\xbf", "utf-8-sig"), ("cp1252", b"", "cp1252"),
-     ("utf-16", b"", "utf-16")],
+    [
+        ("utf-8", b"", "utf-8"),
+        ("utf-8", b"\xef\xbb\xbf", "utf-8-sig"),
+        ("cp1252", b"", "cp1252"),
+        ("utf-16", b"", "utf-16"),
+    ],
 )
 def test_parse_export_reads_each_encoding_into_the_same_text(encoding, prefix, detected):
     data = prefix + pipedrive_csv([pipedrive_row(1, Title="Café Olé – Straße")], encoding=encoding)
@@ -41,8 +45,9 @@ def test_parse_export_reads_latin1_bytes_cp1252_leaves_undefined_without_crashin
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 @pytest.mark.parametrize("line_end", ["\n", "\r\n"])
 def test_parse_export_detects_the_delimiter_and_line_end(delimiter, line_end):
-    data = pipedrive_csv([pipedrive_row(1), pipedrive_row(2, Title="Two; with, both")],
-                         delimiter=delimiter, line_end=line_end)
+    data = pipedrive_csv(
+        [pipedrive_row(1), pipedrive_row(2, Title="Two; with, both")], delimiter=delimiter, line_end=line_end
+    )
 
     parsed = parse_export(data, "deals.csv")
 
@@ -104,19 +109,24 @@ def test_parse_export_skips_salesforce_total_rows_and_footer_lines():
     assert titles(parsed) == ["Total Renovation", "Lobby"]
     assert parsed.rows_read == 2
     assert parsed.detection["summary_rows"] == [
-        "row 4: Total", "row 5: Grand Totals (2 records)",
+        "row 4: Total",
+        "row 5: Grand Totals (2 records)",
         "row 6: Confidential Information - Do Not Distribute",
         "row 7: Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.",
     ]
 
 
 def test_parse_export_finds_the_header_below_title_rows_of_a_formatted_xlsx_report():
-    data = to_xlsx([
-        ["Opportunities by Stage"], ["Filtered By: Close Date equals This Year"], [],
-        ["Opportunity Name", "Account Name", "Amount", "Close Date", "Stage"],
-        ["Lobby", "Acme", 1200.5, dt.datetime(2026, 3, 15), "Negotiation"],
-        ["Total", None, 1200.5, None, None],
-    ])
+    data = to_xlsx(
+        [
+            ["Opportunities by Stage"],
+            ["Filtered By: Close Date equals This Year"],
+            [],
+            ["Opportunity Name", "Account Name", "Amount", "Close Date", "Stage"],
+            ["Lobby", "Acme", 1200.5, dt.datetime(2026, 3, 15), "Negotiation"],
+            ["Total", None, 1200.5, None, None],
+        ]
+    )
 
     parsed = parse_export(data, "report.xlsx")
 

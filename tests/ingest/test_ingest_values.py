@@ -79,10 +79,17 @@ def pd_nat():
 @pytest.mark.parametrize(
     ("text", "value", "currency"),
     [
-        ("1234.5", 1234.5, "SAR"), ("1,234,567", 1234567.0, "SAR"), ("$1,234,567", 1234567.0, "USD"),
-        ("7,000.00 BGN", 7000.0, "BGN"), ("SAR 5,000", 5000.0, "SAR"), ("0", 0.0, "SAR"),
-        ("-1,200.50", -1200.5, "SAR"), ("(1,200.50)", -1200.5, "SAR"), ("€ 99.90", 99.9, "EUR"),
-        ("11015.0", 11015.0, "SAR"), ("1 234.50", 1234.5, "SAR"),
+        ("1234.5", 1234.5, "SAR"),
+        ("1,234,567", 1234567.0, "SAR"),
+        ("$1,234,567", 1234567.0, "USD"),
+        ("7,000.00 BGN", 7000.0, "BGN"),
+        ("SAR 5,000", 5000.0, "SAR"),
+        ("0", 0.0, "SAR"),
+        ("-1,200.50", -1200.5, "SAR"),
+        ("(1,200.50)", -1200.5, "SAR"),
+        ("€ 99.90", 99.9, "EUR"),
+        ("11015.0", 11015.0, "SAR"),
+        ("1 234.50", 1234.5, "SAR"),
     ],
 )
 def test_parse_export_reads_numbers_with_separators_symbols_and_codes(text, value, currency):
@@ -108,8 +115,11 @@ def test_parse_export_treats_a_blank_value_as_missing_and_a_word_as_an_error():
 
 @pytest.mark.parametrize(
     ("source_values", "expected"),
-    [(["75%", "10 %", ""], [0.75, 0.10, None]), (["75", "10", "0"], [0.75, 0.10, 0.0]),
-     (["0.75", "0.1", "1"], [0.75, 0.1, 1.0])],
+    [
+        (["75%", "10 %", ""], [0.75, 0.10, None]),
+        (["75", "10", "0"], [0.75, 0.10, 0.0]),
+        (["0.75", "0.1", "1"], [0.75, 0.1, 1.0]),
+    ],
 )
 def test_parse_export_reads_probabilities_as_fractions(source_values, expected):
     parsed = parse_column("probability", source_values)
@@ -119,19 +129,30 @@ def test_parse_export_reads_probabilities_as_fractions(source_values, expected):
 
 
 def test_parse_export_reads_pipedrive_probabilities_as_percentages_and_rejects_out_of_range():
-    data = to_csv([["1", "One", "40"], ["2", "Two", "1"], ["3", "Three", "150"]],
-                  ["Deal - ID", "Deal - Title", "Deal - Probability"])
+    data = to_csv(
+        [["1", "One", "40"], ["2", "Two", "1"], ["3", "Three", "150"]],
+        ["Deal - ID", "Deal - Title", "Deal - Probability"],
+    )
 
     parsed = parse_export(data, "deals.csv")
 
     assert parsed.deals["probability"].tolist() == [0.4, 0.01]
-    assert parsed.rejects["reason"].tolist() == ["row 4, column 'Deal - Probability': '150' is not a probability"]
+    assert parsed.rejects["reason"].tolist() == [
+        "row 4, column 'Deal - Probability': '150' is not a probability"
+    ]
 
 
 @pytest.mark.parametrize(
     ("status", "stage", "expected"),
-    [("Open", "Approved", "open"), ("WON", "Approved", "won"), ("lost", "x", "lost"),
-     ("Deleted", "x", "deleted"), ("", "Closed Won", "won"), ("", "closedlost", "lost"), ("", "Approved", "open")],
+    [
+        ("Open", "Approved", "open"),
+        ("WON", "Approved", "won"),
+        ("lost", "x", "lost"),
+        ("Deleted", "x", "deleted"),
+        ("", "Closed Won", "won"),
+        ("", "closedlost", "lost"),
+        ("", "Approved", "open"),
+    ],
 )
 def test_parse_export_maps_status_words_and_won_or_lost_stage_names(status, stage, expected):
     data = to_csv([["1", "One", status, stage]], ["deal_id", "title", "status", "stage"])
@@ -151,7 +172,12 @@ def test_parse_export_rejects_an_unknown_status_naming_the_choices():
 
 def test_parse_export_converts_to_the_base_currency_and_warns_about_unknown_currencies():
     data = to_csv(
-        [["1", "One", "100", "USD"], ["2", "Two", "100", "XYZ"], ["3", "Three", "100", "xyz"], ["4", "Four", "", ""]],
+        [
+            ["1", "One", "100", "USD"],
+            ["2", "Two", "100", "XYZ"],
+            ["3", "Three", "100", "xyz"],
+            ["4", "Four", "", ""],
+        ],
         ["deal_id", "title", "value", "currency"],
     )
 

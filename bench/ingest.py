@@ -7,15 +7,18 @@ For each size it writes a seeded Pipedrive export to a temporary folder, then ti
 the same run: DuckDB's own ``read_csv`` of the file into a table of a fresh DuckDB file
 (the bare-tool baseline, types auto-detected), and ``ingest_file`` into a fresh file
 store (read, detect, parse every column, reject, save deals, rejects and raw bytes in
-one transaction). It prints rows/s, the ratio ingest/read_csv and the process's peak
-resident memory (RSS, which sees DuckDB's memory too). Goal: ratio <= 2.0 and peak
-memory < 2 GB at 1M rows. Not part of the test suite.
+one transaction). Each runs in its own fresh Python process, so the peak resident memory
+printed (RSS, which sees DuckDB's memory too) is that step's alone. It prints rows/s, the
+ratio ingest/read_csv and peak RSS. Goal: ratio <= 2.0 and peak memory < 2 GB at 1M
+rows. Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -107,49 +110,65 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_read_csv(path: Path, folder: Path) -> float:
+def time_read_csv(path: Path, folder: Path) -> dict:
     con = duckdb.connect(str(folder / "baseline.duckdb"))
     try:
         start = time.perf_counter()
         con.execute("CREATE TABLE deals AS SELECT * FROM read_csv(?)", [str(path)])
-        return time.perf_counter() - start
+        return {"seconds": time.perf_counter() - start}
     finally:
         con.close()
 
 
-def time_ingest(path: Path, folder: Path) -> tuple[float, int, int]:
+def time_ingest(path: Path, folder: Path) -> dict:
     with Store(str(folder / "store.duckdb")) as store:
         start = time.perf_counter()
         result = ingest_file(store, path, max_bytes=4 * 1024**3)
-        return time.perf_counter() - start, result.rows_loaded, result.rows_rejected
+        return {"seconds": time.perf_counter() - start, "loaded": result.rows_loaded,
+                "rejected": result.rows_rejected}
+
+
+def measure(kind: str, path: Path, folder: Path) -> dict:
+    """Run one measurement in a fresh Python process, so its peak RSS is its own."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(path), str(folder)],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(completed.stdout)
+
+
+def child(kind: str, path: str, folder: str) -> None:
+    measured = (time_read_csv if kind == "read_csv" else time_ingest)(Path(path), Path(folder))
+    print(json.dumps({**measured, "peak_rss_mb": peak_rss_mb()}))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--rows", type=int, action="append", help="rows per file (repeatable; default 100000 and 1000000)"
-    )
+    parser.add_argument("--rows", type=int, action="append",
+                        help="rows per file (repeatable; default 100000 and 1000000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generated exports")
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child(*args.child)
+        return 0
     sizes = args.rows or [100_000, 1_000_000]
-    print(
-        f"{'rows':>9} {'MB':>7} {'read_csv s':>10} {'ingest s':>9} {'ratio':>6} {'ingest rows/s':>14} "
-        f"{'loaded':>9} {'rejected':>8} {'peak RSS MB':>11}"
-    )
+    print(f"{'rows':>9} {'MB':>7} {'read_csv s':>10} {'ingest s':>9} {'ratio':>6} {'ingest rows/s':>14} "
+          f"{'loaded':>9} {'rejected':>8} {'read_csv RSS MB':>15} {'ingest RSS MB':>13}")
     for rows in sizes:
         with tempfile.TemporaryDirectory(prefix="dealcast-bench-") as tmp:
             folder = Path(tmp)
             path = folder / f"pipedrive_{rows}.csv"
             write_pipedrive_csv(path, rows, args.seed)
-            baseline = time_read_csv(path, folder)
-            ingest, loaded, rejected = time_ingest(path, folder)
+            baseline = measure("read_csv", path, folder)
+            ingest = measure("ingest", path, folder)
             size_mb = path.stat().st_size / 1024 / 1024
-            print(
-                f"{rows:>9} {size_mb:>7.1f} {baseline:>10.2f} {ingest:>9.2f} {ingest / baseline:>6.2f} "
-                f"{rows / ingest:>14,.0f} {loaded:>9} {rejected:>8} {peak_rss_mb():>11.0f}"
-            )
+            print(f"{rows:>9} {size_mb:>7.1f} {baseline['seconds']:>10.2f} {ingest['seconds']:>9.2f} "
+                  f"{ingest['seconds'] / baseline['seconds']:>6.2f} {rows / ingest['seconds']:>14,.0f} "
+                  f"{ingest['loaded']:>9} {ingest['rejected']:>8} {baseline['peak_rss_mb']:>15.0f} "
+                  f"{ingest['peak_rss_mb']:>13.0f}", flush=True)
     return 0
 
 

@@ -49,7 +49,6 @@ HEAD_RECORDS = 60
 HEADER_SEARCH_ROWS = 30
 #: Extra columns read beyond the header, to catch rows with more fields than names.
 SPARE_COLUMNS = 8
-VALIDATE_CHUNK = 16 * 1024 * 1024
 #: Skipped rows named in a warning.
 ROWS_SHOWN = 5
 
@@ -167,7 +166,26 @@ def sniff_kind(data: bytes, file_name: str) -> str:
 def _read_csv(
     con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, table: str, path: str | None
 ) -> RawTable:
+    """UTF-8 first (DuckDB checks every byte as it reads); cp1252 when it is not UTF-8."""
     encoding, utf8 = _as_utf8(data)
+    try:
+        return _load_csv(con, utf8, encoding, file_name, table, path if encoding == "utf-8" else None)
+    except _NotUtf8Error:
+        return _load_csv(con, _transcode(bytes(utf8)), "cp1252", file_name, table, None)
+
+
+class _NotUtf8Error(Exception):
+    """DuckDB found a byte sequence that is not UTF-8."""
+
+
+def _load_csv(
+    con: duckdb.DuckDBPyConnection,
+    utf8: bytes | memoryview,
+    encoding: str,
+    file_name: str,
+    table: str,
+    path: str | None,
+) -> RawTable:
     head = bytes(utf8[:HEAD_BYTES]).decode("utf-8", errors="replace")
     if not head.strip():
         raise EmptyFileError(f"{file_name}: the file has no rows, only blank lines.")
@@ -179,7 +197,6 @@ def _read_csv(
     header_cells, lines_to_skip = records[found]
     headers = unique_headers(header_cells)
     width = len(headers)
-    columns = {f"c{i}": "VARCHAR" for i in range(width + SPARE_COLUMNS)}
     options = {
         "auto_detect": False,
         "header": False,
@@ -187,22 +204,20 @@ def _read_csv(
         "delim": delimiter,
         "quote": '"',
         "escape": '"',
-        "columns": columns,
+        "columns": {f"c{i}": "VARCHAR" for i in range(width + SPARE_COLUMNS)},
         "null_padding": True,
         "strict_mode": False,
     }
-    with _temporary_file(utf8, path if encoding == "utf-8" else None) as path:
+    with _temporary_file(utf8, path) as csv_path:
         try:
-            _create_from_csv(con, table, path, options, width)
+            _create_from_csv(con, table, csv_path, options, width)
         except duckdb.Error as exc:
             if "parallel" not in str(exc):
-                raise UnreadableFileError(f"{file_name}: cannot be read as CSV: {_first_line(exc)}") from None
+                raise _read_error(exc, file_name, encoding) from None
             try:  # quoted line breaks with short rows need the single-threaded reader
-                _create_from_csv(con, table, path, {**options, "parallel": False}, width)
+                _create_from_csv(con, table, csv_path, {**options, "parallel": False}, width)
             except duckdb.Error as exc2:
-                raise UnreadableFileError(
-                    f"{file_name}: cannot be read as CSV: {_first_line(exc2)}"
-                ) from None
+                raise _read_error(exc2, file_name, encoding) from None
     return RawTable(
         kind="csv",
         table=table,
@@ -211,6 +226,12 @@ def _read_csv(
         delimiter=delimiter,
         header_row=found + 1,
     )
+
+
+def _read_error(exc: duckdb.Error, file_name: str, encoding: str) -> Exception:
+    if "Invalid unicode" in str(exc) and encoding == "utf-8":
+        return _NotUtf8Error()
+    return UnreadableFileError(f"{file_name}: cannot be read as CSV: {_first_line(exc)}")
 
 
 def _create_from_csv(
@@ -242,27 +263,17 @@ def _create_cells(
 
 
 def _as_utf8(data: bytes) -> tuple[str, bytes | memoryview]:
-    """The encoding detected and the content as UTF-8 bytes (a view when no copy is needed)."""
-    if data.startswith(codecs.BOM_UTF8):
-        view = memoryview(data)[len(codecs.BOM_UTF8) :]
-        return ("utf-8-sig", view) if _is_utf8(view) else ("cp1252", _transcode(bytes(view)))
+    """The encoding the file appears to use and its content as UTF-8 (a view, no copy, when it
+    already is). Only the top is checked here; DuckDB checks the rest while reading."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", data.decode("utf-16", errors="replace").encode("utf-8")
-    if _is_utf8(memoryview(data)):
-        return "utf-8", data
-    return "cp1252", _transcode(data)
-
-
-def _is_utf8(view: memoryview) -> bool:
-    """Whether the bytes are valid UTF-8, checked in chunks to keep memory flat."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    bom = data.startswith(codecs.BOM_UTF8)
+    view = memoryview(data)[len(codecs.BOM_UTF8) if bom else 0 :]
     try:
-        for start in range(0, len(view), VALIDATE_CHUNK):
-            decoder.decode(view[start : start + VALIDATE_CHUNK])
-        decoder.decode(b"", final=True)
+        codecs.getincrementaldecoder("utf-8")().decode(view[:HEAD_BYTES])
     except UnicodeDecodeError:
-        return False
-    return True
+        return "cp1252", _transcode(bytes(view))
+    return ("utf-8-sig" if bom else "utf-8"), view
 
 
 def _transcode(data: bytes) -> bytes:

@@ -229,3 +229,13 @@ def _none(value):
 
 def _last_row_of(rows, bad, deal_id):
     return max(i for i, row in enumerate(rows) if str(row[0]) == deal_id and i not in bad) + 2
+
+
+def test_ingest_file_keeps_a_large_upload_byte_for_byte(file_store, tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_bytes(pipedrive_csv([pipedrive_row(i, Title=f"Deal {i} " + "x" * 200) for i in range(1, 5001)]))
+
+    result = ingest_file(file_store, path)
+
+    assert path.stat().st_size > 1024 * 1024
+    assert file_store.raw_file(result.snapshot_id) == ("big.csv", path.read_bytes())

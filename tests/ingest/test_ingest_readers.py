@@ -154,3 +154,13 @@ def test_parse_export_reads_xlsx_integral_ids_without_a_decimal_point():
     parsed = parse_export(data, "deals.xlsx")
 
     assert parsed.deals[["deal_id", "value"]].values.tolist() == [["42", 1500.0]]
+
+
+def test_parse_export_falls_back_to_cp1252_when_only_the_end_is_not_utf8():
+    rows = [pipedrive_row(i) for i in range(1, 4000)] + [pipedrive_row(4000, Title="Caf\xe9")]
+    data = pipedrive_csv(rows, encoding="cp1252")
+
+    parsed = parse_export(data, "deals.csv")
+
+    assert parsed.detection["encoding"] == "cp1252"
+    assert parsed.deals["title"].tolist()[-1] == "Café"

@@ -107,6 +107,13 @@ def write_pipedrive_csv(path: Path, rows: int, seed: int = 7) -> None:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS. /proc's VmHWM starts afresh at exec; ru_maxrss would carry
+    the parent's peak (the generator's arrays) into the child on Linux."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -83,9 +83,3 @@ class RateTable(BaseModel):
         rate = self.rate(currency)
         return None if value is None or rate is None else value * rate
 
-
-def default_rate_table() -> RateTable:
-    """The default rates in the configured base currency."""
-    from core.config import get_settings
-
-    return RateTable.default(get_settings().base_currency)

@@ -233,7 +233,8 @@ def _last_row_of(rows, bad, deal_id):
 
 def test_ingest_file_keeps_a_large_upload_byte_for_byte(file_store, tmp_path):
     path = tmp_path / "big.csv"
-    path.write_bytes(pipedrive_csv([pipedrive_row(i, Title=f"Deal {i} " + "x" * 200) for i in range(1, 5001)]))
+    rows = [pipedrive_row(i, Title=f"Deal {i} " + "x" * 200) for i in range(1, 5001)]
+    path.write_bytes(pipedrive_csv(rows))
 
     result = ingest_file(file_store, path)
 

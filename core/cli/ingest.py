@@ -94,6 +94,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     snapshots.set_defaults(func=run_list)
     actions = snapshots.add_subparsers(dest="action", metavar="ACTION")
+    common = _after_action(common)
     listing = actions.add_parser(
         "list",
         parents=[common],
@@ -131,6 +132,24 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     delete.add_argument("snapshot_id", metavar="ID", type=int, help="the snapshot id, e.g. 3")
     delete.add_argument("--yes", action="store_true", help="confirm the deletion, e.g. --yes")
     delete.set_defaults(func=run_delete)
+
+
+def _after_action(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--db``/``--json`` again for after the action word, without defaults of their own, so
+    ``snapshots --db X list`` keeps X (argparse lets a subparser's defaults win)."""
+    again = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    for action in common._actions:
+        again.add_argument(*action.option_strings, **_copy_options(action))
+    return again
+
+
+def _copy_options(action: argparse.Action) -> dict:
+    options = {"help": action.help}
+    if isinstance(action, argparse._StoreTrueAction):
+        options["action"] = "store_true"
+    else:
+        options["metavar"] = action.metavar
+    return options
 
 
 def _date(text: str) -> dt.date:

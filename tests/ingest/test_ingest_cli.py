@@ -154,3 +154,12 @@ def test_snapshots_export_of_an_unknown_id_exits_2(capsys, db_path, tmp_path):
     )
 
     assert (status, err) == (2, "error: No snapshot with id 9.\n")
+
+
+def test_snapshots_options_work_before_or_after_the_action(capsys, export, db_path):
+    run(capsys, "ingest", str(export), "--db", db_path)
+
+    _, before, _ = run(capsys, "snapshots", "--db", db_path, "--json", "list")
+    _, after, _ = run(capsys, "snapshots", "list", "--db", db_path, "--json")
+
+    assert [s["id"] for s in json.loads(before)] == [s["id"] for s in json.loads(after)] == [1]

@@ -1,0 +1,38 @@
+"""First-run set-up: make sure the database exists and, when it is empty, holds the sample.
+
+``make run`` calls ``python -m core setup`` before starting the dashboard, and the Upload
+page's "Load sample data" button calls ``load_sample_data``, so a newcomer sees a real
+forecast without finding an export first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.config import SAMPLE_DIR
+from core.ingest import IngestResult, ingest_file
+from core.store import Store
+
+#: The shipped weekly Pipedrive exports; the XLSX twin of the newest one is for trying XLSX
+#: uploads by hand and is not loaded, since it would be the same snapshot twice.
+SAMPLE_PATTERN = "pipedrive_deals_*.csv"
+
+
+def sample_files(sample_dir: Path = SAMPLE_DIR) -> list[Path]:
+    """The sample exports in as-of order (their names carry the ISO date)."""
+    files = sorted(sample_dir.glob(SAMPLE_PATTERN))
+    if not files:
+        raise FileNotFoundError(f"No sample exports matching {SAMPLE_PATTERN} in {sample_dir}")
+    return files
+
+
+def load_sample_data(store: Store, sample_dir: Path = SAMPLE_DIR) -> list[IngestResult]:
+    """Ingest every sample export; files already loaded are reported as duplicates."""
+    return [ingest_file(store, path, source="pipedrive", label="sample") for path in sample_files(sample_dir)]
+
+
+def ensure_sample_data(store: Store, sample_dir: Path = SAMPLE_DIR) -> list[IngestResult]:
+    """Load the sample only when the database has no deal snapshots yet."""
+    if store.list_snapshots():
+        return []
+    return load_sample_data(store, sample_dir)

@@ -1,0 +1,40 @@
+"""Money and age formatting shared by the pages and charts: one place decides how SAR looks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+_SCALES = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
+def money_short(value: float | None, currency: str) -> str:
+    """Compact money for metric tiles: ``SAR 1.24M``, ``SAR 950K``, ``-SAR 3.1K``, ``SAR 0``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    sign = "-" if value < 0 else ""
+    size = abs(value)
+    for scale, suffix in _SCALES:
+        if size >= scale:
+            scaled = size / scale
+            digits = 2 if scaled < 10 else 1 if scaled < 100 else 0
+            return f"{sign}{currency} {scaled:.{digits}f}{suffix}"
+    return f"{sign}{currency} {size:,.0f}"
+
+
+def money_full(value: float | None, currency: str) -> str:
+    """Full money for tables and captions: ``SAR 1,240,000``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    sign = "-" if value < 0 else ""
+    return f"{sign}{currency} {abs(value):,.0f}"
+
+
+def age_in_days(day: dt.date, today: dt.date) -> str:
+    """How old a snapshot is, in words a reader scans: ``today``, ``1 day``, ``12 days``."""
+    days = (today - day).days
+    if days == 0:
+        return "today"
+    if days < 0:
+        return f"in {-days} day{'s' if days != -1 else ''}"
+    return f"{days} day{'s' if days != 1 else ''}"

@@ -1,0 +1,84 @@
+"""What every page shares: process-wide services, the sidebar, and small view helpers.
+
+Services and the DuckDB store are created once per process (``st.cache_resource``), keyed
+by the configured database so a test pointing ``DEALCAST_DB`` elsewhere gets its own. The
+sidebar owns the current snapshot: pages read it from ``current_snapshot()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from core.cashflow.service import CashflowPredictionService
+from core.config import get_settings
+from core.formatting import age_in_days
+from core.llm.client import LLMClient
+from core.llm.runner import get_llm_client
+from core.store import Snapshot, Store, get_store
+
+SNAPSHOT_KEY = "snapshot_id"
+
+
+@st.cache_resource(show_spinner=False)
+def _store_for(database: str) -> Store:
+    return get_store()
+
+
+def app_store() -> Store:
+    """The store of the configured database, shared by every session of this process."""
+    return _store_for(get_settings().db)
+
+
+@st.cache_resource(show_spinner=False)
+def _cashflow_service_for(database: str) -> CashflowPredictionService:
+    return CashflowPredictionService(app_store())
+
+
+def cashflow_service() -> CashflowPredictionService:
+    """The cashflow service over ``app_store()``, one per process and database."""
+    return _cashflow_service_for(get_settings().db)
+
+
+def llm_client() -> LLMClient:
+    """The process-wide LLM client (off, with its reason, when no key or server is set)."""
+    return get_llm_client()
+
+
+def current_snapshot(store: Store) -> Snapshot | None:
+    """The snapshot picked in the sidebar, else the newest; None when nothing is loaded."""
+    snapshots = store.list_snapshots()
+    if not snapshots:
+        return None
+    by_id = {s.id: s for s in snapshots}
+    chosen = st.session_state.get(SNAPSHOT_KEY)
+    return by_id.get(chosen, snapshots[-1])
+
+
+def sidebar(store: Store) -> Snapshot | None:
+    """Draw the snapshot picker, its as-of date and the LLM status; return the snapshot."""
+    snapshots = store.list_snapshots()
+    with st.sidebar:
+        if not snapshots:
+            st.caption("No snapshot yet: load one on the Upload page.")
+        else:
+            labels = {s.id: f"#{s.id} · as of {s.as_of} · {s.file_name}" for s in reversed(snapshots)}
+            current = current_snapshot(store)
+            st.selectbox("Snapshot", list(labels), index=list(labels).index(current.id),
+                         format_func=labels.get, key=SNAPSHOT_KEY)
+        snapshot = current_snapshot(store)
+        if snapshot is not None:
+            st.caption(f"As of **{snapshot.as_of}** ({age_in_days(snapshot.as_of, dt.date.today())} old)")
+        client = llm_client()
+        if client.enabled:
+            st.caption(f":green[LLM on] · {client.base_url}")
+        else:
+            st.caption(f":gray[LLM off] · {client.disabled_reason}")
+    return snapshot
+
+
+def no_snapshot_notice() -> None:
+    """The empty state every data page shows: what to do next."""
+    st.info("No deals loaded yet. Open **Upload** to add a CRM export or load the bundled sample data.")
+    st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload_file:")

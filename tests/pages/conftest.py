@@ -1,0 +1,79 @@
+"""Fixtures for page tests: the app run through Streamlit's AppTest on a temporary database.
+
+Every test gets its own DuckDB file (a copy of one sample-loaded database built once per
+session), the LLM switched off, and fresh Streamlit caches, so pages see exactly what the
+test set up.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.bootstrap import load_sample_data
+from core.config import get_settings
+from core.store import Store, get_store
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+LLM_ENV = ("DEALCAST_LLM_API_KEY", "OPENROUTER_API_KEY", "OPENAI_API_KEY", "DEALCAST_LLM_BASE_URL")
+#: Seconds a single script run may take in a test; generous for a shared CI machine.
+RUN_TIMEOUT = 60
+
+
+@pytest.fixture(scope="session")
+def sample_database(tmp_path_factory) -> Path:
+    """A DuckDB file holding the bundled sample (8 weekly snapshots), built once."""
+    path = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    with Store(str(path)) as store:
+        load_sample_data(store)
+    return path
+
+
+def _use_database(monkeypatch, path: Path) -> Store:
+    monkeypatch.setenv("DEALCAST_DB", str(path))
+    for name in LLM_ENV:
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return get_store()
+
+
+@pytest.fixture
+def sample_store(tmp_path, monkeypatch, sample_database) -> Store:
+    """The app's store on a private copy of the sample database."""
+    path = tmp_path / "dealcast.duckdb"
+    shutil.copyfile(sample_database, path)
+    store = _use_database(monkeypatch, path)
+    yield store
+    store.close()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def empty_store(tmp_path, monkeypatch) -> Store:
+    """The app's store on a new, empty database."""
+    store = _use_database(monkeypatch, tmp_path / "empty.duckdb")
+    yield store
+    store.close()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def open_page() -> Callable[[str], AppTest]:
+    """Run the app and switch to ``pages/<name>.py``; returns the finished AppTest."""
+
+    def open_(name: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+        at.run()
+        at.switch_page(f"pages/{name}.py")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_

@@ -1,0 +1,100 @@
+"""Every dashboard figure, as pure functions: data in, Plotly figure out (DESIGN section 9).
+
+Pages never build figures themselves, so a figure is tested with plain pytest and looks
+the same wherever it appears. Invoices and cash in keep the two fixed colours below on
+every chart; a P10/P90 band is a translucent area. Several engineers add functions here:
+add, do not rewrite.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+#: Expected invoices, on every chart.
+INVOICE_COLOUR = "#1f77b4"
+#: Expected cash in, on every chart.
+CASH_COLOUR = "#2ca02c"
+#: Cumulative cash line: a darker shade of the cash colour so it reads as the same money.
+CUMULATIVE_COLOUR = "#145214"
+#: P10/P90 band of cash in: the cash colour, translucent.
+BAND_FILL = "rgba(44, 160, 44, 0.18)"
+
+
+def forecast_figure(periods: pd.DataFrame, *, currency: str, weighted: bool = True) -> go.Figure:
+    """Bars of expected invoices and cash in per period, the cumulative cash line, the P10/P90 band.
+
+    ``periods`` is ``Aggregation.periods`` (columns period, invoice_value[_unweighted],
+    cash_in[_unweighted], cash_in_p10, cash_in_p90). The band is computed from weighted
+    values, so it is drawn only for the weighted view. The cumulative line has its own
+    axis on the right: it outgrows the bars within a few periods.
+    """
+    suffix = "" if weighted else "_unweighted"
+    labels = periods["period"].astype(str).tolist()
+    invoices = periods[f"invoice_value{suffix}"].astype(float)
+    cash = periods[f"cash_in{suffix}"].astype(float)
+    money = f"%{{y:,.0f}} {currency}"
+
+    figure = go.Figure()
+    if weighted:
+        figure.add_trace(
+            go.Scatter(
+                x=labels,
+                y=periods["cash_in_p10"].astype(float),
+                name="Cash in P10",
+                mode="lines",
+                line={"width": 0, "color": CASH_COLOUR},
+                hovertemplate=f"P10 {money}<extra></extra>",
+                showlegend=False,
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=labels,
+                y=periods["cash_in_p90"].astype(float),
+                name="Cash in P10–P90",
+                mode="lines",
+                line={"width": 0, "color": CASH_COLOUR},
+                fill="tonexty",
+                fillcolor=BAND_FILL,
+                hovertemplate=f"P90 {money}<extra></extra>",
+            )
+        )
+    figure.add_trace(
+        go.Bar(x=labels, y=invoices, name="Expected invoices", marker_color=INVOICE_COLOUR,
+               hovertemplate=f"%{{x}}<br>Invoices {money}<extra></extra>")
+    )
+    figure.add_trace(
+        go.Bar(x=labels, y=cash, name="Expected cash in", marker_color=CASH_COLOUR,
+               hovertemplate=f"%{{x}}<br>Cash in {money}<extra></extra>")
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=labels,
+            y=cash.cumsum(),
+            name="Cumulative cash in",
+            mode="lines+markers",
+            line={"color": CUMULATIVE_COLOUR, "width": 2},
+            marker={"size": 4},
+            yaxis="y2",
+            hovertemplate=f"%{{x}}<br>Cumulative {money}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        barmode="group",
+        hovermode="x unified",
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        yaxis={"title": f"Per period ({currency})", "tickformat": "~s", "rangemode": "tozero"},
+        yaxis2={
+            "title": f"Cumulative ({currency})",
+            "tickformat": "~s",
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+        },
+        # Category axis in period order; Plotly drops overlapping labels, the angle keeps 52 weeks legible.
+        xaxis={"type": "category", "tickangle": -45, "automargin": True},
+    )
+    return figure

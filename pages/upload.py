@@ -2,24 +2,145 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 
 import pandas as pd
 import streamlit as st
 
 from core.bootstrap import load_sample_data
 from core.ingest import IngestError, ParsedExport, ingest_bytes, parse_export
+from core.ingest.errors import MissingColumnsError
+from core.ingest.mapping import MAPPABLE_COLUMNS
+from core.store import Store
 from pages._common import app_store, sidebar
 
 SOURCES = ("auto", "pipedrive", "hubspot", "salesforce", "generic")
 #: Rows shown in the preview; the whole file is still parsed and saved.
 PREVIEW_ROWS = 50
+NOT_MAPPED = "(not mapped)"
+FLASH_KEY = "upload_flash"
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the file…")
-def preview(sha256: str, data: bytes, file_name: str, source: str) -> ParsedExport:
-    """Parse once per (bytes, source): reruns and slider moves never re-read the upload."""
-    return parse_export(data, file_name, source=source)
+def preview(sha256: str, data: bytes, file_name: str, source: str, mapping_json: str) -> ParsedExport:
+    """Parse once per (bytes, source, mapping): reruns never re-read the upload."""
+    return parse_export(data, file_name, source=source, mapping=json.loads(mapping_json) or None)
+
+
+def mapping_key(sha256: str) -> str:
+    return f"mapping:{sha256}"
+
+
+def mapping_editor(sha256: str, headers: list[str], current: dict[str, str], expanded: bool) -> None:
+    """Let the user say which column feeds each deal field; applied on the next run."""
+    with st.expander("Column mapping", expanded=expanded):
+        st.caption("Which column of the file feeds each deal field. The mapping is remembered "
+                   "for files with the same headers.")
+        table = pd.DataFrame({
+            "deal field": list(MAPPABLE_COLUMNS),
+            "file column": [current.get(name, NOT_MAPPED) for name in MAPPABLE_COLUMNS],
+        })
+        edited = st.data_editor(
+            table,
+            key=f"mapping_editor:{sha256}",
+            hide_index=True,
+            disabled=["deal field"],
+            column_config={"file column": st.column_config.SelectboxColumn(
+                options=[NOT_MAPPED, *headers], required=True)},
+        )
+        if st.button("Apply mapping", key="apply_mapping"):
+            st.session_state[mapping_key(sha256)] = {
+                field: ("" if column == NOT_MAPPED else column)
+                for field, column in zip(edited["deal field"], edited["file column"], strict=True)
+            }
+            st.rerun()
+
+
+def show_parsed(parsed: ParsedExport) -> None:
+    st.subheader(f"{parsed.file_name}: {parsed.source}")
+    detection = parsed.detection
+    if detection.get("evidence"):
+        st.caption(f"Detected {detection.get('detected_source')}: {detection['evidence']}")
+    cols = st.columns(3)
+    cols[0].metric("Rows read", f"{parsed.rows_read:,}")
+    cols[1].metric("Rows to load", f"{parsed.rows_loaded:,}")
+    cols[2].metric("Rows rejected", f"{parsed.rows_rejected:,}")
+    for warning in parsed.warnings:
+        st.warning(warning)
+    shown = min(PREVIEW_ROWS, parsed.rows_loaded)
+    st.markdown(f"**Preview** (first {shown} of {parsed.rows_loaded:,} deals)")
+    st.dataframe(parsed.deals.head(PREVIEW_ROWS), hide_index=True)
+    if parsed.rows_rejected:
+        st.markdown("**Rejected rows** (kept with their reason; they are not loaded)")
+        st.dataframe(parsed.rejects, hide_index=True)
+
+
+def save(store: Store, data: bytes, parsed: ParsedExport, mapping: dict[str, str], as_of: dt.date) -> None:
+    with st.status("Saving the snapshot…", expanded=True) as status:
+        st.write(f"Writing {parsed.rows_loaded:,} deals and {parsed.rows_rejected:,} rejected rows…")
+        result = ingest_bytes(store, data, parsed.file_name, source=parsed.source, as_of=as_of,
+                              mapping=mapping or None)
+        status.update(label=f"Saved snapshot {result.snapshot_id}", state="complete")
+    st.success(f"Saved snapshot {result.snapshot_id}: {result.rows_loaded:,} deals loaded, "
+               f"{result.rows_rejected:,} rejected.")
+
+
+def upload_section(store: Store) -> None:
+    left, right = st.columns([3, 1])
+    uploaded = left.file_uploader("CRM deal export", type=["csv", "tsv", "txt", "xlsx"], key="upload")
+    source = right.selectbox("Source", SOURCES, key="source", help="'auto' detects the CRM from the headers.")
+    if uploaded is None:
+        return
+    data = uploaded.getvalue()
+    sha256 = hashlib.sha256(data).hexdigest()
+    mapping = st.session_state.get(mapping_key(sha256), {})
+    try:
+        parsed = preview(sha256, data, uploaded.name, source, json.dumps(mapping, sort_keys=True))
+    except MissingColumnsError as exc:
+        st.error(str(exc))
+        mapping_editor(sha256, exc.found, mapping, expanded=True)
+        return
+    except IngestError as exc:
+        st.error(str(exc))
+        return
+    mapping_editor(sha256, parsed.detection["headers"], parsed.mapping, expanded=parsed.source == "generic")
+    show_parsed(parsed)
+    duplicate = store.find_snapshot_by_sha(sha256)
+    if duplicate is not None:
+        st.info(f"This exact file is already loaded as snapshot {duplicate.id} (as of {duplicate.as_of}).")
+        return
+    as_of = st.date_input("As-of date", value=parsed.as_of_guess or dt.date.today(), key="as_of",
+                          help="The day this export describes; forecasts count from it.")
+    if st.button("Save snapshot", type="primary", key="save_snapshot"):
+        save(store, data, parsed, mapping, as_of)
+
+
+def snapshots_section(store: Store) -> None:
+    st.subheader("Snapshots")
+    snapshots = store.list_snapshots()
+    if not snapshots:
+        st.caption("None yet.")
+        return
+    table = pd.DataFrame([
+        {"id": s.id, "as of": s.as_of, "source": s.source, "file": s.file_name, "read": s.rows_read,
+         "loaded": s.rows_loaded, "rejected": s.rows_rejected, "label": s.label or ""}
+        for s in reversed(snapshots)
+    ])
+    st.dataframe(table, hide_index=True)
+    names = {s.id: f"#{s.id} — {s.file_name} (as of {s.as_of})" for s in reversed(snapshots)}
+    chosen = st.selectbox("Snapshot", list(names), format_func=names.get, key="manage_snapshot")
+    file_name, content = store.raw_file(chosen)
+    st.download_button("Download original file", content, file_name=file_name, key="download_original")
+    with st.expander("Rejected rows of this snapshot"):
+        st.dataframe(store.load_rejects(chosen), hide_index=True)
+    confirm = st.checkbox(f"Yes, delete snapshot {chosen} and everything stored with it",
+                          key="confirm_delete")
+    if st.button("Delete snapshot", disabled=not confirm, key="delete_snapshot"):
+        store.delete_snapshot(chosen)
+        st.session_state.pop("confirm_delete", None)
+        st.rerun()
 
 
 store = app_store()
@@ -28,76 +149,18 @@ st.title("Upload")
 st.caption("Drop a Pipedrive, HubSpot, Salesforce or any CSV/XLSX deal export. "
            "Each upload becomes a dated snapshot.")
 
+if FLASH_KEY in st.session_state:
+    st.success(st.session_state.pop(FLASH_KEY))
 if not store.list_snapshots():
     st.info("No data yet. Upload an export below, or start with the bundled sample.")
-    if st.button("Load sample data", type="primary"):
+    if st.button("Load sample data", type="primary", key="load_sample"):
         with st.spinner("Loading the sample exports…"):
             results = load_sample_data(store)
         rows = sum(r.rows_loaded for r in results)
-        st.success(f"Loaded {len(results)} sample snapshots ({rows:,} deal rows).")
-
-left, right = st.columns([3, 1])
-uploaded = left.file_uploader("CRM deal export", type=["csv", "tsv", "txt", "xlsx"])
-source = right.selectbox("Source", SOURCES, help="'auto' detects the CRM from the headers.")
-
-if uploaded is not None:
-    data = uploaded.getvalue()
-    sha256 = hashlib.sha256(data).hexdigest()
-    try:
-        parsed = preview(sha256, data, uploaded.name, source)
-    except IngestError as exc:
-        st.error(str(exc))
-    else:
-        st.subheader(f"{uploaded.name}: detected {parsed.source}")
-        evidence = parsed.detection.get("evidence")
-        if evidence:
-            st.caption(f"Evidence: {evidence}")
-        read, rejected = parsed.rows_read, len(parsed.rejects)
-        cols = st.columns(3)
-        cols[0].metric("Rows read", f"{read:,}")
-        cols[1].metric("Rows to load", f"{read - rejected:,}")
-        cols[2].metric("Rows rejected", f"{rejected:,}")
-        for warning in parsed.warnings:
-            st.warning(warning)
-        st.dataframe(parsed.deals.head(PREVIEW_ROWS), hide_index=True)
-        if rejected:
-            st.markdown("**Rejected rows**")
-            st.dataframe(parsed.rejects, hide_index=True)
-
-        duplicate = store.find_snapshot_by_sha(sha256)
-        if duplicate is not None:
-            st.info(f"This exact file is already loaded as snapshot {duplicate.id} "
-                    f"(as of {duplicate.as_of}).")
-        else:
-            as_of = st.date_input("As-of date", value=parsed.as_of_guess,
-                                  help="The day this export describes; forecasts count from it.")
-            if st.button("Save snapshot", type="primary"):
-                with st.spinner("Saving…"):
-                    result = ingest_bytes(store, data, uploaded.name, source=source, as_of=as_of)
-                st.success(
-                    f"Saved snapshot {result.snapshot_id}: {result.rows_loaded:,} deals loaded, "
-                    f"{result.rows_rejected:,} rejected."
-                )
-
-st.divider()
-st.subheader("Snapshots")
-snapshots = store.list_snapshots()
-if not snapshots:
-    st.caption("None yet.")
-else:
-    table = pd.DataFrame([
-        {"id": s.id, "as of": s.as_of, "source": s.source, "file": s.file_name, "read": s.rows_read,
-         "loaded": s.rows_loaded, "rejected": s.rows_rejected, "label": s.label or ""}
-        for s in reversed(snapshots)
-    ])
-    st.dataframe(table, hide_index=True)
-    names = {s.id: f"#{s.id} — {s.file_name} (as of {s.as_of})" for s in snapshots}
-    chosen = st.selectbox("Snapshot", list(reversed(names)), format_func=names.get)
-    file_name, content = store.raw_file(chosen)
-    st.download_button("Download original file", content, file_name=file_name)
-    with st.expander("Rejected rows of this snapshot"):
-        st.dataframe(store.load_rejects(chosen), hide_index=True)
-    confirm = st.checkbox(f"Yes, delete snapshot {chosen} and everything stored with it")
-    if st.button("Delete snapshot", disabled=not confirm):
-        store.delete_snapshot(chosen)
+        # Rerun so the sidebar and every widget see the new snapshots; the message survives it.
+        st.session_state[FLASH_KEY] = f"Loaded {len(results)} sample snapshots ({rows:,} deal rows)."
         st.rerun()
+
+upload_section(store)
+st.divider()
+snapshots_section(store)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from core.config import SETTINGS
+from tests.test_cli import COMMANDS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -17,3 +18,9 @@ def test_readme_documents_every_setting():
     for info in SETTINGS:
         stem = info.env.removesuffix("_FAST").removesuffix("_BALANCED").removesuffix("_ADVANCED")
         assert stem in README, f"README does not document {info.env}"
+
+
+def test_readme_shows_every_command():
+    top_level = {name.split()[0] for name in COMMANDS}
+    for name in sorted(top_level):
+        assert f"python -m core {name}" in README, f"README has no example of `python -m core {name}`"

@@ -98,3 +98,77 @@ def forecast_figure(periods: pd.DataFrame, *, currency: str, weighted: bool = Tr
         xaxis={"type": "category", "tickangle": -45, "automargin": True},
     )
     return figure
+
+
+# -- LLM usage (pages/llm_usage.py; frames from core.llm.call_report) ------------------------
+
+#: Calls answered by the server, answered from the response cache, and failed.
+LLM_ANSWERED_COLOUR = "#6c757d"
+LLM_CACHED_COLOUR = "#adb5bd"
+LLM_FAILED_COLOUR = "#d62728"
+#: Prompt and completion tokens.
+LLM_PROMPT_TOKENS_COLOUR = "#9467bd"
+LLM_COMPLETION_TOKENS_COLOUR = "#c5b0d5"
+
+
+def _llm_layout(figure: go.Figure, y_title: str) -> go.Figure:
+    figure.update_layout(
+        barmode="stack",
+        hovermode="x unified",
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        yaxis={"title": y_title, "rangemode": "tozero"},
+    )
+    return figure
+
+
+def llm_calls_figure(over_time: pd.DataFrame, *, granularity: str) -> go.Figure:
+    """Calls per hour or day, stacked: answered by the server, from the cache, failed.
+
+    ``over_time`` is ``UsageReport.over_time`` (period, successes, failures, cache_hits).
+    """
+    periods = over_time["period"]
+    answered = over_time["successes"] - over_time["cache_hits"]
+    figure = go.Figure()
+    for name, values, colour in (
+        ("Answered", answered, LLM_ANSWERED_COLOUR),
+        ("From cache", over_time["cache_hits"], LLM_CACHED_COLOUR),
+        ("Failed", over_time["failures"], LLM_FAILED_COLOUR),
+    ):
+        figure.add_trace(go.Bar(x=periods, y=values, name=name, marker_color=colour,
+                                hovertemplate=f"{name}: %{{y:,}}<extra></extra>"))
+    _llm_layout(figure, f"Calls per {granularity}")
+    figure.update_xaxes(title=None)
+    return figure
+
+
+def llm_tokens_figure(over_time: pd.DataFrame, *, granularity: str) -> go.Figure:
+    """Prompt and completion tokens per hour or day (stacked bars) and their cost in USD (line)."""
+    periods = over_time["period"]
+    figure = go.Figure()
+    for name, column, colour in (
+        ("Prompt tokens", "prompt_tokens", LLM_PROMPT_TOKENS_COLOUR),
+        ("Completion tokens", "completion_tokens", LLM_COMPLETION_TOKENS_COLOUR),
+    ):
+        figure.add_trace(go.Bar(x=periods, y=over_time[column], name=name, marker_color=colour,
+                                hovertemplate=f"{name}: %{{y:,}}<extra></extra>"))
+    figure.add_trace(go.Scatter(
+        x=periods, y=over_time["cost_usd"], name="Cost (USD)", mode="lines+markers", yaxis="y2",
+        line={"color": "#333333", "width": 2}, hovertemplate="Cost: $%{y:,.4f}<extra></extra>",
+    ))
+    _llm_layout(figure, f"Tokens per {granularity}")
+    figure.update_layout(yaxis2={"title": "Cost (USD)", "overlaying": "y", "side": "right",
+                                 "rangemode": "tozero", "showgrid": False})
+    return figure
+
+
+def llm_errors_figure(errors: pd.DataFrame) -> go.Figure:
+    """Failed calls by error type, the most frequent on top (``UsageReport.errors``)."""
+    ordered = errors.iloc[::-1]
+    figure = go.Figure(go.Bar(
+        x=ordered["calls"], y=ordered["error_type"], orientation="h", marker_color=LLM_FAILED_COLOUR,
+        hovertemplate="%{y}: %{x:,}<extra></extra>",
+    ))
+    figure.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"title": "Failed calls"},
+                         yaxis={"type": "category"}, height=max(160, 40 * len(errors) + 80))
+    return figure

@@ -9,9 +9,10 @@ own thread: ``Store.cursor()`` hands each thread its own cursor on one shared co
 
 Tables (``MIGRATIONS`` is the source of truth):
 
-- ``snapshots``: one row per upload (deal exports, later invoice lists) with its counts.
+- ``snapshots``: one row per upload (``kind`` deals or invoices) with its counts.
 - ``deals``: the canonical deal columns (core.deals) per snapshot; ``extra`` keeps every
   unmapped source column as JSON.
+- ``invoices``: the canonical invoice columns (core.receivables) per invoices snapshot.
 - ``rejected_rows``: every source row that did not load, with its reason.
 - ``raw_files``: the uploaded bytes, so the original can be downloaded unchanged (files
   over ``RAW_COMPRESS_BYTES`` are kept zstd-compressed: a 270 MB export costs DuckDB
@@ -156,6 +157,24 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (2, (
         "ALTER TABLE raw_files ADD COLUMN compression VARCHAR",
         "ALTER TABLE raw_files ADD COLUMN size BIGINT",
+    )),
+    (3, (
+        # Invoice lists (snapshots of kind 'invoices'): the canonical invoice schema of
+        # core/receivables/invoices.py.
+        """CREATE TABLE invoices (
+    snapshot_id INTEGER NOT NULL,
+    invoice_id VARCHAR,
+    customer VARCHAR,
+    invoice_date DATE,
+    due_date DATE,
+    amount DOUBLE,
+    currency VARCHAR,
+    amount_base DOUBLE,
+    paid_date DATE,
+    disputed BOOLEAN,
+    deal_id VARCHAR,
+    extra JSON
+)""",
     )),
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 #: Expected invoices, on every chart.
 INVOICE_COLOUR = "#1f77b4"
@@ -171,4 +172,141 @@ def llm_errors_figure(errors: pd.DataFrame) -> go.Figure:
     ))
     figure.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"title": "Failed calls"},
                          yaxis={"type": "category"}, height=max(160, 40 * len(errors) + 80))
+    return figure
+
+
+def cash_outlook_figure(periods: pd.DataFrame, *, currency: str) -> go.Figure:
+    """A small chart for the Overview: expected invoices and cash in per period, weighted.
+
+    ``periods`` is ``Aggregation.periods``; no band or cumulative line (Forecast has those).
+    """
+    labels = periods["period"].astype(str).tolist()
+    money = f"%{{y:,.0f}} {currency}"
+    figure = go.Figure()
+    for column, name, colour in (
+        ("invoice_value", "Expected invoices", INVOICE_COLOUR),
+        ("cash_in", "Expected cash in", CASH_COLOUR),
+    ):
+        figure.add_trace(
+            go.Bar(x=labels, y=periods[column].astype(float), name=name, marker_color=colour,
+                   hovertemplate=f"%{{x}}<br>{name} {money}<extra></extra>")
+        )
+    figure.update_layout(
+        barmode="group",
+        height=260,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        yaxis={"title": currency, "tickformat": "~s", "rangemode": "tozero"},
+        xaxis={"type": "category", "tickangle": -45, "automargin": True},
+    )
+    return figure
+
+
+def stage_timeline_figure(history: pd.DataFrame) -> go.Figure:
+    """One deal's stage at each snapshot date: a step line over stages in the order first seen.
+
+    ``history`` is ``core.deal_history.deal_history`` (columns as_of, stage, status, value_base).
+    """
+    stages = history["stage"].astype("string").fillna("(no stage)")
+    order = list(dict.fromkeys(stages.tolist()))
+    status = history["status"].astype("string").fillna("")
+    value = history["value_base"].astype(float)
+    figure = go.Figure(
+        go.Scatter(
+            x=pd.to_datetime(history["as_of"]),
+            y=stages.tolist(),
+            mode="lines+markers",
+            line={"shape": "hv", "color": INVOICE_COLOUR, "width": 2},
+            marker={"size": 9},
+            customdata=list(zip(status.tolist(), value.tolist(), strict=True)),
+            hovertemplate="%{x|%Y-%m-%d}<br>%{y}<br>status %{customdata[0]}"
+            "<br>value %{customdata[1]:,.0f}<extra></extra>",
+            name="Stage",
+        )
+    )
+    figure.update_layout(
+        height=max(220, 60 + 40 * len(order)),
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        showlegend=False,
+        xaxis={"title": "Snapshot as of", "type": "date"},
+        yaxis={"title": None, "type": "category", "categoryorder": "array", "categoryarray": order,
+               "automargin": True},
+    )
+    return figure
+
+
+#: Line styles that tell the engines apart on the backtest cash chart (cash colour for all).
+ENGINE_DASHES = ("solid", "dash", "dot", "dashdot")
+
+
+def backtest_cash_figure(weeks: pd.DataFrame, *, currency: str) -> go.Figure:
+    """Actual cash in per week as bars, each engine's predicted cash as a line over them.
+
+    ``weeks`` is long: engine, period, predicted_cash, actual_cash (``BacktestDetail.weeks``
+    per engine). The actual cash is what later snapshots show, the same for every engine;
+    the first engine's rows draw it.
+    """
+    money = f"%{{y:,.0f}} {currency}"
+    engines = list(dict.fromkeys(weeks["engine"].tolist()))
+    first = weeks[weeks["engine"] == engines[0]] if engines else weeks
+    figure = go.Figure(
+        go.Bar(x=first["period"].astype(str).tolist(), y=first["actual_cash"].astype(float),
+               name="Actual cash in", marker_color=CASH_COLOUR,
+               hovertemplate=f"%{{x}}<br>Actual {money}<extra></extra>")
+    )
+    for number, engine in enumerate(engines):
+        rows = weeks[weeks["engine"] == engine]
+        figure.add_trace(
+            go.Scatter(
+                x=rows["period"].astype(str).tolist(),
+                y=rows["predicted_cash"].astype(float),
+                name=f"Predicted ({engine})",
+                mode="lines+markers",
+                line={"color": CUMULATIVE_COLOUR, "dash": ENGINE_DASHES[number % len(ENGINE_DASHES)]},
+                hovertemplate=f"%{{x}}<br>Predicted by {engine} {money}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        hovermode="x unified",
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        yaxis={"title": f"Cash in per week ({currency})", "tickformat": "~s", "rangemode": "tozero"},
+        xaxis={"type": "category", "tickangle": -45, "automargin": True},
+    )
+    return figure
+
+
+def backtest_error_figure(errors: pd.DataFrame) -> go.Figure:
+    """Histograms of date errors in days (predicted minus actual), one panel per engine.
+
+    ``errors`` is long: engine, kind (``invoice`` or ``payment``), error_days
+    (``BacktestDetail.errors()``). Invoice errors in the invoice colour, payment errors in
+    the cash colour; positive means predicted too late.
+    """
+    engines = list(dict.fromkeys(errors["engine"].tolist())) or [""]
+    figure = make_subplots(rows=1, cols=len(engines), shared_yaxes=True, subplot_titles=engines)
+    for column, engine in enumerate(engines, start=1):
+        for kind, colour in (("invoice", INVOICE_COLOUR), ("payment", CASH_COLOUR)):
+            days = errors.loc[(errors["engine"] == engine) & (errors["kind"] == kind), "error_days"]
+            figure.add_trace(
+                go.Histogram(
+                    x=days.astype(float),
+                    name=f"{kind.capitalize()} date error",
+                    legendgroup=kind,
+                    showlegend=column == 1,
+                    marker_color=colour,
+                    opacity=0.75,
+                    xbins={"size": 7},
+                    hovertemplate=f"{kind} error %{{x}} days<br>%{{y}} deals<extra></extra>",
+                ),
+                row=1,
+                col=column,
+            )
+        figure.update_xaxes(title_text="Days (predicted − actual)", row=1, col=column)
+    figure.update_yaxes(title_text="Deals", row=1, col=1)
+    figure.update_layout(
+        barmode="overlay",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.08, "x": 0},
+    )
     return figure

@@ -109,7 +109,9 @@ def _names(column: pd.Series) -> list[str]:
     return sorted(str(name) for name in column.dropna().unique())
 
 
-def forecast_run(service: CashflowPredictionService, snapshot_id: int, options: PredictionOptions) -> ForecastRun:
+def forecast_run(
+    service: CashflowPredictionService, snapshot_id: int, options: PredictionOptions
+) -> ForecastRun:
     """The cached run for this snapshot, engine, LLM switch and assumptions version; computed on a miss."""
     key = (get_settings().db, snapshot_id, options.engine, options.use_llm, service.assumptions.version)
     cached = run_cache().get(key)
@@ -250,8 +252,8 @@ def exclusions(agg: Aggregation, currency: str) -> None:
             key="reconciliation",
         )
         st.caption(
-            f"Of the deals in the chart, {shown['overdue_rolled_in']['count']:,} were overdue and roll to the "
-            f"as-of date, {shown['already_invoiced']['count']:,} were invoiced before it. "
+            f"Of the deals in the chart, {shown['overdue_rolled_in']['count']:,} were overdue and roll "
+            f"to the as-of date, {shown['already_invoiced']['count']:,} were invoiced before it. "
             f"{shown['received']['count']:,} deals already paid and {shown['not_forecast']['count']:,} lost "
             "or closed are not forecast."
         )
@@ -317,8 +319,10 @@ def assumptions(report: AssumptionsReport) -> None:
             hide_index=True,
         )
         cols[1].markdown("**Methods used**")
-        cols[1].dataframe(pd.DataFrame({"Method": list(report.methods), "Deals": list(report.methods.values())}),
-                          hide_index=True)
+        cols[1].dataframe(
+            pd.DataFrame({"Method": list(report.methods), "Deals": list(report.methods.values())}),
+            hide_index=True,
+        )
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel
 
 from core.ingest.presets import PRESETS, Preset, normalise_header
@@ -18,12 +20,14 @@ class Detection(BaseModel):
     scores: dict[str, int]
 
 
-def detect_source(headers: list[str]) -> Detection:
-    """Pick the preset whose signature headers the file carries most; else ``generic``."""
+def detect_source(headers: list[str], presets: Mapping[str, Preset] = PRESETS) -> Detection:
+    """Pick the preset whose signature headers the file carries most; else ``generic``.
+
+    ``presets`` defaults to the deal presets; invoice lists pass their own."""
     normalised = {normalise_header(h): h for h in headers}
     scores: dict[str, int] = {}
     evidence: dict[str, list[str]] = {}
-    for preset in PRESETS.values():
+    for preset in presets.values():
         matched = _matching_headers(preset, normalised)
         scores[preset.name] = len(matched)
         evidence[preset.name] = matched

@@ -28,15 +28,23 @@ def header_signature(headers: list[str]) -> str:
 
 
 def resolve_mapping(
-    preset: Preset, headers: list[str], user_mapping: dict[str, str] | None, file_name: str
+    preset: Preset,
+    headers: list[str],
+    user_mapping: dict[str, str] | None,
+    file_name: str,
+    *,
+    columns: tuple[str, ...] = MAPPABLE_COLUMNS,
+    kind: str = "deal",
 ) -> dict[str, str]:
-    """The preset's mapping for ``headers`` with ``user_mapping`` applied on top."""
+    """The preset's mapping for ``headers`` with ``user_mapping`` applied on top.
+
+    ``columns`` and ``kind`` name the schema mapped into (invoice lists pass their own)."""
     mapping = preset.resolve(headers)
     for canonical, header in (user_mapping or {}).items():
-        if canonical not in MAPPABLE_COLUMNS:
+        if canonical not in columns:
             raise InputError(
-                f"{file_name}: cannot map {canonical!r}: it is not a deal column; "
-                f"choose one of {', '.join(MAPPABLE_COLUMNS)}."
+                f"{file_name}: cannot map {canonical!r}: it is not a {kind} column; "
+                f"choose one of {', '.join(columns)}."
             )
         if not header:
             mapping.pop(canonical, None)
@@ -51,7 +59,7 @@ def resolve_mapping(
             if used == found and other != canonical:
                 del mapping[other]
         mapping[canonical] = found
-    return {name: mapping[name] for name in MAPPABLE_COLUMNS if name in mapping}
+    return {name: mapping[name] for name in columns if name in mapping}
 
 
 def _find_header(name: str, headers: list[str]) -> str | None:

@@ -67,13 +67,14 @@ else:
     if report.empty:
         st.info("No calls match these filters: clear a model or prompt filter.")
     else:
-        st.caption(f"{totals['prompt_tokens']:,} prompt and {totals['completion_tokens']:,} completion tokens; "
-                   f"{totals['cache_hits']:,} calls answered from the cache; "
-                   f"from {totals['first_call_at']:%Y-%m-%d %H:%M} to {totals['last_call_at']:%Y-%m-%d %H:%M} UTC.")
+        span = f"{totals['first_call_at']:%Y-%m-%d %H:%M} to {totals['last_call_at']:%Y-%m-%d %H:%M} UTC"
+        st.caption(f"{totals['prompt_tokens']:,} prompt and {totals['completion_tokens']:,} completion "
+                   f"tokens; {totals['cache_hits']:,} calls answered from the cache; from {span}.")
+        per = report.granularity
         st.subheader("Calls over time")
-        st.plotly_chart(llm_calls_figure(report.over_time, granularity=report.granularity), key="calls_chart")
+        st.plotly_chart(llm_calls_figure(report.over_time, granularity=per), key="calls_chart")
         st.subheader("Tokens and cost")
-        st.plotly_chart(llm_tokens_figure(report.over_time, granularity=report.granularity), key="tokens_chart")
+        st.plotly_chart(llm_tokens_figure(report.over_time, granularity=per), key="tokens_chart")
         st.subheader("Errors by type")
         if report.errors.empty:
             st.caption("No failed calls.")

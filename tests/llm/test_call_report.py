@@ -54,7 +54,9 @@ def test_usage_report_totals_add_up_every_call(store):
     assert (totals["first_call_at"], totals["last_call_at"]) == (START, START + dt.timedelta(minutes=2))
 
 
-@pytest.mark.parametrize("latencies", [[5.0], [300.0, 100.0], [float(n) for n in range(1, 21)], [7.0, 7.0, 1.0]])
+@pytest.mark.parametrize(
+    "latencies", [[5.0], [300.0, 100.0], [float(n) for n in range(1, 21)], [7.0, 7.0, 1.0]]
+)
 def test_usage_report_latency_percentiles_match_the_in_process_metrics(store, latencies):
     calls = [record(minute, latency=latency) for minute, latency in enumerate(latencies)]
     log(store, *calls)
@@ -91,7 +93,8 @@ def test_usage_report_groups_errors_by_type_most_frequent_first(store):
 
     errors = usage_report(store).errors
 
-    assert list(errors.itertuples(index=False, name=None)) == [("LLMTimeoutError", 2), ("LLMRateLimitError", 1)]
+    rows = list(errors.itertuples(index=False, name=None))
+    assert rows == [("LLMTimeoutError", 2), ("LLMRateLimitError", 1)]
 
 
 def test_usage_report_filters_by_model_and_prompt_including_calls_without_a_prompt(store):

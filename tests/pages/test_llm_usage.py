@@ -81,7 +81,7 @@ def test_llm_usage_filters_by_model_and_prompt(sample_store, open_page):
 
     at.multiselect(key="prompts").set_value(["(none)"]).run()
     assert metrics(at)["Calls"] == "1"
-    assert [row for row in at.dataframe[1].value["prompt"]] == ["(none)"]
+    assert list(at.dataframe[1].value["prompt"]) == ["(none)"]
 
     at.multiselect(key="prompts").set_value(["email.followup"]).run()
     assert metrics(at)["Calls"] == "0"

@@ -58,6 +58,12 @@ class Settings:
     llm_max_concurrency: int = _setting(5, "LLM requests in flight at once.")
     llm_requests_per_minute: int = _setting(0, "Requests per minute cap; 0 means no cap.")
     llm_cache_ttl_seconds: int = _setting(7 * 24 * 3600, "Seconds a cached LLM response is reused.")
+    llm_forecast_policy: str = _setting(
+        "unknown_and_stuck",
+        "Deals `forecast --llm on` asks the LLM about: all, unknown (stages), stuck or unknown_and_stuck.",
+    )
+    llm_forecast_batch_size: int = _setting(10, "Deals per LLM request in the forecast's LLM path.")
+    llm_forecast_in_flight: int = _setting(5, "LLM requests the forecast keeps in flight at once.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -20,7 +20,8 @@ import pandas as pd
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.columns import Flag
 from core.cashflow.models import PredictionOptions, ProgressCallback
-from core.cashflow.rules import predict_frame
+from core.cashflow.receivables import Receivables, with_receivables
+from core.cashflow.rules import apply_overrides, estimate_frame
 from core.errors import DealcastError
 from core.store import Store
 
@@ -39,10 +40,17 @@ class EngineContext:
     store: Store | None = None
     snapshot_id: int | None = None
     progress: ProgressCallback | None = None
+    #: Invoices known at as-of: deals take their organization's learned payment terms from them.
+    receivables: Receivables | None = None
+    #: Run-level warnings an engine or refiner adds (e.g. "LLM off"); the run result carries them.
+    warnings: list[str] = field(default_factory=list)
 
     def report(self, done: int, total: int, message: str) -> None:
         if self.progress is not None:
             self.progress(done, total, message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
 
 
 class ForecastEngine(Protocol):
@@ -69,7 +77,9 @@ class RulesEngine:
     """DESIGN 5.1: the stage table and the rules, no history needed."""
 
     def predict(self, deals: pd.DataFrame, context: EngineContext) -> pd.DataFrame:
-        return predict_frame(deals, context.as_of, context.assumptions)
+        estimates = estimate_frame(deals, context.as_of, context.assumptions)
+        estimates = with_receivables(estimates, deals, context.receivables)
+        return apply_overrides(estimates, context.as_of, context.assumptions)
 
 
 _engines: dict[str, ForecastEngine] = {}

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from core.config import get_settings
+from core.errors import InputError
 
 EngineName = str  # "rules", "learned", "auto" or any registered engine
 LLMPolicy = Literal["all", "unknown", "stuck", "unknown_and_stuck"]
@@ -49,14 +52,24 @@ class DealForPrediction(BaseModel):
     notes: str | None = None
 
 
+def _llm_setting(name: str):
+    """The LLM path's defaults come from settings (``DEALCAST_LLM_FORECAST_*``)."""
+    value = getattr(get_settings(), name)
+    if name == "llm_forecast_policy" and value not in get_args(LLMPolicy):
+        raise InputError(
+            f"DEALCAST_LLM_FORECAST_POLICY={value!r} is not one of {', '.join(get_args(LLMPolicy))}."
+        )
+    return value
+
+
 class PredictionOptions(BaseModel):
     """How to predict: which engine, and whether (and for which deals) to ask the LLM."""
 
     engine: EngineName = "rules"
     use_llm: bool = False
-    llm_policy: LLMPolicy = "unknown_and_stuck"
-    llm_batch_size: int = Field(10, ge=1)
-    llm_concurrency: int = Field(5, ge=1)
+    llm_policy: LLMPolicy = Field(default_factory=lambda: _llm_setting("llm_forecast_policy"))
+    llm_batch_size: int = Field(default_factory=lambda: _llm_setting("llm_forecast_batch_size"), ge=1)
+    llm_concurrency: int = Field(default_factory=lambda: _llm_setting("llm_forecast_in_flight"), ge=1)
     min_samples: int = Field(8, ge=1, description="learned engine: fewest observed invoices per stage")
     store_results: bool = True
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-# Importing the learned module registers the "learned" and "auto" engines.
+# Importing these registers the "learned" and "auto" engines and the "llm" refiner.
 from core.cashflow import learned as _learned  # noqa: F401
+from core.cashflow import llm_refiner as _llm_refiner  # noqa: F401
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.assumptions import Assumptions, load_assumptions
 from core.cashflow.columns import day_array
@@ -51,6 +52,8 @@ from core.cashflow.rules import apply_overrides
 from core.errors import InputError
 from core.store import Store, get_store
 
+#: The payment part of the reasoning when a refiner's answer gave the payment date itself.
+REFINED_PAYMENT_TEXT = "payment date from the LLM answer"
 LLM_UNAVAILABLE = (
     "LLM path not available: no LLM refiner is registered (configure the LLM and install its path)."
 )
@@ -67,6 +70,8 @@ class PredictionRun:
     assumptions: Assumptions
     frame: pd.DataFrame
     generated_at: dt.datetime
+    #: Run-level warnings from the engine or refiner (e.g. the LLM was off or failed).
+    warnings: tuple[str, ...] = ()
 
     def aggregate(self, forecast: ForecastOptions | None = None) -> Aggregation:
         """Periods, totals and exclusions of this run under the dashboard's filters."""
@@ -132,6 +137,7 @@ class CashflowPredictionService:
             assumptions=context.assumptions,
             frame=frame,
             generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            warnings=tuple(context.warnings),
         )
         if options.store_results and snapshot_id is not None:
             self.save_run(run)
@@ -253,8 +259,15 @@ def merge_refined(frame: pd.DataFrame, refined: pd.DataFrame, as_of: dt.date, a:
         given = day_array(refined[name]) if name in refined else day_array(refined["predicted_invoice_date"])
         values[rows] = np.where(np.isnat(given), values[rows], given)
         out[name] = values
-    payment[rows] = day_array(refined["predicted_payment_date"])
+    given_payment = day_array(refined["predicted_payment_date"])
+    payment[rows] = given_payment
     out["predicted_payment_date"] = payment
+    terms = pd.Categorical(out["terms_reason"]).copy()
+    if not np.isnat(given_payment).all():
+        if REFINED_PAYMENT_TEXT not in terms.categories:
+            terms = terms.add_categories([REFINED_PAYMENT_TEXT])
+        terms[rows[~np.isnat(given_payment)]] = REFINED_PAYMENT_TEXT
+    out["terms_reason"] = terms
     confidence = out["confidence"].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     confidence[rows] = refined["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
     out["confidence"] = confidence
@@ -286,7 +299,7 @@ def build_result(
         totals=ForecastTotals.model_validate(agg.totals),
         excluded=_amounts(agg.excluded),
         shown=_amounts(agg.shown),
-        warnings=run_warnings(frame, run.as_of, a),
+        warnings=[*run.warnings, *run_warnings(frame, run.as_of, a)],
         assumptions=a.model_dump(mode="json"),
         metadata=PredictionMetadata(
             run_id=run.run_id,

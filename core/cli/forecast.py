@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from core.cashflow import ForecastOptions, PredictionOptions, run_backtest
 from core.cashflow.convert import DEAL_FIELDS, deal_records, run_warnings
@@ -71,7 +72,12 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         "--llm",
         choices=("on", "off"),
         default="off",
-        help="refine unsettled deals with the LLM (needs the LLM path)",
+        help="refine unsettled deals with the LLM (with the LLM off, the rules forecast and a warning)",
+    )
+    forecast.add_argument(
+        "--llm-policy",
+        choices=("all", "unknown", "stuck", "unknown_and_stuck"),
+        help="deals sent to the LLM with --llm on (default: DEALCAST_LLM_FORECAST_POLICY, unknown_and_stuck)",
     )
     forecast.add_argument("--out", metavar="FILE", help="write per-deal predictions to FILE.csv or FILE.xlsx")
     forecast.set_defaults(func=run_forecast)
@@ -103,8 +109,11 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
 def run_forecast(args: argparse.Namespace) -> int | None:
     with open_store(args) as store:
         service = CashflowPredictionService(store)
-        options = PredictionOptions(engine=args.engine, use_llm=args.llm == "on")
+        policy = {"llm_policy": args.llm_policy} if args.llm_policy else {}
+        options = PredictionOptions(engine=args.engine, use_llm=args.llm == "on", **policy)
         run = service.run(args.snapshot, options)
+        for line in run.warnings:
+            print(f"warning: {line}", file=sys.stderr)
         forecast = ForecastOptions(
             horizon_days=args.horizon,
             granularity=args.granularity,
@@ -134,7 +143,7 @@ def run_forecast(args: argparse.Namespace) -> int | None:
                     "totals": agg.totals,
                     "excluded": agg.excluded,
                     "shown": agg.shown,
-                    "warnings": run_warnings(run.frame, run.as_of, run.assumptions),
+                    "warnings": [*run.warnings, *run_warnings(run.frame, run.as_of, run.assumptions)],
                     "deals": deal_records(run.frame, run.as_of, run.assumptions),
                 }
             )

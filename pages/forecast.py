@@ -357,4 +357,5 @@ def main() -> None:
     assumptions(cached.report(service))
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs pages as __main__; tests import the helpers above
+    main()

@@ -63,7 +63,7 @@ def test_forecast_figure_unweighted_shows_full_values_and_no_band():
     assert not [t.name for t in figure.data if "P10" in t.name or "P90" in t.name]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(min_value=0, max_value=1e9, allow_nan=False), min_size=1, max_size=60))
 def test_forecast_figure_cumulative_line_is_the_running_sum_of_cash(cash):
     figure = forecast_figure(periods([0.0] * len(cash), cash), currency="SAR")

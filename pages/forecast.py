@@ -344,6 +344,8 @@ def main() -> None:
         return
     controls(cached)
     run = cached.run
+    for warning in run.warnings:
+        st.warning(warning)
     currency = run.assumptions.base_currency
     options = ForecastOptions(horizon_days=state["horizon"], min_confidence=state["min_confidence"],
                               granularity=state["granularity"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 
@@ -12,9 +13,11 @@ import pandas as pd
 import pytest
 
 from core.cashflow import CashflowPredictionService, ForecastOptions, PredictionOptions
+from core.config import get_settings
 from core.formatting import money_full, money_short
 from pages.forecast import export_data
 from tests.cashflow.helpers import AS_OF, deals, save
+from tests.support.openai_server import Reply
 
 CURRENCY = "SAR"
 
@@ -188,6 +191,42 @@ def test_forecast_offers_csv_and_xlsx_downloads_and_assumptions(page):
 
 def test_forecast_llm_toggle_hidden_while_the_llm_is_off(page):
     assert [t.key for t in page.toggle] == ["weighted"]
+
+
+def answer_every_deal(as_of):
+    """A scripted LLM that dates every deal it is sent: invoice in 10 days, paid 30 days later."""
+
+    def respond(body: dict) -> Reply:
+        prompt = body["messages"][-1]["content"]
+        lines = prompt.split("<deals>")[1].split("</deals>")[0].strip().splitlines()
+        invoice, payment = as_of + dt.timedelta(days=10), as_of + dt.timedelta(days=40)
+        return Reply.json({"predictions": [
+            {"deal_id": json.loads(line)["deal_id"], "predicted_invoice_date": str(invoice),
+             "predicted_payment_date": str(payment), "confidence": 0.9, "assumptions": ["scripted"],
+             "missing_fields": [], "reasoning": "Scripted answer."}
+            for line in lines if line.strip()
+        ]})
+
+    return respond
+
+
+def test_forecast_llm_toggle_refines_deals_through_the_configured_llm(
+    sample_store, open_page, openai_server, monkeypatch
+):
+    monkeypatch.setenv("DEALCAST_LLM_BASE_URL", openai_server.base_url)
+    get_settings.cache_clear()
+    openai_server.responder = answer_every_deal(sample_store.list_snapshots()[-1].as_of)
+    at = open_page("forecast")
+    assert not openai_server.requests, "nothing is sent until the user asks"
+
+    at = run_ok(at.toggle(key="use_llm").set_value(True))
+    assert openai_server.requests
+    methods = set(table(at, "Reasoning")["Method"])
+    assert "llm" in methods, methods
+    assert "Scripted answer." in " ".join(table(at, "Reasoning")["Reasoning"])
+    requests = len(openai_server.requests)
+    at = run_ok(at.slider(key="horizon").set_value(120))
+    assert len(openai_server.requests) == requests, "a slider move never calls the LLM again"
 
 
 def test_forecast_empty_database_shows_what_to_do(empty_store, open_page):

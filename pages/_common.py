@@ -11,7 +11,8 @@ import datetime as dt
 
 import streamlit as st
 
-from core.cashflow.service import CashflowPredictionService
+from core.cashflow.models import PredictionOptions
+from core.cashflow.service import CashflowPredictionService, PredictionRun
 from core.config import get_settings
 from core.formatting import age_in_days
 from core.llm.client import LLMClient
@@ -39,6 +40,20 @@ def _cashflow_service_for(database: str) -> CashflowPredictionService:
 def cashflow_service() -> CashflowPredictionService:
     """The cashflow service over ``app_store()``, one per process and database."""
     return _cashflow_service_for(get_settings().db)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _snapshot_run_for(
+    database: str, snapshot_id: int, engine: str, assumptions_version: int
+) -> PredictionRun:
+    return cashflow_service().run(snapshot_id, PredictionOptions(engine=engine, store_results=False))
+
+
+def snapshot_run(snapshot_id: int, engine: str = "auto") -> PredictionRun:
+    """A snapshot's forecast with one engine and no LLM, computed once per process and
+    assumptions version and not stored: what read-only pages (Overview, Deal) show."""
+    version = cashflow_service().assumptions.version
+    return _snapshot_run_for(get_settings().db, snapshot_id, engine, version)
 
 
 def llm_client() -> LLMClient:

@@ -340,7 +340,7 @@ _ANSWER_COLUMNS = (
 def _answer_row(deal_id: str, prediction: DatePrediction) -> dict[str, Any]:
     invoice, invoice_bad = _read_date(prediction.invoice_date)
     payment, payment_bad = _read_date(prediction.payment_date)
-    reasoning = " ".join(prediction.reasoning.split()) or "no reasoning given"
+    reasoning = " ".join(prediction.reasoning.split()).rstrip(".") or "no reasoning given"
     if prediction.assumptions:
         reasoning += " (assumed: " + "; ".join(" ".join(a.split()) for a in prediction.assumptions) + ")"
     if len(reasoning) > MAX_REASONING_CHARS:

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from core.currency import DEFAULT_SAR_RATES, RateTable
 from core.store import Store
 
 
@@ -114,8 +115,8 @@ class Assumptions(BaseModel):
     validation: ValidationThresholds = ValidationThresholds()
     base_currency: str = "SAR"
     rates: dict[str, float] = Field(
-        default_factory=lambda: {"SAR": 1.0, "USD": 3.75, "EUR": 4.05, "GBP": 4.75, "AED": 1.02},
-        description="base-currency units per one unit of each currency",
+        default_factory=lambda: dict(DEFAULT_SAR_RATES),
+        description="base-currency units per one unit of each currency (the ingest's defaults)",
     )
 
     @model_validator(mode="after")
@@ -150,6 +151,10 @@ class Assumptions(BaseModel):
             if isinstance(text, str) and re.search(rule.pattern, text, re.IGNORECASE):
                 return position
         return None
+
+    def rate_table(self) -> RateTable:
+        """The rates as the ingest takes them (``ingest_bytes(..., rates=...)``)."""
+        return RateTable(base=self.base_currency, rates=self.rates)
 
     def profile_json(self) -> str:
         """The profile without its version, as stored in the ``assumptions`` table."""

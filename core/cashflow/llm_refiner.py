@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,9 +61,10 @@ OUTPUT_COLUMNS = (
 
 @dataclass(frozen=True)
 class Batch:
-    """The deals of one request: their ids and the rendered user prompt."""
+    """The deals of one request: their ids and the rendered prompts."""
 
     deal_ids: tuple[str, ...]
+    system_prompt: str
     user_prompt: str
 
 
@@ -114,11 +116,11 @@ class LLMRefiner:
                 return empty_refinement()
             try:
                 template = self.registry.get(PROMPT_ID)
-                system, batches = self.render_batches(template, deals, predictions, context)
+                batches = self.render_batches(template, deals, predictions, context)
+                outcomes = self._ask_all(client, template, batches, len(predictions), context)
             except PromptError as exc:
                 context.warn(f"LLM path skipped, the deals keep the rules estimate: {exc}")
                 return empty_refinement()
-            outcomes = self._ask_all(client, template, system, batches, context)
         finally:
             if owned:
                 from core.llm import run_sync
@@ -150,47 +152,49 @@ class LLMRefiner:
         deals: pd.DataFrame,
         predictions: pd.DataFrame,
         context: EngineContext,
-    ) -> tuple[str, list[Batch]]:
-        """The shared system prompt and one user prompt per batch, deals in deal id order."""
+    ) -> Iterator[Batch]:
+        """The batches in deal id order, each rendered when it is about to be sent."""
         records = deal_records(deals, predictions, context.assumptions)
         size = context.options.llm_batch_size
         shared = prompt_variables(context.assumptions)
         as_of = context.as_of.isoformat()
-        system = ""
-        batches = []
         for start in range(0, len(records), size):
             chunk = records[start : start + size]
             system, user = self.registry.render_prompt(template, {"as_of": as_of, "deals": chunk, **shared})
-            batches.append(Batch(tuple(record["deal_id"] for record in chunk), user))
-        return system, batches
+            yield Batch(tuple(record["deal_id"] for record in chunk), system, user)
 
     def _ask_all(
         self,
         client: LLMClient,
         template: PromptTemplate,
-        system: str,
-        batches: Sequence[Batch],
+        batches: Iterator[Batch],
+        deal_count: int,
         context: EngineContext,
     ) -> list[BatchOutcome]:
-        """Send every batch on the runner's loop, ``llm_concurrency`` at a time; report as they finish."""
+        """Send every batch on the runner's loop, ``llm_concurrency`` at a time; report as they finish.
+
+        Each batch is handed to the loop as soon as it is rendered, so rendering the later
+        ones overlaps the first requests.
+        """
         from core.llm.runner import THREAD_NAME, runner_loop
 
         if threading.current_thread().name == THREAD_NAME:
             raise RuntimeError("LLMRefiner.refine() waits for the LLM loop; call it from another thread.")
         loop = runner_loop()
         gate = asyncio.Semaphore(context.options.llm_concurrency)
-        deal_count = sum(len(batch.deal_ids) for batch in batches)
-        context.report(0, len(batches), f"asking the LLM about {deal_count} deals in {len(batches)} batches")
-        futures = [
-            asyncio.run_coroutine_threadsafe(_ask(client, template, system, batch, gate), loop)
-            for batch in batches
-        ]
-        position = {future: index for index, future in enumerate(futures)}
-        outcomes: list[BatchOutcome] = [BatchOutcome(batch) for batch in batches]
+        total = math.ceil(deal_count / context.options.llm_batch_size)
+        context.report(0, total, f"asking the LLM about {deal_count} deals in {total} batches")
+        sent: list[Batch] = []
+        futures: list[concurrent.futures.Future[BatchOutcome]] = []
         try:
+            for batch in batches:
+                sent.append(batch)
+                futures.append(asyncio.run_coroutine_threadsafe(_ask(client, template, batch, gate), loop))
+            position = {future: index for index, future in enumerate(futures)}
+            outcomes = [BatchOutcome(batch) for batch in sent]
             for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
                 outcomes[position[future]] = future.result()
-                context.report(done, len(batches), f"LLM answered {done} of {len(batches)} batches")
+                context.report(done, total, f"LLM answered {done} of {total} batches")
         finally:
             for future in futures:
                 future.cancel()
@@ -198,7 +202,7 @@ class LLMRefiner:
 
 
 async def _ask(
-    client: LLMClient, template: PromptTemplate, system: str, batch: Batch, gate: asyncio.Semaphore
+    client: LLMClient, template: PromptTemplate, batch: Batch, gate: asyncio.Semaphore
 ) -> BatchOutcome:
     from core.llm import LLMError
 
@@ -207,7 +211,7 @@ async def _ask(
         try:
             result = await client.generate_structured_completion(
                 DatePredictions,
-                system_prompt=system,
+                system_prompt=batch.system_prompt,
                 user_prompt=batch.user_prompt,
                 tier=config.tier,
                 temperature=config.temperature,

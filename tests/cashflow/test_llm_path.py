@@ -530,7 +530,7 @@ FOUR_PREDICTIONS = predict_frame(unknown_deals(4), AS_OF, SEED_PROFILE)
 @given(answers=st.lists(ANSWER, max_size=8), failed=st.booleans())
 def test_property_every_deal_comes_back_once_and_kept_answers_pass_the_checks(answers, failed):
     predictions = FOUR_PREDICTIONS
-    batch = Batch(("1", "2", "3", "4"), "")
+    batch = Batch(("1", "2", "3", "4"), "", "")
     answer = DatePredictions.model_validate(
         {
             "predictions": [

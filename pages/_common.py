@@ -42,7 +42,7 @@ def cashflow_service() -> CashflowPredictionService:
     return _cashflow_service_for(get_settings().db)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner="Forecasting this snapshot…", max_entries=8)
 def _snapshot_run_for(
     database: str, snapshot_id: int, engine: str, assumptions_version: int
 ) -> PredictionRun:

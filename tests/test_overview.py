@@ -174,7 +174,7 @@ def test_snapshot_changes_of_identical_snapshots_are_empty_with_every_column():
     assert change_counts(changes) == dict.fromkeys(CHANGE_KINDS, 0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     before=st.sets(st.integers(1, 30), max_size=20),
     after=st.sets(st.integers(1, 30), max_size=20),

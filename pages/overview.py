@@ -91,7 +91,7 @@ def show_tiles(kpis: OverviewKpis, deltas: dict[str, float | None], since: str) 
              money_delta(deltas[f"cash_{days}"], currency),
              f"Weighted cash expected within {days} days at confidence ≥ "
              f"{ForecastOptions().min_confidence:.2f}, as Forecast shows it; change {since}.")
-    second = st.columns(2 + len(CASH_HORIZONS))
+    second = st.columns([1, 1, 2, 1])
     tile(second[0], "Overdue", money_short(kpis.overdue_value, currency),
          money_delta(deltas["overdue_value"], currency),
          f"{kpis.overdue_count} deals whose predicted payment date had already passed "

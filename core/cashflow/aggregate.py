@@ -15,6 +15,14 @@ Which deals land where, for the deals of kind ``forecast``:
 
 So periods + excluded = all forecast value, for the cash and, with ``already_invoiced``,
 for the invoices. Received and lost deals are counted apart and never in the forecast.
+
+Receivables (open invoices, core.cashflow.receivables) add cash only, never invoices: each
+period's ``cash_in`` is ``cash_in_pipeline`` (deals) plus ``cash_in_receivables``. A deal
+whose invoice is among them is excluded as ``in_receivables`` (counted once). Receivables
+are not filtered by confidence (they are invoiced facts); with a pipeline or owner filter
+they are left out as ``filtered_out`` (an invoice belongs to no pipeline), and after the
+horizon as ``beyond_horizon``; an invoice whose currency has no rate is ``invalid_value``.
+``Aggregation.receivables`` reconciles them: in periods + left out = all open invoices.
 """
 
 from __future__ import annotations
@@ -27,9 +35,10 @@ import numpy as np
 import pandas as pd
 
 from core.cashflow.columns import FORECAST, NOT_FORECAST, RECEIVED, VALUE_FLAGS, Flag, day_array, kind_codes
+from core.cashflow.receivables import ReceivableFlag
 
 Granularity = Literal["week", "month"]
-EXCLUDED_KEYS = ("invalid_value", "filtered_out", "below_confidence", "beyond_horizon")
+EXCLUDED_KEYS = ("in_receivables", "invalid_value", "filtered_out", "below_confidence", "beyond_horizon")
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class Aggregation:
     excluded: dict[str, dict[str, float | int]]
     shown: dict[str, dict[str, float | int]] = field(default_factory=dict)
     included: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: Open invoices: all of them, those in the periods, and those left out (by reason).
+    receivables: dict[str, dict[str, float | int]] = field(default_factory=dict)
 
 
 def period_starts(start: dt.date, end: dt.date, granularity: Granularity) -> list[dt.date]:
@@ -103,8 +114,11 @@ def aggregate(
     min_confidence: float = 0.5,
     pipeline: str | None = None,
     owner: str | None = None,
+    receivables: pd.DataFrame | None = None,
 ) -> Aggregation:
-    """Dense periods from as-of to as-of + horizon with invoices, cash, band, counts and exclusions."""
+    """Dense periods from as-of to as-of + horizon with invoices, cash, band, counts and exclusions.
+
+    ``receivables`` (``predict_receivables``' frame) adds open invoices' cash to the periods."""
     end = as_of + dt.timedelta(days=horizon_days)
     starts = period_starts(as_of, end, granularity)
     size = len(starts)
@@ -123,15 +137,17 @@ def aggregate(
     invoice = day_array(predictions["predicted_invoice_date"])
     payment = day_array(predictions["predicted_payment_date"])
 
-    invalid = forecast & ((bits & int(VALUE_FLAGS)) != 0)
-    filtered = forecast & ~invalid & ~scope_mask(predictions, pipeline, owner)
-    candidate = forecast & ~invalid & ~filtered
+    covered = forecast & ((bits & int(Flag.IN_RECEIVABLES)) != 0)
+    invalid = forecast & ~covered & ((bits & int(VALUE_FLAGS)) != 0)
+    filtered = forecast & ~covered & ~invalid & ~scope_mask(predictions, pipeline, owner)
+    candidate = forecast & ~covered & ~invalid & ~filtered
     below = candidate & ~(confidence >= min_confidence)
     beyond = candidate & ~below & (payment > last)
     included = candidate & ~below & ~beyond
     before = included & (invoice < today)
 
-    invoice_index = _period_index(invoice, starts[0], granularity, size)
+    # Invoices before the as-of date are ``already_invoiced``, even inside the first month.
+    invoice_index = np.where(before, size, _period_index(invoice, starts[0], granularity, size))
     payment_index = _period_index(payment, starts[0], granularity, size)
     inc = included.astype(np.float64)
     periods = pd.DataFrame(
@@ -161,6 +177,15 @@ def aggregate(
     periods["cash_in_p10"] = np.minimum(np.minimum(optimistic, conservative), cash)
     periods["cash_in_p90"] = np.maximum(np.maximum(optimistic, conservative), cash)
     periods["deal_count"] = _sum_by(payment_index, inc, size).astype(np.int64)
+    periods["cash_in_pipeline"] = periods["cash_in"]
+    scoped = not (pipeline or owner)
+    receivable_cash, receivables_summary = _receivables(receivables, starts, granularity, last, scoped)
+    for name, values in receivable_cash.items():
+        periods[name] = values
+    for name in ("cash_in", "cash_in_unweighted", "cash_in_p10", "cash_in_p90"):
+        band = {"cash_in_p10": "p10", "cash_in_p90": "p90"}.get(name, "cash")
+        periods[name] = periods[name] + receivable_cash[f"_receivables_{band}"]
+    periods = periods.drop(columns=[name for name in receivable_cash if name.startswith("_")])
     confidence_sum = _sum_by(payment_index, np.nan_to_num(confidence) * inc, size)
     with np.errstate(invalid="ignore", divide="ignore"):
         average = np.where(periods["deal_count"] > 0, confidence_sum / periods["deal_count"], np.nan)
@@ -172,6 +197,8 @@ def aggregate(
         "cash_in_unweighted",
         "cash_in_p10",
         "cash_in_p90",
+        "cash_in_pipeline",
+        "cash_in_receivables",
     ]
     periods[money] = periods[money].round(2)
 
@@ -182,8 +209,10 @@ def aggregate(
         "avg_confidence": round(float(confidence[included].mean()), 2) if count else None,
         "forecast_value": round(float(weighted[forecast].sum()), 2),
         "forecast_deal_count": int(forecast.sum()),
+        "receivable_count": int(periods["receivable_count"].sum()),
     }
     excluded = {
+        "in_receivables": _count_value(covered, weighted),
         "below_confidence": _count_value(below, weighted),
         "beyond_horizon": _count_value(beyond, weighted),
         "filtered_out": _count_value(filtered, weighted),
@@ -195,7 +224,61 @@ def aggregate(
         "received": _count_value(kind == RECEIVED, unweighted),
         "not_forecast": _count_value(kind == NOT_FORECAST, np.zeros(len(kind))),
     }
-    return Aggregation(periods=periods, totals=totals, excluded=excluded, shown=shown, included=included)
+    return Aggregation(
+        periods=periods,
+        totals=totals,
+        excluded=excluded,
+        shown=shown,
+        included=included,
+        receivables=receivables_summary,
+    )
+
+
+def _receivables(
+    receivables: pd.DataFrame | None,
+    starts: list[dt.date],
+    granularity: Granularity,
+    last: np.datetime64,
+    scoped: bool,
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float | int]]]:
+    """Per period: receivable cash (with its band, as ``_receivables_*``) and count; and the
+    reconciliation of all open invoices into in-periods and left-out amounts."""
+    size = len(starts)
+    if receivables is None:
+        names = ("amount_base", "predicted_payment_date", "payment_p10", "payment_p90", "flag_bits")
+        receivables = pd.DataFrame({name: [] for name in names})
+    amount = receivables["amount_base"].to_numpy(dtype=np.float64, na_value=np.nan)
+    bits = receivables["flag_bits"].to_numpy(dtype=np.int64)
+    payment = day_array(receivables["predicted_payment_date"])
+    invalid = np.isnan(amount)
+    filtered = ~invalid & (not scoped)
+    beyond = ~invalid & ~filtered & (payment > last)
+    included = ~invalid & ~filtered & ~beyond
+    cash = np.where(included, np.nan_to_num(amount), 0.0)
+    index = _period_index(payment, starts[0], granularity, size)
+    out = {
+        "cash_in_receivables": _sum_by(index, cash, size),
+        "receivable_count": _sum_by(index, included.astype(np.float64), size).astype(np.int64),
+    }
+    out["_receivables_cash"] = out["cash_in_receivables"]
+    for band in ("p10", "p90"):
+        days = day_array(receivables[f"payment_{band}"])
+        out[f"_receivables_{band}"] = _sum_by(_period_index(days, starts[0], granularity, size), cash, size)
+    low = np.minimum(np.minimum(out["_receivables_p10"], out["_receivables_p90"]), out["_receivables_cash"])
+    high = np.maximum(np.maximum(out["_receivables_p10"], out["_receivables_p90"]), out["_receivables_cash"])
+    out["_receivables_p10"], out["_receivables_p90"] = low, high
+    values = np.nan_to_num(amount)
+    rolled = included & ((bits & int(ReceivableFlag.OVERDUE_ROLLED)) != 0)
+    summary = {
+        "open": _count_value(np.ones(len(amount), dtype=bool), values),
+        "in_periods": _count_value(included, values),
+        "beyond_horizon": _count_value(beyond, values),
+        "filtered_out": _count_value(filtered, values),
+        "invalid_value": _count_value(invalid, values),
+        "overdue_rolled_in": _count_value(rolled, values),
+        "credit_notes": _count_value(included & (values < 0), values),
+    }
+    return out, summary
 
 
 def _period_end(start: dt.date, granularity: Granularity) -> dt.date:

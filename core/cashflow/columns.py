@@ -36,6 +36,7 @@ class Flag(enum.IntFlag):
     CREATED_IN_FUTURE = enum.auto()
     STAGE_CHANGE_BEFORE_CREATED = enum.auto()
     STAGE_CHANGE_IN_FUTURE = enum.auto()
+    IN_RECEIVABLES = enum.auto()
 
 
 #: Flags set by ``apply_overrides``; cleared and recomputed each time it runs.
@@ -61,6 +62,7 @@ FLAG_TEXT: dict[Flag, str] = {
     "time in stage counted from creation "
     "(confidence -{data_issue_penalty:.2f})",
     Flag.STAGE_CHANGE_IN_FUTURE: "stage change after the as-of date (confidence -{data_issue_penalty:.2f})",
+    Flag.IN_RECEIVABLES: "its invoice is in the receivables: its cash is counted there, not here",
 }
 
 KINDS = ("forecast", "received", "not_forecast")

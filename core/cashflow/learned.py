@@ -11,7 +11,9 @@ History is every deal row of every snapshot with as-of on or before the forecast
   stage gets the quantiles of the remaining time *given* it has lasted ``a`` days, so a
   deal 40 days into a 30-day stage is not due in -10 days;
 - per stage, the share of deals with a known outcome that were won;
-- per organization, the median days from invoice to payment.
+- per organization, the median days from invoice to payment (organizations matched like
+  invoice customers, ``behaviour.organization_key``; where the receivables have learned
+  the customer, its invoices decide instead: ``receivables.with_receivables``).
 
 Stages with fewer than ``min_samples`` observed invoice events keep the rules estimate,
 and the reasoning says which source each deal used.
@@ -26,8 +28,10 @@ import numpy as np
 import pandas as pd
 
 from core.cashflow.assumptions import Assumptions, normalise_stage
+from core.cashflow.behaviour import organization_keys
 from core.cashflow.columns import VALUE_FLAGS, Flag, compose_reasoning, day_array, text_part
 from core.cashflow.engines import EngineContext, RulesEngine, register_engine
+from core.cashflow.receivables import with_receivables
 from core.cashflow.rules import apply_overrides, estimate_frame
 from core.store import Store
 
@@ -202,8 +206,8 @@ def fit(history: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> Lear
 
     delays = (events["payment_event"] - events["invoice_event"]).dt.days
     organization = history.groupby("deal_id", sort=False)["organization"].last().reindex(events.index)
-    paid_delays = pd.DataFrame({"org": organization.str.strip().str.lower(), "days": delays}).dropna()
-    paid_delays = paid_delays[paid_delays["days"] >= 0]
+    paid_delays = pd.DataFrame({"org": organization_keys(organization), "days": delays}).dropna()
+    paid_delays = paid_delays[(paid_delays["days"] >= 0) & (paid_delays["org"] != "")]
     for org, group in paid_delays.groupby("org"):
         model.payment_days[str(org)] = (float(group["days"].median()), len(group))
     return model
@@ -295,6 +299,7 @@ def predict_learned(deals: pd.DataFrame, context: EngineContext, model: LearnedM
     est.loc[learned, "method"] = "learned"
     _learned_probabilities(est, keys, deals, model, minimum)
     _learned_terms(est, deals, model)
+    est = with_receivables(est, deals, context.receivables)
     return apply_overrides(est, context.as_of, a)
 
 
@@ -331,8 +336,8 @@ def _learned_terms(est: pd.DataFrame, deals: pd.DataFrame, model: LearnedModel) 
     """An organization's own median payment delay, where it has enough paid invoices."""
     if not model.payment_days:
         return
-    codes, orgs = pd.factorize(deals["organization"])
-    known = [model.payment_days.get(str(org).strip().lower(), (np.nan, 0)) for org in orgs]
+    codes, orgs = pd.factorize(organization_keys(deals["organization"]))
+    known = [model.payment_days.get(org, (np.nan, 0)) for org in orgs]
     days = np.asarray([d if n >= MIN_PAYMENT_SAMPLES else np.nan for d, n in known] + [np.nan])[codes]
     use = ~np.isnan(days)
     if not use.any():

@@ -72,6 +72,12 @@ class PredictionOptions(BaseModel):
     llm_concurrency: int = Field(default_factory=lambda: _llm_setting("llm_forecast_in_flight"), ge=1)
     min_samples: int = Field(8, ge=1, description="learned engine: fewest observed invoices per stage")
     store_results: bool = True
+    receivables: int | str | None = Field(
+        "latest",
+        description="invoices snapshot whose open invoices and payment behaviour the forecast uses: an id, "
+        "'latest' (the newest as of the forecast's as-of date, if any) or None",
+    )
+    payment_min_samples: int = Field(5, ge=1, description="receivables: fewest paid invoices per customer")
 
 
 class ForecastOptions(BaseModel):
@@ -142,6 +148,10 @@ class CashflowBucket(BaseModel):
     cash_in_p90: float
     deal_count: int
     avg_confidence: float | None = None
+    #: ``cash_in`` split by where the cash comes from: deals and open invoices.
+    cash_in_pipeline: float = 0.0
+    cash_in_receivables: float = 0.0
+    receivable_count: int = 0
 
 
 class ForecastPeriod(BaseModel):
@@ -171,6 +181,9 @@ class ForecastTotals(BaseModel):
     avg_confidence: float | None = None
     forecast_value: float
     forecast_deal_count: int
+    cash_in_pipeline: float = 0.0
+    cash_in_receivables: float = 0.0
+    receivable_count: int = 0
 
 
 class ForecastTable(BaseModel):
@@ -197,6 +210,7 @@ class PredictionMetadata(BaseModel):
     assumptions_version: int
     base_currency: str
     generated_at: dt.datetime
+    receivables_snapshot_id: int | None = None
 
 
 class CashflowPredictionResult(BaseModel):
@@ -207,6 +221,8 @@ class CashflowPredictionResult(BaseModel):
     totals: ForecastTotals
     excluded: dict[str, Amount]
     shown: dict[str, Amount]
+    #: Open invoices: all, in the periods, and left out by reason (empty without receivables).
+    receivables: dict[str, Amount] = Field(default_factory=dict)
     warnings: list[str]
     assumptions: dict[str, object]
     metadata: PredictionMetadata

@@ -22,6 +22,7 @@ from core.cashflow import learned as _learned  # noqa: F401
 from core.cashflow import llm_refiner as _llm_refiner  # noqa: F401
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.assumptions import Assumptions, load_assumptions
+from core.cashflow.behaviour import BehaviourModel
 from core.cashflow.columns import day_array
 from core.cashflow.convert import deal_predictions, deal_records, deals_frame, run_warnings
 from core.cashflow.engines import (
@@ -48,6 +49,7 @@ from core.cashflow.models import (
     PredictionOptions,
     ProgressCallback,
 )
+from core.cashflow.receivables import Receivables, predict_receivables, resolve_receivables
 from core.cashflow.rules import apply_overrides
 from core.errors import InputError
 from core.store import Store, get_store
@@ -72,10 +74,20 @@ class PredictionRun:
     generated_at: dt.datetime
     #: Run-level warnings from the engine or refiner (e.g. the LLM was off or failed).
     warnings: tuple[str, ...] = ()
+    #: Open invoices as cash-in items (``receivables.predict_receivables``), when receivables were used.
+    receivables: pd.DataFrame | None = None
+    receivables_snapshot_id: int | None = None
+    #: The customers' payment behaviour learned from that snapshot's invoices paid by as-of.
+    behaviour: BehaviourModel | None = None
 
     def aggregate(self, forecast: ForecastOptions | None = None) -> Aggregation:
         """Periods, totals and exclusions of this run under the dashboard's filters."""
-        return aggregate(self.frame, as_of=self.as_of, **(forecast or ForecastOptions()).model_dump())
+        return aggregate(
+            self.frame,
+            as_of=self.as_of,
+            receivables=self.receivables,
+            **(forecast or ForecastOptions()).model_dump(),
+        )
 
 
 class CashflowPredictionService:
@@ -117,13 +129,22 @@ class CashflowPredictionService:
         options = options or PredictionOptions()
         if options.use_llm and get_refiner("llm") is None:
             raise LLMPathUnavailableError(LLM_UNAVAILABLE)
+        assumptions = self.assumptions
+        receivables = resolve_receivables(
+            self.store,
+            options.receivables,
+            as_of,
+            default_terms=assumptions.default_payment_days,
+            min_samples=options.payment_min_samples,
+        )
         context = EngineContext(
             as_of=as_of,
-            assumptions=self.assumptions,
+            assumptions=assumptions,
             options=options,
             store=self.store,
             snapshot_id=snapshot_id,
             progress=progress,
+            receivables=receivables,
         )
         context.report(0, 1, f"predicting {len(deals)} deals with the {options.engine} engine")
         frame = get_engine(options.engine).predict(deals, context)
@@ -138,6 +159,7 @@ class CashflowPredictionService:
             frame=frame,
             generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
             warnings=tuple(context.warnings),
+            **_receivable_fields(receivables, context.assumptions),
         )
         if options.store_results and snapshot_id is not None:
             self.save_run(run)
@@ -245,6 +267,17 @@ class CashflowPredictionService:
         return assumptions_report(self.assumptions if run is None else run.assumptions, run)
 
 
+def _receivable_fields(receivables: Receivables | None, a: Assumptions) -> dict[str, object]:
+    """The receivables part of a ``PredictionRun`` (nothing when no invoices were used)."""
+    if receivables is None:
+        return {}
+    return {
+        "receivables": predict_receivables(receivables, a),
+        "receivables_snapshot_id": receivables.snapshot.id,
+        "behaviour": receivables.behaviour,
+    }
+
+
 def merge_refined(frame: pd.DataFrame, refined: pd.DataFrame, as_of: dt.date, a: Assumptions) -> pd.DataFrame:
     """Put a refiner's answers into the frame (matched by deal id) and re-run the overrides."""
     position = pd.Series(np.arange(len(frame)), index=frame["deal_id"].astype(str))
@@ -299,6 +332,7 @@ def build_result(
         totals=ForecastTotals.model_validate(agg.totals),
         excluded=_amounts(agg.excluded),
         shown=_amounts(agg.shown),
+        receivables=_amounts(agg.receivables),
         warnings=[*run.warnings, *run_warnings(frame, run.as_of, a)],
         assumptions=a.model_dump(mode="json"),
         metadata=PredictionMetadata(
@@ -315,6 +349,7 @@ def build_result(
             assumptions_version=a.version,
             base_currency=a.base_currency,
             generated_at=run.generated_at,
+            receivables_snapshot_id=run.receivables_snapshot_id,
         ),
     )
 

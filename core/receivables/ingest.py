@@ -272,8 +272,7 @@ class _InvoicePlan:
         ]
         if "currency" not in mapping:
             self.warnings.append(
-                "No currency column: amounts without a currency code or symbol are taken as "
-                f"{rates.base}."
+                f"No currency column: amounts without a currency code or symbol are taken as {rates.base}."
             )
 
     def report(self) -> dict[str, Any]:

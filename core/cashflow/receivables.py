@@ -299,3 +299,42 @@ def with_receivables(est: pd.DataFrame, deals: pd.DataFrame, receivables: Receiv
         covered, int(Flag.IN_RECEIVABLES), 0
     )
     return out
+
+
+def receivable_records(frame: pd.DataFrame) -> list[dict]:
+    """Receivable items as plain dicts (dates as ``datetime.date``, flags as lists) for JSON."""
+    records = []
+    for row in frame.drop(columns=["flag_bits"]).to_dict("records"):
+        for name, value in row.items():
+            if isinstance(value, pd.Timestamp):
+                row[name] = value.date()
+            elif value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+                row[name] = None
+            elif isinstance(value, np.generic):
+                row[name] = value.item()
+        row["flags"] = row["flags"].split(",") if row["flags"] else []
+        records.append(row)
+    return records
+
+
+def receivables_json(run, agg) -> dict[str, object]:
+    """The ``receivables`` part of ``forecast --json``: snapshot, reconciliation and items."""
+    return {
+        "snapshot_id": run.receivables_snapshot_id,
+        "summary": agg.receivables,
+        "invoices": [] if run.receivables is None else receivable_records(run.receivables),
+    }
+
+
+def receivables_line(run, agg) -> str:
+    """One sentence on the receivables a forecast used (or that it used none)."""
+    if run.receivables is None:
+        return "Receivables: none used (load an invoice list with: python -m core receivables ingest FILE)."
+    summary = agg.receivables
+    return (
+        f"Receivables: snapshot {run.receivables_snapshot_id}, {summary['open']['count']} open invoice(s) "
+        f"worth {summary['open']['value']:,.0f}; {summary['in_periods']['value']:,.0f} in the periods, "
+        f"{summary['beyond_horizon']['value']:,.0f} beyond the horizon, "
+        f"{summary['filtered_out']['value']:,.0f} filtered out, {summary['invalid_value']['value']:,.0f} "
+        f"without a rate; {summary['overdue_rolled_in']['count']} overdue rolled to the as-of date."
+    )

@@ -8,6 +8,7 @@ import sys
 from core.cashflow import ForecastOptions, PredictionOptions, run_backtest
 from core.cashflow.convert import DEAL_FIELDS, deal_records, run_warnings
 from core.cashflow.engines import engine_names
+from core.cashflow.receivables import receivables_json, receivables_line
 from core.cashflow.service import CashflowPredictionService
 from core.cli._shared import open_store, print_json
 from core.export import write_table
@@ -24,6 +25,9 @@ PERIOD_FIELDS = (
     "cash_in_p90",
     "deal_count",
     "avg_confidence",
+    "cash_in_pipeline",
+    "cash_in_receivables",
+    "receivable_count",
 )
 
 
@@ -79,6 +83,13 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         choices=("all", "unknown", "stuck", "unknown_and_stuck"),
         help="deals sent to the LLM with --llm on (default: DEALCAST_LLM_FORECAST_POLICY, unknown_and_stuck)",
     )
+    forecast.add_argument(
+        "--receivables",
+        default="latest",
+        metavar="ID|latest|none",
+        help="invoice snapshot whose open invoices add cash and whose payment history sets deals' terms "
+        "(default latest: the newest as of the forecast's date, if any; none: deals only)",
+    )
     forecast.add_argument("--out", metavar="FILE", help="write per-deal predictions to FILE.csv or FILE.xlsx")
     forecast.set_defaults(func=run_forecast)
 
@@ -110,7 +121,10 @@ def run_forecast(args: argparse.Namespace) -> int | None:
     with open_store(args) as store:
         service = CashflowPredictionService(store)
         policy = {"llm_policy": args.llm_policy} if args.llm_policy else {}
-        options = PredictionOptions(engine=args.engine, use_llm=args.llm == "on", **policy)
+        receivables = None if args.receivables.strip().lower() == "none" else args.receivables
+        options = PredictionOptions(
+            engine=args.engine, use_llm=args.llm == "on", receivables=receivables, **policy
+        )
         run = service.run(args.snapshot, options)
         for line in run.warnings:
             print(f"warning: {line}", file=sys.stderr)
@@ -145,6 +159,7 @@ def run_forecast(args: argparse.Namespace) -> int | None:
                     "shown": agg.shown,
                     "warnings": [*run.warnings, *run_warnings(run.frame, run.as_of, run.assumptions)],
                     "deals": deal_records(run.frame, run.as_of, run.assumptions),
+                    "receivables": receivables_json(run, agg),
                 }
             )
         else:
@@ -168,7 +183,7 @@ def _print_forecast(run, agg, periods: list[dict]) -> None:
     )
     header = (
         f"{'period':<9} {'start':<10} {'invoices':>14} {'cash in':>14} {'cash P10':>14} {'cash P90':>14} "
-        f"{'deals':>6} {'conf':>5}"
+        f"{'deals':>6} {'conf':>5} {'pipeline':>14} {'receivables':>14}"
     )
     print(header)
     print("-" * len(header))
@@ -177,15 +192,18 @@ def _print_forecast(run, agg, periods: list[dict]) -> None:
         print(
             f"{row['period']:<9} {row['start']!s:<10} {_money(row['invoice_value']):>14} "
             f"{_money(row['cash_in']):>14} {_money(row['cash_in_p10']):>14} {_money(row['cash_in_p90']):>14} "
-            f"{row['deal_count']:>6} {conf:>5}"
+            f"{row['deal_count']:>6} {conf:>5} {_money(row['cash_in_pipeline']):>14} "
+            f"{_money(row['cash_in_receivables']):>14}"
         )
     t = agg.totals
     print("-" * len(header))
     print(
         f"{'total':<20} {_money(t['invoice_value']):>14} {_money(t['cash_in']):>14} "
         f"{_money(t['cash_in_p10']):>14} "
-        f"{_money(t['cash_in_p90']):>14} {t['deal_count']:>6}"
+        f"{_money(t['cash_in_p90']):>14} {t['deal_count']:>6} {'':>5} {_money(t['cash_in_pipeline']):>14} "
+        f"{_money(t['cash_in_receivables']):>14}"
     )
+    print(receivables_line(run, agg))
     print(
         f"Unweighted: invoices {_money(t['invoice_value_unweighted'])}, "
         f"cash in {_money(t['cash_in_unweighted'])}"

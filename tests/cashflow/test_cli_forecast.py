@@ -38,6 +38,9 @@ PERIOD_KEYS = [
     "cash_in_p90",
     "deal_count",
     "avg_confidence",
+    "cash_in_pipeline",
+    "cash_in_receivables",
+    "receivable_count",
 ]
 DEAL_KEYS = {
     "deal_id",

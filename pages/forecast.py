@@ -21,7 +21,7 @@ import streamlit as st
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.columns import day_array
 from core.cashflow.models import AssumptionsReport, ForecastOptions, PredictionOptions
-from core.cashflow.service import CashflowPredictionService, PredictionRun
+from core.cashflow.service import CashflowPredictionService, PredictionRun, assumptions_report
 from core.charts import forecast_figure
 from core.config import get_settings
 from core.errors import DealcastError
@@ -69,6 +69,7 @@ class ForecastRun:
     _report: AssumptionsReport | None = field(default=None, repr=False)
 
     def report(self, service: CashflowPredictionService) -> AssumptionsReport:
+        """``explain_assumptions`` for this run, built once (seconds at 100k deals)."""
         if self._report is None:
             self._report = service.explain_assumptions(run=self.run)
         return self._report
@@ -163,11 +164,12 @@ def period_mask(run: PredictionRun, included: np.ndarray, start, end) -> np.ndar
 def deals_table(run: PredictionRun, mask: np.ndarray, limit: int | None) -> pd.DataFrame:
     """The chosen deals' dates, confidence, method and reasoning; the largest ``limit`` by weighted value."""
     rows = np.flatnonzero(mask)
-    weighted = run.frame["weighted_value"].to_numpy(dtype=np.float64, na_value=0.0)
-    rows = rows[np.argsort(-weighted[rows], kind="stable")]
-    if limit is not None:
-        rows = rows[:limit]
-    table = run.frame.iloc[rows][list(TABLE_COLUMNS)].reset_index(drop=True)
+    weighted = -run.frame["weighted_value"].to_numpy(dtype=np.float64, na_value=0.0)[rows]
+    if limit is not None and len(rows) > limit:  # the largest first: no need to sort them all
+        largest = np.argpartition(weighted, limit - 1)[:limit]
+        rows, weighted = rows[largest], weighted[largest]
+    rows = rows[np.argsort(weighted, kind="stable")]
+    table = run.frame[list(TABLE_COLUMNS)].take(rows).reset_index(drop=True)
     for name in ("predicted_invoice_date", "predicted_payment_date", "payment_p10", "payment_p90"):
         table[name] = day_array(table[name])
     return table
@@ -305,12 +307,17 @@ def drill_down(run: PredictionRun, agg: Aggregation, currency: str) -> None:
     )
 
 
-def assumptions(report: AssumptionsReport) -> None:
+def assumptions(cached: ForecastRun, service: CashflowPredictionService) -> None:
+    """The assumptions in force; how each deal used them only on request (a dict per deal)."""
     with st.expander("Assumptions"):
+        report = assumptions_report(cached.run.assumptions, None)
         st.caption(f"Assumptions version {report.assumptions_version}; values in {report.base_currency}.")
         for sentence in report.global_assumptions:
             st.text(sentence)
         st.dataframe(pd.DataFrame(report.stage_table), hide_index=True, key="stage_table")
+        if not st.toggle("Show how the deals used them", key="explain_deals"):
+            return
+        report = cached.report(service)
         cols = st.columns(2)
         cols[0].markdown("**Confidence of the forecast deals**")
         cols[0].dataframe(
@@ -323,6 +330,9 @@ def assumptions(report: AssumptionsReport) -> None:
             pd.DataFrame({"Method": list(report.methods), "Deals": list(report.methods.values())}),
             hide_index=True,
         )
+        per_deal = pd.DataFrame(report.per_deal[:TABLE_ROWS])
+        st.caption(f"First {len(per_deal):,} of {len(report.per_deal):,} forecast deals.")
+        st.dataframe(per_deal, hide_index=True, key="per_deal_assumptions")
 
 
 def main() -> None:
@@ -356,7 +366,7 @@ def main() -> None:
                     on_select=_period_from_chart, selection_mode="points")
     exclusions(agg, currency)
     drill_down(run, agg, currency)
-    assumptions(cached.report(service))
+    assumptions(cached, service)
 
 
 if __name__ == "__main__":  # Streamlit runs pages as __main__; tests import the helpers above

@@ -182,15 +182,27 @@ def test_forecast_unweighted_switch_shows_full_values(sample_store, page):
     assert metric(at, "Expected invoices") == money_short(totals["invoice_value_unweighted"], CURRENCY)
 
 
-def test_forecast_offers_csv_and_xlsx_downloads_and_assumptions(page):
+def test_forecast_offers_csv_and_xlsx_downloads(page):
     labels = [button.label for button in page.get("download_button")]
     assert labels == ["Download CSV", "Download XLSX"]
+
+
+def test_forecast_assumptions_expander_explains_the_run_and_on_request_each_deal(sample_store, page):
     assert "Assumptions" in [e.label for e in page.expander]
     assert any("Base confidence" in t.value for t in page.text)
+    method_tables = [d for d in page.dataframe if list(d.value.columns) == ["Method", "Deals"]]
+    assert not method_tables, "per-deal use is built only on request"
+
+    at = run_ok(page.toggle(key="explain_deals").set_value(True))
+    report = CashflowPredictionService(sample_store).explain_assumptions(run=reference(sample_store))
+    methods = next(d.value for d in at.dataframe if list(d.value.columns) == ["Method", "Deals"])
+    assert dict(zip(methods["Method"], methods["Deals"], strict=True)) == report.methods
+    per_deal = next(d.value for d in at.dataframe if "deal_id" in d.value.columns)
+    assert len(per_deal) == len(report.per_deal)
 
 
 def test_forecast_llm_toggle_hidden_while_the_llm_is_off(page):
-    assert [t.key for t in page.toggle] == ["weighted"]
+    assert "use_llm" not in [t.key for t in page.toggle]
 
 
 def answer_every_deal(as_of):
@@ -223,7 +235,7 @@ def test_forecast_llm_toggle_refines_deals_through_the_configured_llm(
     assert openai_server.requests
     methods = set(table(at, "Reasoning")["Method"])
     assert "llm" in methods, methods
-    assert "Scripted answer." in " ".join(table(at, "Reasoning")["Reasoning"])
+    assert "Scripted answer" in " ".join(table(at, "Reasoning")["Reasoning"])
     requests = len(openai_server.requests)
     at = run_ok(at.slider(key="horizon").set_value(120))
     assert len(openai_server.requests) == requests, "a slider move never calls the LLM again"

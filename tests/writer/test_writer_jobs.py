@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.bootstrap import load_sample_data
+from core.bootstrap import sample_files
+from core.ingest import ingest_file
 from core.store import Store
 from core.writer.jobs import (
     WRITER_TASKS,
@@ -22,10 +23,10 @@ from tests.writer.helpers import ANSWERS, email_context, reminder_context, summa
 
 @pytest.fixture(scope="module")
 def sample():
-    """The bundled sample (8 snapshots), loaded once for these read-only tests."""
+    """The newest export of the bundled sample, loaded once for these read-only tests."""
     with Store(":memory:") as store:
-        load_sample_data(store)
-        yield store, store.list_snapshots()[-1].id
+        result = ingest_file(store, sample_files()[-1], source="pipedrive")
+        yield store, result.snapshot_id
 
 
 def test_every_task_names_a_writer_method_and_its_options():

@@ -34,16 +34,16 @@ def resolve_mapping(
     file_name: str,
     *,
     columns: tuple[str, ...] = MAPPABLE_COLUMNS,
-    kind: str = "deal",
+    kind: str = "a deal",
 ) -> dict[str, str]:
     """The preset's mapping for ``headers`` with ``user_mapping`` applied on top.
 
-    ``columns`` and ``kind`` name the schema mapped into (invoice lists pass their own)."""
+    ``columns`` and ``kind`` ("a deal") name the schema mapped into (invoice lists pass their own)."""
     mapping = preset.resolve(headers)
     for canonical, header in (user_mapping or {}).items():
         if canonical not in columns:
             raise InputError(
-                f"{file_name}: cannot map {canonical!r}: it is not a {kind} column; "
+                f"{file_name}: cannot map {canonical!r}: it is not {kind} column; "
                 f"choose one of {', '.join(columns)}."
             )
         if not header:

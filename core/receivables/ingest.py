@@ -192,7 +192,7 @@ def _parse(
         chosen = detection.source if source == "auto" else source
         preset = INVOICE_PRESETS[chosen]
         used = resolve_mapping(
-            preset, raw.headers, mapping, file_name, columns=MAPPABLE_INVOICE_COLUMNS, kind="invoice"
+            preset, raw.headers, mapping, file_name, columns=MAPPABLE_INVOICE_COLUMNS, kind="an invoice"
         )
         missing = [name for name in REQUIRED_COLUMNS if name not in used]
         if missing:

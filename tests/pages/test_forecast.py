@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from core.cashflow import CashflowPredictionService, ForecastOptions, PredictionOptions
+from core.cashflow.engines import get_refiner, register_refiner
+from core.cashflow.llm_refiner import LLMRefiner
 from core.config import get_settings
 from core.formatting import money_full, money_short
 from pages.forecast import export_data
@@ -222,8 +224,17 @@ def answer_every_deal(as_of):
     return respond
 
 
+@pytest.fixture
+def llm_refiner():
+    """The real LLM refiner registered, whatever earlier tests left in the registry."""
+    before = get_refiner("llm")
+    register_refiner("llm", LLMRefiner())
+    yield
+    register_refiner("llm", before)
+
+
 def test_forecast_llm_toggle_refines_deals_through_the_configured_llm(
-    sample_store, open_page, openai_server, monkeypatch
+    sample_store, open_page, openai_server, monkeypatch, llm_refiner
 ):
     monkeypatch.setenv("DEALCAST_LLM_BASE_URL", openai_server.base_url)
     get_settings.cache_clear()

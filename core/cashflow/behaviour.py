@@ -233,10 +233,11 @@ def learn_behaviour(
     keys = organization_keys(paid["customer"])
     codes, key_values = pd.factorize(keys)
     codes = np.where(keys == "", -1, codes)  # no customer: counts for all customers only
+    name_codes, names = pd.factorize(paid["customer"])
     work = pd.DataFrame(
         {
             "code": codes.astype(np.int64),
-            "name": paid["customer"].astype(object).to_numpy(),
+            "name": name_codes.astype(np.int64),
             "days_to_pay": (paid_on - issued).astype(np.int64),
             "days_late": (paid_on - due).astype(np.int64),
             "disputed": paid["disputed"].to_numpy(dtype=bool),
@@ -258,7 +259,13 @@ def learn_behaviour(
     effect = float(overall_effect) if disputes >= MIN_DISPUTED else 0.0
     overall = _overall(overall_row.iloc[0], effect)
     own_effect = per_customer["code"].map(effects.set_index("code")["effect"])
-    customers = _customer_frame(per_customer, own_effect, np.asarray(key_values, dtype=object), min_samples)
+    customers = _customer_frame(
+        per_customer,
+        own_effect,
+        np.asarray(key_values, dtype=object),
+        np.asarray(names, dtype=object),
+        min_samples,
+    )
     return BehaviourModel(
         as_of=as_of,
         min_samples=min_samples,
@@ -294,13 +301,14 @@ def _overall(row: pd.Series, dispute_effect: float) -> Figures:
 
 
 def _customer_frame(
-    rows: pd.DataFrame, effect: pd.Series, keys: np.ndarray, min_samples: int
+    rows: pd.DataFrame, effect: pd.Series, keys: np.ndarray, names: np.ndarray, min_samples: int
 ) -> pd.DataFrame:
+    """One row per customer key; ``customer`` is the name its invoices use most."""
     pay, late = _quantiles(rows["pay"]), _quantiles(rows["late"])
     disputed = rows["disputed"].to_numpy(dtype=np.int64)
     frame = pd.DataFrame(
         {
-            "customer": rows["customer"].astype(object).to_numpy(),
+            "customer": names[rows["customer"].to_numpy(dtype=np.int64)],
             "invoices": rows["invoices"].to_numpy(dtype=np.int64),
             "undisputed": rows["undisputed"].to_numpy(dtype=np.int64),
             "disputed": disputed,

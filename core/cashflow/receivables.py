@@ -246,10 +246,12 @@ def _customer_reasons(frame: pd.DataFrame, dates: PaymentDates, model: Behaviour
     disputed = frame["disputed"].to_numpy(dtype=bool)
     key = pd.MultiIndex.from_arrays([names.fillna("").to_numpy(), disputed, dates.own])
     codes, uniques = pd.factorize(key)
+    _, first = np.unique(codes, return_index=True)  # codes number uniques in order of appearance
+    figures = {name: dates.figures[name].to_numpy()[first] for name in dates.figures.columns}
     overall = model.overall
     texts = []
     for position, (name, is_disputed, own) in enumerate(uniques):
-        row = dates.figures.iloc[int(np.flatnonzero(codes == position)[0])]
+        row = {column: values[position] for column, values in figures.items()}
         if own:
             text = (
                 f"customer '{name}' pays a median {_days(row['median_days_late'])} "

@@ -13,8 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.backtest_detail import backtest_detail
-from core.cashflow.backtest import run_backtest
+from core.cashflow.backtest import backtest_detail
 from core.charts import backtest_cash_figure, backtest_error_figure
 from core.config import get_settings
 from core.errors import DealcastError
@@ -49,10 +48,8 @@ def cached_backtest(
     database: str, from_id: int, to_id: int, engine: str, assumptions_version: int
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Metrics, weekly cash and date errors of one engine's backtest."""
-    store = app_store()
-    result = run_backtest(store, from_id, to_id, engine=engine)
-    detail = backtest_detail(store, from_id, to_id, engine=engine)
-    return result.model_dump(), detail.weeks.assign(engine=engine), detail.errors()
+    detail = backtest_detail(app_store(), from_id, to_id, engine=engine)
+    return detail.result.model_dump(), detail.weeks.assign(engine=engine), detail.errors()
 
 
 def keep_valid(key: str, options: list[int]) -> None:

@@ -9,7 +9,7 @@ LLM path registers its refiner as ``"llm"``.
 
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.assumptions import SEED_PROFILE, Assumptions, load_assumptions, save_assumptions
-from core.cashflow.backtest import BacktestResult, run_backtest
+from core.cashflow.backtest import BacktestDetail, BacktestResult, backtest_detail, run_backtest
 from core.cashflow.deterministic import DeterministicRules
 from core.cashflow.engines import (
     EngineContext,
@@ -41,6 +41,7 @@ __all__ = [
     "Aggregation",
     "Assumptions",
     "AssumptionsReport",
+    "BacktestDetail",
     "BacktestResult",
     "CashflowBucket",
     "CashflowPredictionInput",
@@ -60,6 +61,7 @@ __all__ = [
     "PredictionRun",
     "aggregate",
     "apply_overrides",
+    "backtest_detail",
     "engine_names",
     "get_cashflow_prediction_service",
     "get_refiner",

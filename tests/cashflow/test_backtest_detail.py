@@ -1,13 +1,13 @@
-"""The backtest's detail (scored deals, weekly cash) reproduces run_backtest's metrics exactly."""
+"""The backtest's detail (scored deals, weekly cash) agrees with the metrics computed from it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.backtest_detail import backtest_detail
 from core.bootstrap import load_sample_data
 from core.cashflow import run_backtest
+from core.cashflow.backtest import backtest_detail
 from core.store import Store
 
 

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from core.config import SAMPLE_DIR
 from core.ingest import IngestResult, ingest_file
+from core.receivables import ingest_invoice_file
 from core.store import Store
 
 #: The shipped weekly Pipedrive exports; the XLSX twin of the newest one is for trying XLSX
 #: uploads by hand and is not loaded, since it would be the same snapshot twice.
 SAMPLE_PATTERN = "pipedrive_deals_*.csv"
+#: The shipped invoice list (receivables) of the same company, as of the newest deal export.
+SAMPLE_INVOICES = "invoices_2026-10-26.csv"
 
 
 def sample_files(sample_dir: Path = SAMPLE_DIR) -> list[Path]:
@@ -35,4 +38,11 @@ def ensure_sample_data(store: Store, sample_dir: Path = SAMPLE_DIR) -> list[Inge
     """Load the sample only when the database has no deal snapshots yet."""
     if store.list_snapshots():
         return []
-    return load_sample_data(store, sample_dir)
+    results = load_sample_data(store, sample_dir)
+    load_sample_invoices(store, sample_dir)
+    return results
+
+
+def load_sample_invoices(store: Store, sample_dir: Path = SAMPLE_DIR) -> IngestResult:
+    """Ingest the sample invoice list as an invoices snapshot (a duplicate when already loaded)."""
+    return ingest_invoice_file(store, sample_dir / SAMPLE_INVOICES, source="invoice_list", label="sample")

@@ -8,16 +8,21 @@ the same run: DuckDB's own ``read_csv`` of the file into a table of a fresh Duck
 (the bare-tool baseline, types auto-detected), and ``ingest_file`` into a fresh file
 store (read, detect, parse every column, reject, save deals, rejects and raw bytes in
 one transaction). Each runs in its own fresh Python process, so the peak resident memory
-printed (RSS, which sees DuckDB's memory too) is that step's alone. It prints rows/s, the
-ratio ingest/read_csv and peak RSS. Goal: ratio <= 2.0 and peak memory < 2 GB at 1M
-rows. Not part of the test suite.
+printed (RSS, which sees DuckDB's memory too) is that step's alone. The pair is run
+``--repeat`` times, alternating, so both sides see the same load on a shared machine; it
+prints the median seconds with their spread (min-max), the ratio of the medians, the CPU
+seconds each step used (user + system, all threads: steadier than wall time when other
+work competes for the cores), rows/s and peak RSS. Goal: ratio <= 2.0 and peak memory
+< 2 GB at 1M rows. Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,31 +122,45 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def time_read_csv(path: Path, folder: Path) -> dict:
     con = duckdb.connect(str(folder / "baseline.duckdb"))
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         con.execute("CREATE TABLE deals AS SELECT * FROM read_csv(?)", [str(path)])
-        return {"seconds": time.perf_counter() - start}
+        return {"seconds": time.perf_counter() - start, "cpu": cpu_seconds() - cpu}
     finally:
         con.close()
 
 
 def time_ingest(path: Path, folder: Path) -> dict:
     with Store(str(folder / "store.duckdb")) as store:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         result = ingest_file(store, path, max_bytes=4 * 1024**3)
-        return {"seconds": time.perf_counter() - start, "loaded": result.rows_loaded,
-                "rejected": result.rows_rejected}
+        return {"seconds": time.perf_counter() - start, "cpu": cpu_seconds() - cpu,
+                "loaded": result.rows_loaded, "rejected": result.rows_rejected}
 
 
 def measure(kind: str, path: Path, folder: Path) -> dict:
-    """Run one measurement in a fresh Python process, so its peak RSS is its own."""
+    """Run one measurement in a fresh Python process (and a fresh database), so its peak RSS
+    is its own."""
+    for database in folder.glob("*.duckdb*"):
+        database.unlink()
     completed = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(path), str(folder)],
         check=True, capture_output=True, text=True,
     )
     return json.loads(completed.stdout)
+
+
+def spread(runs: list[dict], key: str = "seconds") -> tuple[float, float, float]:
+    """(median, min, max) of one figure over the runs."""
+    values = [run[key] for run in runs]
+    return statistics.median(values), min(values), max(values)
 
 
 def child(kind: str, path: str, folder: str) -> None:
@@ -156,26 +175,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, action="append",
                         help="rows per file (repeatable; default 100000 and 1000000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generated exports")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each step per size (median shown)")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
         return 0
     sizes = args.rows or [100_000, 1_000_000]
-    print(f"{'rows':>9} {'MB':>7} {'read_csv s':>10} {'ingest s':>9} {'ratio':>6} {'ingest rows/s':>14} "
-          f"{'loaded':>9} {'rejected':>8} {'read_csv RSS MB':>15} {'ingest RSS MB':>13}")
+    print(f"median of {args.repeat} runs (min-max); load average before: {os.getloadavg()[0]:.2f}")
+    print(f"{'rows':>9} {'MB':>7} {'read_csv s':>17} {'ingest s':>17} {'ratio':>6} {'cpu s':>11} "
+          f"{'cpu ratio':>9} {'ingest rows/s':>14} {'loaded':>9} {'rejected':>8} {'read_csv RSS MB':>15} "
+          f"{'ingest RSS MB':>13}")
     for rows in sizes:
         with tempfile.TemporaryDirectory(prefix="dealcast-bench-") as tmp:
             folder = Path(tmp)
             path = folder / f"pipedrive_{rows}.csv"
             write_pipedrive_csv(path, rows, args.seed)
-            baseline = measure("read_csv", path, folder)
-            ingest = measure("ingest", path, folder)
+            baselines, ingests = [], []
+            for _ in range(args.repeat):
+                baselines.append(measure("read_csv", path, folder))
+                ingests.append(measure("ingest", path, folder))
+            base, base_low, base_high = spread(baselines)
+            ours, ours_low, ours_high = spread(ingests)
+            base_cpu, ours_cpu = spread(baselines, "cpu")[0], spread(ingests, "cpu")[0]
             size_mb = path.stat().st_size / 1024 / 1024
-            print(f"{rows:>9} {size_mb:>7.1f} {baseline['seconds']:>10.2f} {ingest['seconds']:>9.2f} "
-                  f"{ingest['seconds'] / baseline['seconds']:>6.2f} {rows / ingest['seconds']:>14,.0f} "
-                  f"{ingest['loaded']:>9} {ingest['rejected']:>8} {baseline['peak_rss_mb']:>15.0f} "
-                  f"{ingest['peak_rss_mb']:>13.0f}", flush=True)
+            print(f"{rows:>9} {size_mb:>7.1f} {f'{base:.2f} ({base_low:.2f}-{base_high:.2f})':>17} "
+                  f"{f'{ours:.2f} ({ours_low:.2f}-{ours_high:.2f})':>17} {ours / base:>6.2f} "
+                  f"{f'{base_cpu:.1f}/{ours_cpu:.1f}':>11} {ours_cpu / base_cpu:>9.2f} {rows / ours:>14,.0f} "
+                  f"{ingests[0]['loaded']:>9} {ingests[0]['rejected']:>8} "
+                  f"{max(run['peak_rss_mb'] for run in baselines):>15.0f} "
+                  f"{max(run['peak_rss_mb'] for run in ingests):>13.0f}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 

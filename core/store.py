@@ -304,13 +304,15 @@ class Store:
         raw: bytes,
         *,
         rows_table: str = "deals",
+        packed: tuple[str | None, bytes] | None = None,
     ) -> Snapshot:
         """Store one upload atomically: its rows, rejected rows, raw bytes and counts.
 
         ``rows`` is anything DuckDB can scan (a pandas frame or Arrow table) with the
         columns of ``rows_table`` minus ``snapshot_id``. ``rejects`` has ``row_number``,
-        ``raw`` and ``reason``. Raises ``ValueError`` when the counts do not add up, and
-        nothing is written.
+        ``raw`` and ``reason``. ``packed`` is ``pack_raw(raw)`` when the caller already
+        compressed the bytes (ingest does it while it parses). Raises ``ValueError`` when
+        the counts do not add up, and nothing is written.
         """
         rows_loaded = len(rows)
         rows_rejected = len(rejects)
@@ -353,7 +355,7 @@ class Store:
                     )
                 finally:
                     cur.unregister("incoming_rejects")
-            compression, content = _pack_raw(raw)
+            compression, content = packed or pack_raw(raw)
             cur.execute(
                 "INSERT INTO raw_files (snapshot_id, file_name, content, compression, size) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -460,7 +462,7 @@ class Store:
         return [name for (name,) in rows]
 
 
-def _pack_raw(raw: bytes) -> tuple[str | None, bytes]:
+def pack_raw(raw: bytes) -> tuple[str | None, bytes]:
     """(compression, content) to store for an upload's bytes."""
     if len(raw) <= RAW_COMPRESS_BYTES:
         return None, raw
@@ -468,7 +470,7 @@ def _pack_raw(raw: bytes) -> tuple[str | None, bytes]:
 
 
 def _unpack_raw(content: bytes, compression: str | None, size: int | None) -> bytes:
-    """The original bytes from what ``_pack_raw`` stored."""
+    """The original bytes from what ``pack_raw`` stored."""
     if compression is None:
         return content
     return pa.Codec(compression).decompress(content, decompressed_size=size, asbytes=True)

@@ -8,8 +8,9 @@ of rows sharing a deal id the last wins and the others are rejected naming the w
 
 ``ingest_bytes`` adds the store: the same bytes twice are reported as already loaded;
 otherwise the parse runs in temporary tables of the store's own cursor (so a million
-deals go from the parse into ``deals`` without a copy through Python) and the deals,
-rejects, raw bytes and counts land in one transaction.
+deals go from the parse into ``deals`` without a copy through Python) while a thread
+compresses the raw bytes, and the deals, rejects, raw bytes and counts land in one
+transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import functools
 import hashlib
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ from core.ingest.plan import ColumnPlan
 from core.ingest.presets import PRESET_NAMES, get_preset
 from core.ingest.readers import RawTable, read_table
 from core.ingest.values import DATE_ORDERS, sql_literal
-from core.store import NewSnapshot, Store
+from core.store import NewSnapshot, Store, pack_raw
 
 #: Rows named in one warning before "and N more".
 ROWS_SHOWN = 5
@@ -50,6 +52,8 @@ RAW_TABLE, PARSED_TABLE, DUPLICATES_TABLE = "_ingest_raw", "_ingest_parsed", "_i
 #: Serialises the "already loaded?" check with the save, so two threads loading the same
 #: bytes at once make one snapshot.
 _save_lock = threading.Lock()
+#: Compresses uploads for ``raw_files`` while DuckDB parses them (zstd releases the GIL).
+_packer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dealcast-pack")
 
 
 @dataclass
@@ -182,6 +186,7 @@ def ingest_bytes(
     existing = store.find_snapshot_by_sha(sha256)
     if existing is not None:
         return _duplicate_result(store, existing.id)
+    packing = _packer.submit(pack_raw, data)
     cur = store.cursor()
     try:
         parse = _parse(
@@ -212,7 +217,9 @@ def ingest_bytes(
             existing = store.find_snapshot_by_sha(sha256)
             if existing is not None:
                 return _duplicate_result(store, existing.id)
-            snapshot = store.save_snapshot(new, cur.sql(parse.deals_sql), parse.rejects, data)
+            snapshot = store.save_snapshot(
+                new, cur.sql(parse.deals_sql), parse.rejects, data, packed=packing.result()
+            )
     finally:
         _drop_work_tables(cur)
     if mapping:

@@ -225,7 +225,7 @@ def run_write(args: argparse.Namespace) -> None:
     if args.json:
         print_json(result)
         return
-    print(format_result(result))
+    print(result.as_text())
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
@@ -249,32 +249,3 @@ def _context(args: argparse.Namespace, kind: str, store: Store, options: dict[st
         raise InputError(f"`write {kind}` takes one --deal; only `write email` covers several deals.")
     records = [load_deal(store, deal_id, args.snapshot) for deal_id in args.deals]
     return build_context(kind, records, options)
-
-
-_BOOKKEEPING = ("confidence", "warnings", "source", "language")
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, BaseModel):
-        return ", ".join(f"{name} {item}" for name, item in value.model_dump().items())
-    return str(value)
-
-
-def format_result(result: WriterResult) -> str:
-    """The result as labelled lines: lists as bullets, long text on its own lines."""
-    lines = [f"[{result.source}, confidence {result.confidence:.2f}, {result.language.value}]"]
-    for name in type(result).model_fields:
-        value = getattr(result, name)
-        if name in _BOOKKEEPING or value is None:
-            continue
-        label = name.replace("_", " ").capitalize()
-        if isinstance(value, list):
-            lines.append(f"{label}:" + "".join(f"\n  - {_text(item)}" for item in value) if value
-                         else f"{label}: (none)")
-        elif isinstance(value, str) and "\n" in value:
-            lines.append(f"{label}:\n{value}")
-        else:
-            lines.append(f"{label}: {_text(value)}")
-    return "\n".join(lines)

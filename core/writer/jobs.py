@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from core.cli.write import format_result
 from core.errors import DealcastError
 from core.prompts import PromptRegistry
 from core.store import Store
@@ -206,4 +205,4 @@ def result_text(result: WriterResult) -> str:
     if isinstance(result, DraftReminderResult):
         subject = f"Subject: {result.subject}\n\n" if result.subject else ""
         return subject + result.message_text
-    return format_result(result)
+    return result.as_text()

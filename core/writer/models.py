@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -332,6 +332,35 @@ class WriterResult(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     source: Literal["llm", "fallback"]
     language: Language = Language.EN
+
+    def as_text(self) -> str:
+        """The result as labelled lines for the terminal and the Writer page: lists as
+        bullets, long text on its own lines, bookkeeping fields in one header line."""
+        lines = [f"[{self.source}, confidence {self.confidence:.2f}, {self.language.value}]"]
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in _BOOKKEEPING or value is None:
+                continue
+            label = name.replace("_", " ").capitalize()
+            if isinstance(value, list):
+                lines.append(f"{label}:" + "".join(f"\n  - {_plain(item)}" for item in value) if value
+                             else f"{label}: (none)")
+            elif isinstance(value, str) and "\n" in value:
+                lines.append(f"{label}:\n{value}")
+            else:
+                lines.append(f"{label}: {_plain(value)}")
+        return "\n".join(lines)
+
+
+_BOOKKEEPING = ("confidence", "warnings", "source", "language")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, BaseModel):
+        return ", ".join(f"{name} {item}" for name, item in value.model_dump().items())
+    return str(value)
 
 
 class DraftEmailResult(WriterResult):

@@ -120,9 +120,9 @@ def assumptions_section(store: Store) -> None:
         if settings.base_currency != current.base_currency:
             st.warning(f"Uploads convert values to {settings.base_currency} (DEALCAST_BASE_CURRENCY), but "
                        f"the assumptions say {current.base_currency}: totals would be labelled wrongly.")
-        st.caption(f"Units of {current.base_currency} per one unit of each currency. The forecast converts "
-                   "deals whose value has no base-currency figure with these rates. The base currency is "
-                   "set with DEALCAST_BASE_CURRENCY: uploads convert to it when a file is loaded.")
+        st.caption(f"Units of {current.base_currency} per one unit of each currency. Uploads saved after "
+                   "this version convert with these rates (snapshots already loaded keep the rates they "
+                   "were loaded with). The base currency is set with DEALCAST_BASE_CURRENCY.")
         editor(RATES, frames)
 
     note = st.text_input("Note for this version", key="assumptions_note",

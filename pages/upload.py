@@ -10,6 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from core.bootstrap import load_sample_data
+from core.cashflow.assumptions import upload_rates
+from core.config import get_settings
+from core.currency import RateTable
 from core.ingest import IngestError, ParsedExport, ingest_bytes, parse_export
 from core.ingest.errors import MissingColumnsError
 from core.ingest.mapping import MAPPABLE_COLUMNS
@@ -23,10 +26,11 @@ NOT_MAPPED = "(not mapped)"
 FLASH_KEY = "upload_flash"
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reading the file…")
-def preview(sha256: str, data: bytes, file_name: str, source: str, mapping_json: str) -> ParsedExport:
-    """Parse once per (bytes, source, mapping): reruns never re-read the upload."""
-    return parse_export(data, file_name, source=source, mapping=json.loads(mapping_json) or None)
+@st.cache_resource(max_entries=4, show_spinner="Reading the file…", hash_funcs={RateTable: repr})
+def preview(sha256: str, data: bytes, file_name: str, source: str, mapping_json: str,
+            rates: RateTable | None) -> ParsedExport:
+    """Parse once per (bytes, source, mapping, rates): reruns never re-read the upload."""
+    return parse_export(data, file_name, source=source, mapping=json.loads(mapping_json) or None, rates=rates)
 
 
 def mapping_key(sha256: str) -> str:
@@ -77,11 +81,12 @@ def show_parsed(parsed: ParsedExport) -> None:
         st.dataframe(parsed.rejects, hide_index=True)
 
 
-def save(store: Store, data: bytes, parsed: ParsedExport, mapping: dict[str, str], as_of: dt.date) -> None:
+def save(store: Store, data: bytes, parsed: ParsedExport, mapping: dict[str, str], as_of: dt.date,
+         rates: RateTable | None) -> None:
     with st.status("Saving the snapshot…", expanded=True) as status:
         st.write(f"Writing {parsed.rows_loaded:,} deals and {parsed.rows_rejected:,} rejected rows…")
         result = ingest_bytes(store, data, parsed.file_name, source=parsed.source, as_of=as_of,
-                              mapping=mapping or None)
+                              mapping=mapping or None, rates=rates)
         status.update(label=f"Saved snapshot {result.snapshot_id}", state="complete")
     st.success(f"Saved snapshot {result.snapshot_id}: {result.rows_loaded:,} deals loaded, "
                f"{result.rows_rejected:,} rejected.")
@@ -96,8 +101,9 @@ def upload_section(store: Store) -> None:
     data = uploaded.getvalue()
     sha256 = hashlib.sha256(data).hexdigest()
     mapping = st.session_state.get(mapping_key(sha256), {})
+    rates = upload_rates(store, get_settings().base_currency)
     try:
-        parsed = preview(sha256, data, uploaded.name, source, json.dumps(mapping, sort_keys=True))
+        parsed = preview(sha256, data, uploaded.name, source, json.dumps(mapping, sort_keys=True), rates)
     except MissingColumnsError as exc:
         st.error(str(exc))
         mapping_editor(sha256, exc.found, mapping, expanded=True)
@@ -114,7 +120,7 @@ def upload_section(store: Store) -> None:
     as_of = st.date_input("As-of date", value=parsed.as_of_guess or dt.date.today(), key="as_of",
                           help="The day this export describes; forecasts count from it.")
     if st.button("Save snapshot", type="primary", key="save_snapshot"):
-        save(store, data, parsed, mapping, as_of)
+        save(store, data, parsed, mapping, as_of, rates)
 
 
 def snapshots_section(store: Store) -> None:

@@ -197,6 +197,15 @@ def load_assumptions(store: Store) -> Assumptions:
     return Assumptions.model_validate({**json.loads(row[1]), "version": row[0]})
 
 
+def upload_rates(store: Store, base_currency: str) -> RateTable | None:
+    """The rate table new uploads convert with: the saved assumptions' rates (edited on the
+    Settings page) when they convert to ``base_currency``; None means the ingest defaults."""
+    assumptions = load_assumptions(store)
+    if assumptions.version == 0 or assumptions.base_currency != base_currency:
+        return None
+    return assumptions.rate_table()
+
+
 def save_assumptions(store: Store, profile: Assumptions, note: str = "") -> Assumptions:
     """Store ``profile`` as a new version and return it carrying that version number."""
     with store.transaction() as cur:

@@ -6,7 +6,9 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from core.cashflow.assumptions import upload_rates
 from core.cli._shared import open_store, print_json
+from core.config import get_settings
 from core.errors import InputError
 from core.ingest import PRESET_NAMES, IngestResult, ingest_file
 from core.ingest.mapping import MAPPABLE_COLUMNS, parse_map_options
@@ -163,7 +165,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     mapping = parse_map_options(args.mapping)
     with open_store(args) as store:
         result = ingest_file(
-            store, args.file, source=args.source, as_of=args.as_of, mapping=mapping or None, label=args.label
+            store, args.file, source=args.source, as_of=args.as_of, mapping=mapping or None, label=args.label,
+            rates=upload_rates(store, get_settings().base_currency),
         )
     if args.json:
         print_json(result_json(result))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from core.bootstrap import sample_files
+from core.cashflow.assumptions import SEED_PROFILE, save_assumptions
 from tests.ingest.exports import pipedrive_csv, pipedrive_row
 
 
@@ -92,3 +93,13 @@ def test_snapshot_list_downloads_the_original_and_deletes_only_after_confirmatio
     at.checkbox(key="confirm_delete").check().run()
     at.button(key="delete_snapshot").click().run()
     assert newest.id not in [s.id for s in sample_store.list_snapshots()]
+
+
+def test_upload_converts_with_the_rates_saved_on_the_settings_page(empty_store, open_page):
+    edited = SEED_PROFILE.model_copy(update={"rates": {**SEED_PROFILE.rates, "USD": 4.0}})
+    save_assumptions(empty_store, edited)
+    row = pipedrive_row(1, Value="1000", **{"Currency of Value": "USD"})
+    at = upload(open_page("upload"), "usd.csv", pipedrive_csv([row]))
+    at.button(key="save_snapshot").click().run()
+    [snapshot] = empty_store.list_snapshots()
+    assert list(empty_store.load_deals(snapshot.id)["value_base"]) == [4000]

@@ -92,10 +92,10 @@ def _wait_until_healthy(process: subprocess.Popen, server: AppServer) -> None:
     while not _healthy(server.url):
         if process.poll() is not None:
             pytest.fail(f"The dashboard server exited with status {process.returncode} before answering "
-                        f"{server.url}/_stcore/health. Server log:\n{server.log_tail()}")
+                        f"{server.url}/_stcore/health. Server log:\n{server.log_tail()}", pytrace=False)
         if time.monotonic() > deadline:
             pytest.fail(f"The dashboard server did not answer {server.url}/_stcore/health within "
-                        f"{SERVER_START_TIMEOUT} s. Server log:\n{server.log_tail()}")
+                        f"{SERVER_START_TIMEOUT} s. Server log:\n{server.log_tail()}", pytrace=False)
         time.sleep(0.25)
 
 
@@ -144,19 +144,24 @@ def app_server(tmp_path, request) -> Iterator[AppServer]:
         print(f"Dashboard server log ({server.log}):\n{server.log_tail()}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium under Playwright, shared by the session's browser tests."""
+    """Headless Debian Chromium under Playwright, stopped after the test.
+
+    Per test, not per session: Playwright's sync API keeps an event loop in the main thread
+    while it runs, which must not outlive the browser test into the rest of the suite.
+    """
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         found = shutil.which("chromium") or shutil.which("chromium-browser")
-        pytest.fail(f"The browser test needs Chromium at {CHROMIUM}, which is missing"
-                    f"{f' (found {found}: set DEALCAST_CHROMIUM to it)' if found else ''}. {INSTALL_HINT}")
+        elsewhere = f" (found {found}: set DEALCAST_CHROMIUM to it)" if found else ""
+        pytest.fail(f"The browser test needs Chromium at {CHROMIUM}, which is missing{elsewhere}. "
+                    f"{INSTALL_HINT}", pytrace=False)
     with sync_playwright() as playwright:
         try:
             launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         except Error as exc:
             pytest.fail(f"Chromium at {CHROMIUM} did not start under Playwright: {exc.message}\n"
-                        f"{INSTALL_HINT}")
+                        f"{INSTALL_HINT}", pytrace=False)
         yield launched
         launched.close()
 

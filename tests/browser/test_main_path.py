@@ -5,8 +5,9 @@ with the keyboard and see the chart gain periods, drill into the first period an
 deal table follow it, download that period's CSV, and keep a screenshot for the record.
 
 Streamlit redraws the page on every rerun and keeps the previous run's elements on screen
-until the new ones arrive, so each step waits for a sign of its own rerun (a changed chart,
-a new caption) and then for the run to finish before reading or clicking anything.
+until the run ends (an element whose position moved exists twice meanwhile), so each step
+waits for a sign of its own rerun (a changed chart, a new caption) and then for the run to
+finish before reading or clicking anything.
 """
 
 import csv
@@ -67,8 +68,9 @@ def choose(page: Page, key: str, option: str) -> None:
 def deals_shown(page: Page, text: str) -> int:
     """The deal count in the table's caption once it reads ``text``; the table has that many rows."""
     caption = page.get_by_text(SHOWING)
-    expect(caption).to_contain_text(text)
+    caption.filter(has_text=text).first.wait_for()  # until the run ends, a stale copy may linger
     settled(page)
+    expect(caption).to_contain_text(text)
     count = int(SHOWING.search(caption.inner_text()).group(1).replace(",", ""))
     # The deal table, found by its first column; its grid mirrors the rows for assistive technology.
     table = page.get_by_test_id("stDataFrame").filter(has=page.locator("th", has_text=re.compile(r"^Deal$")))
@@ -84,13 +86,13 @@ def save_screenshot(page: Page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / name)
 
 
-def test_main_path_from_sample_data_to_csv_download(app_server: AppServer, page: Page):
+def test_main_path_from_sample_data_to_csv_download(page: Page, app_server: AppServer):
     page.goto(app_server.url)
     open_page(page, "upload", "Upload")
     settled(page)
     page.get_by_role("button", name="Load sample data").click()
-    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
-        re.compile(r"Loaded \d+ sample snapshots"))
+    loaded = re.compile(r"Loaded \d+ sample snapshots")
+    expect(page.get_by_test_id("stAlertContentSuccess").filter(has_text=loaded).first).to_be_visible()
     settled(page)
 
     open_page(page, "forecast", "Forecast")
@@ -101,8 +103,8 @@ def test_main_path_from_sample_data_to_csv_download(app_server: AppServer, page:
     expect(horizon).to_have_value("90")
     horizon.focus()
     horizon.press("End")
-    expect(horizon).to_have_value("365")
     longer = chart_periods(page, other_than=periods)
+    expect(horizon).to_have_value("365")
     assert len(longer) > len(periods), (periods, longer)
     assert longer[: len(periods)] == periods, "a longer horizon keeps the earlier periods"
     deals_in_chart = deals_shown(page, "in the chart")

@@ -88,6 +88,8 @@ def save_screenshot(page: Page, name: str) -> None:
 
 def test_main_path_from_sample_data_to_csv_download(page: Page, app_server: AppServer):
     page.goto(app_server.url)
+    # app.py's navigation (in sections) is drawn; until then Streamlit may list pages/ as files.
+    expect(page.get_by_test_id("stNavSectionHeader").filter(has_text="Data")).to_be_visible()
     open_page(page, "upload", "Upload")
     settled(page)
     page.get_by_role("button", name="Load sample data").click()

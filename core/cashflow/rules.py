@@ -22,6 +22,7 @@ import pandas as pd
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.columns import (
     FLAG_TEXT,
+    FORECAST,
     KINDS,
     METHODS,
     OVERRIDE_FLAGS,
@@ -32,6 +33,7 @@ from core.cashflow.columns import (
     compose_reasoning,
     day_array,
     flags_column,
+    kind_codes,
     text_part,
 )
 
@@ -76,17 +78,16 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
 
     # Status: lost and deleted deals are not forecast; anything else counts as open.
     status_codes, statuses = _codes(deals["status"])
-    status = _lookup(status_codes, [str(s).strip().lower() for s in statuses], "open")
-    closed = np.isin(status, ("lost", "deleted"))
-    won = status == "won"
+    statuses = [str(s).strip().lower() for s in statuses]
+    closed = _lookup(status_codes, [s in ("lost", "deleted") for s in statuses], False).astype(bool)
+    won = _lookup(status_codes, [s == "won" for s in statuses], False).astype(bool)
 
     # Stage: matched once per distinct name.
     stage_codes, stages = _codes(deals["stage"])
     unknown_row = len(a.stages)
+    stage_rows = [a.match_stage(s) for s in stages]
     row = _lookup(
-        stage_codes,
-        [a.match_stage(s) if a.match_stage(s) is not None else unknown_row for s in stages],
-        unknown_row,
+        stage_codes, [unknown_row if r is None else r for r in stage_rows], unknown_row
     ).astype(np.int64)
     invoiced_stage = _lookup(stage_codes, [a.is_invoiced_stage(s) for s in stages], False).astype(bool)
     paid_stage = _lookup(stage_codes, [a.is_paid_stage(s) for s in stages], False).astype(bool)
@@ -197,24 +198,32 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     source = np.where(closed, _SOURCE_CLOSED, source)
     stuck_level = np.where(stuck, stuck_level, _NO_ROW)
 
-    out = deals.loc[:, list(_PASSTHROUGH)].reset_index(drop=True)
-    out["kind"] = pd.Categorical.from_codes(kind, categories=list(KINDS))
-    out["value_base"] = value_base
-    out["probability"] = probability
-    out["weighted_value"] = np.where((bits & VALUE_FLAGS) == 0, np.nan_to_num(value_base) * probability, 0.0)
-    out["predicted_invoice_date"] = invoice
-    out["predicted_payment_date"] = payment
-    out["invoice_p10"] = p10
-    out["invoice_p90"] = p90
-    out["confidence"] = np.where(closed, np.nan, confidence)
-    out["method"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=list(METHODS))
-    out["invoice_reason"] = _invoice_reasons(source, stage_codes, stages, stuck_level, a)
-    out["terms_reason"] = _terms_reasons(terms_rule, a)
-    out["invoice_is_fact"] = is_fact & ~closed
-    out["payment_terms_days"] = terms
-    out["days_in_stage"] = days_in_stage
-    out["flag_bits"] = bits
-    return out
+    # One frame built at once (column by column insertion copies blocks), dates already in
+    # the canonical unit so pandas does not convert them.
+    return pd.DataFrame(
+        {
+            **{name: deals[name].array for name in _PASSTHROUGH},
+            "kind": pd.Categorical.from_codes(kind, categories=list(KINDS)),
+            "value_base": value_base,
+            "probability": probability,
+            "weighted_value": np.where(
+                (bits & VALUE_FLAGS) == 0, np.nan_to_num(value_base) * probability, 0.0
+            ),
+            "predicted_invoice_date": as_output_dates(invoice),
+            "predicted_payment_date": as_output_dates(payment),
+            "invoice_p10": as_output_dates(p10),
+            "invoice_p90": as_output_dates(p90),
+            "confidence": np.where(closed, np.nan, confidence),
+            "method": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=list(METHODS)),
+            "invoice_reason": _invoice_reasons(source, stage_codes, stages, stage_rows, stuck_level, a),
+            "terms_reason": _terms_reasons(terms_rule, a),
+            "invoice_is_fact": is_fact & ~closed,
+            "payment_terms_days": terms,
+            "days_in_stage": days_in_stage,
+            "flag_bits": bits,
+        },
+        copy=False,
+    )
 
 
 # Where an invoice estimate came from (codes for the reasoning text).
@@ -229,19 +238,21 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
 ) = range(7)
 
 
-def _invoice_reasons(source, stage_codes, stages, stuck_level, a: Assumptions) -> pd.Categorical:
-    """One sentence per row on where the invoice date came from, built per distinct case."""
+def _invoice_reasons(source, stage_codes, stages, stage_rows, stuck_level, a: Assumptions) -> pd.Categorical:
+    """One sentence per row on where the invoice date came from, built per distinct case.
+
+    ``stage_rows`` is the stage-table row of each distinct stage (None when unknown)."""
     n_stage = len(stages) + 1
     n_stuck = len(a.stuck) + 1
     key = (source * n_stage + (stage_codes + 1)) * n_stuck + (stuck_level + 1)
     codes, uniques = pd.factorize(key)
-    table = [*a.stages, a.unknown_stage]
     texts = []
     for value in uniques.tolist():
         stuck_code, rest = value % n_stuck, value // n_stuck
         stage_code, kind = rest % n_stage - 1, rest // n_stage
         stage_name = stages[stage_code] if stage_code >= 0 else None
-        rule = table[a.match_stage(stage_name)] if a.match_stage(stage_name) is not None else a.unknown_stage
+        matched = stage_rows[stage_code] if stage_code >= 0 else None
+        rule = a.unknown_stage if matched is None else a.stages[matched]
         text = _SOURCE_TEXT[kind].format(stage=stage_name or "(none)", rule=rule, a=a)
         if stuck_code:
             stuck = a.stuck[stuck_code - 1]
@@ -336,7 +347,7 @@ def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumption
     """
     a = assumptions
     today = np.datetime64(as_of, "D")
-    forecast = (frame["kind"] == "forecast").to_numpy()
+    forecast = kind_codes(frame) == FORECAST
     bits = frame["flag_bits"].to_numpy(dtype=np.int64) & ~int(OVERRIDE_FLAGS)
     is_fact = frame["invoice_is_fact"].to_numpy(dtype=bool)
     terms = frame["payment_terms_days"].to_numpy(dtype=np.int64).astype("timedelta64[D]")
@@ -370,22 +381,27 @@ def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumption
     bits |= np.where(overdue, Flag.OVERDUE_ROLLED, 0)
     confidence = np.round(np.clip(confidence, a.confidence_min, a.confidence_max), 2)
 
-    out = frame.copy()
-    out["predicted_invoice_date"] = as_output_dates(invoice)
-    out["predicted_payment_date"] = as_output_dates(payment)
-    out["invoice_p10"] = as_output_dates(p10)
-    out["invoice_p90"] = as_output_dates(p90)
-    out["payment_p10"] = as_output_dates(payment_p10)
-    out["payment_p90"] = as_output_dates(payment_p90)
-    out["confidence"] = confidence
-    out["flag_bits"] = bits
-    show_terms = pd.Categorical(out["terms_reason"]).copy()
+    show_terms = pd.Categorical(frame["terms_reason"]).copy()
     show_terms[~forecast] = np.nan
-    out["reasoning"] = compose_reasoning(
-        [pd.Categorical(out["invoice_reason"]), show_terms], bits, flag_texts(a)
+    computed = {
+        "predicted_invoice_date": as_output_dates(invoice),
+        "predicted_payment_date": as_output_dates(payment),
+        "invoice_p10": as_output_dates(p10),
+        "invoice_p90": as_output_dates(p90),
+        "payment_p10": as_output_dates(payment_p10),
+        "payment_p90": as_output_dates(payment_p90),
+        "confidence": confidence,
+        "flag_bits": bits,
+        "reasoning": compose_reasoning(
+            [pd.Categorical(frame["invoice_reason"]), show_terms], bits, flag_texts(a)
+        ),
+        "flags": flags_column(bits),
+    }
+    # A new frame of the prediction columns, the unchanged ones shared with ``frame``.
+    return pd.DataFrame(
+        {name: computed[name] if name in computed else frame[name] for name in PREDICTION_COLUMNS},
+        index=frame.index,
     )
-    out["flags"] = flags_column(bits)
-    return out.loc[:, list(PREDICTION_COLUMNS)]
 
 
 def predict_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> pd.DataFrame:

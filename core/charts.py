@@ -8,6 +8,8 @@ add, do not rewrite.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -20,6 +22,8 @@ CASH_COLOUR = "#2ca02c"
 CUMULATIVE_COLOUR = "#145214"
 #: P10/P90 band of cash in: the cash colour, translucent.
 BAND_FILL = "rgba(44, 160, 44, 0.18)"
+#: Most period labels on a time axis (52 weeks show every third label).
+PERIOD_TICKS = 18
 
 
 def forecast_figure(periods: pd.DataFrame, *, currency: str, weighted: bool = True) -> go.Figure:
@@ -58,17 +62,23 @@ def forecast_figure(periods: pd.DataFrame, *, currency: str, weighted: bool = Tr
         "hovermode": "x unified",
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        "yaxis": {"title": {"text": f"Per period ({currency})"}, "tickformat": "~s", "rangemode": "tozero"},
+        "yaxis": {"title": {"text": f"Per period ({currency})"}, "tickformat": ".3~s", "rangemode": "tozero"},
         "yaxis2": {
             "title": {"text": f"Cumulative ({currency})"},
-            "tickformat": "~s",
+            "tickformat": ".3~s",
             "overlaying": "y",
             "side": "right",
             "rangemode": "tozero",
             "showgrid": False,
         },
-        # Category axis in period order; Plotly drops overlapping labels, the angle keeps 52 weeks legible.
-        "xaxis": {"type": "category", "tickangle": -45, "automargin": True},
+        # Category axis in period order; at most PERIOD_TICKS labels, angled, keep 52 weeks legible.
+        "xaxis": {
+            "type": "category",
+            "tickmode": "array",
+            "tickvals": labels[:: max(1, math.ceil(len(labels) / PERIOD_TICKS))],
+            "tickangle": -45,
+            "automargin": True,
+        },
     }
     return go.Figure(data=traces, layout=layout)
 

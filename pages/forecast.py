@@ -200,9 +200,9 @@ def controls(names: ForecastRun | None) -> None:
     row[1].slider("Minimum confidence", 0.0, 1.0, 0.5, step=0.05, key="min_confidence")
     row[2].radio("Periods", list(GRANULARITIES), format_func=GRANULARITIES.get, horizontal=True,
                  key="granularity")
-    row[3].toggle("Weighted by probability", value=True, key="weighted",
-                  help="Off: full deal values, as if every deal closes.")
-    row = st.columns([2, 3, 3, 2])
+    row[3].toggle("Weighted", value=True, key="weighted",
+                  help="On: each deal's value times its probability. Off: full values.")
+    row = st.columns([3, 3, 3, 2])
     row[0].radio("Engine", list(ENGINES), format_func=ENGINES.get, horizontal=True, key="engine")
     row[1].multiselect("Pipelines", pipelines, key="pipelines", placeholder="All pipelines")
     row[2].multiselect("Owners", owners, key="owners", placeholder="All owners")
@@ -214,15 +214,12 @@ def controls(names: ForecastRun | None) -> None:
 def tiles(agg: Aggregation, currency: str, weighted: bool) -> None:
     totals = agg.totals
     suffix = "" if weighted else "_unweighted"
-    cols = st.columns(5)
+    cols = st.columns(4)
     cols[0].metric("Expected invoices", money_short(totals[f"invoice_value{suffix}"], currency))
     cols[1].metric("Cash in", money_short(totals[f"cash_in{suffix}"], currency))
-    cols[2].metric("Cash in P10–P90", f"{money_short(totals['cash_in_p10'], currency)} – "
-                   f"{money_short(totals['cash_in_p90'], currency)}",
-                   help="Weighted cash in under the optimistic and conservative schedules.")
-    cols[3].metric("Deals", f"{totals['deal_count']:,}")
+    cols[2].metric("Deals", f"{totals['deal_count']:,}")
     confidence = totals["avg_confidence"]
-    cols[4].metric("Average confidence", "—" if confidence is None else f"{confidence:.2f}")
+    cols[3].metric("Average confidence", "—" if confidence is None else f"{confidence:.2f}")
 
 
 def exclusions(agg: Aggregation, currency: str) -> None:
@@ -296,7 +293,7 @@ def drill_down(run: PredictionRun, agg: Aggregation, currency: str) -> None:
             "Reasoning": st.column_config.TextColumn(width="large"),
         },
     )
-    cols = st.columns([1, 1, 6])
+    cols = st.columns([2, 2, 5])
     name = f"forecast-{run.as_of}-{'all' if chosen == ALL_PERIODS else chosen}"
     cols[0].download_button("Download CSV", export_data(run, mask, "csv"), file_name=f"{name}.csv",
                             mime="text/csv", key="download_csv", on_click="ignore")
@@ -364,6 +361,10 @@ def main() -> None:
     tiles(agg, currency, weighted)
     st.plotly_chart(forecast_figure(agg.periods, currency=currency, weighted=weighted), key=CHART_KEY,
                     on_select=_period_from_chart, selection_mode="points")
+    band = agg.totals
+    st.caption(f"Weighted cash in between {money_full(band['cash_in_p10'], currency)} (P10, optimistic "
+               f"schedule) and {money_full(band['cash_in_p90'], currency)} (P90, conservative); "
+               "click a bar to see its deals.")
     exclusions(agg, currency)
     drill_down(run, agg, currency)
     assumptions(cached, service)

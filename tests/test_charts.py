@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.cashflow.aggregate import period_label, period_starts
-from core.charts import BAND_FILL, CASH_COLOUR, INVOICE_COLOUR, forecast_figure
+from core.charts import BAND_FILL, CASH_COLOUR, INVOICE_COLOUR, PERIOD_TICKS, forecast_figure
 
 
 def periods(invoices: list[float], cash: list[float], granularity: str = "week") -> pd.DataFrame:
@@ -77,8 +77,15 @@ def test_forecast_figure_keeps_52_week_labels_in_order_and_angled(weighted):
     data = periods([1.0] * 53, [1.0] * 53)
     figure = forecast_figure(data, currency="SAR", weighted=weighted)
     assert list(trace(figure, "Expected cash in").x) == data["period"].tolist()
-    assert figure.layout.xaxis.type == "category"
-    assert figure.layout.xaxis.tickangle == -45 and figure.layout.xaxis.automargin
+    axis = figure.layout.xaxis
+    assert axis.type == "category" and axis.tickangle == -45 and axis.automargin
+    assert list(axis.tickvals) == data["period"].tolist()[::3], "every third of 53 weeks is labelled"
+    assert len(axis.tickvals) <= PERIOD_TICKS
+
+
+def test_forecast_figure_labels_every_period_when_few():
+    data = periods([1.0] * 13, [1.0] * 13)
+    assert list(forecast_figure(data, currency="SAR").layout.xaxis.tickvals) == data["period"].tolist()
 
 
 def test_forecast_figure_names_the_currency_on_both_axes():

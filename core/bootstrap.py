@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.config import SAMPLE_DIR
+from core.config import DATA_DIR, SAMPLE_DIR
 from core.ingest import IngestResult, ingest_file
 from core.receivables import ingest_invoice_file
 from core.store import Store
@@ -18,7 +18,8 @@ from core.store import Store
 #: uploads by hand and is not loaded, since it would be the same snapshot twice.
 SAMPLE_PATTERN = "pipedrive_deals_*.csv"
 #: The shipped invoice list (receivables) of the same company, as of the newest deal export.
-SAMPLE_INVOICES = "invoices_2026-10-26.csv"
+#: It lives beside data/sample/, which holds exactly the deal sample's generated files.
+SAMPLE_INVOICES = DATA_DIR / "receivables" / "invoices_2026-10-26.csv"
 
 
 def sample_files(sample_dir: Path = SAMPLE_DIR) -> list[Path]:
@@ -39,10 +40,10 @@ def ensure_sample_data(store: Store, sample_dir: Path = SAMPLE_DIR) -> list[Inge
     if store.list_snapshots():
         return []
     results = load_sample_data(store, sample_dir)
-    load_sample_invoices(store, sample_dir)
+    load_sample_invoices(store)
     return results
 
 
-def load_sample_invoices(store: Store, sample_dir: Path = SAMPLE_DIR) -> IngestResult:
+def load_sample_invoices(store: Store, path: Path = SAMPLE_INVOICES) -> IngestResult:
     """Ingest the sample invoice list as an invoices snapshot (a duplicate when already loaded)."""
-    return ingest_invoice_file(store, sample_dir / SAMPLE_INVOICES, source="invoice_list", label="sample")
+    return ingest_invoice_file(store, path, source="invoice_list", label="sample")

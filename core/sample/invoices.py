@@ -1,7 +1,7 @@
 """Deterministic invoice histories whose customers pay in known ways, and their CSV export.
 
     history = generate_invoices(invoices=600, seed=7)
-    write_invoice_csv(history, "data/sample/invoices_2026-10-26.csv")
+    write_invoice_csv(history, "data/receivables/invoices_2026-10-26.csv")
 
 Each customer (``CUSTOMERS``) has payment terms, a true median of days late against the
 due date (negative: early), a spread, a share of disputed invoices and the days a dispute

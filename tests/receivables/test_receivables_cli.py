@@ -7,15 +7,15 @@ import json
 
 import pytest
 
+from core.bootstrap import SAMPLE_INVOICES
 from core.cli import EXIT_BAD_INPUT, main
 from core.cli.ingest import RESULT_KEYS
-from core.config import SAMPLE_DIR
 from core.sample.invoices import generate_invoices, invoice_csv
 from core.store import Store
 from tests.cashflow.helpers import deals, save
 from tests.receivables.helpers import AS_OF, invoices, paid_history, save_invoices
 
-SHIPPED = SAMPLE_DIR / "invoices_2026-10-26.csv"
+SHIPPED = SAMPLE_INVOICES
 
 
 @pytest.fixture

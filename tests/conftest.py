@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.cashflow.engines import get_refiner, register_refiner
 from core.config import Settings
 from core.store import Store
 
@@ -35,3 +36,11 @@ def file_store(db_path):
 def settings():
     """Settings with every default and nothing from the environment."""
     return Settings.from_env({})
+
+
+@pytest.fixture
+def llm_refiner_slot():
+    """Lets a test register or remove the "llm" refiner; whatever was there is put back after."""
+    before = get_refiner("llm")
+    yield
+    register_refiner("llm", before)

@@ -139,7 +139,7 @@ def test_forecast_out_writes_per_deal_predictions_with_formulas_neutralised(db, 
     assert '\'=HYPERLINK("http://x")' in titles
 
 
-def test_forecast_llm_on_without_the_llm_path_fails_with_exit_1(db, capsys):
+def test_forecast_llm_on_without_the_llm_path_fails_with_exit_1(db, capsys, llm_refiner_slot):
     register_refiner("llm", None)
     assert main(["forecast", "--db", db, "--llm", "on"]) == EXIT_FAILED
     assert "LLM path not available" in capsys.readouterr().err

@@ -23,7 +23,6 @@ from core.cashflow import (
     SEED_PROFILE,
     CashflowPredictionService,
     PredictionOptions,
-    get_refiner,
     register_refiner,
     save_assumptions,
 )
@@ -132,16 +131,14 @@ def make_client(openai_server, store, settings) -> Iterator[Callable[..., LLMCli
 
 
 @pytest.fixture
-def use_refiner() -> Iterator[Callable[[LLMRefiner], LLMRefiner]]:
+def use_refiner(llm_refiner_slot) -> Callable[[LLMRefiner], LLMRefiner]:
     """Register a refiner as "llm" for one test; the previous one comes back afterwards."""
-    before = get_refiner("llm")
 
     def use(refiner: LLMRefiner) -> LLMRefiner:
         register_refiner("llm", refiner)
         return refiner
 
-    yield use
-    register_refiner("llm", before)
+    return use
 
 
 @pytest.fixture

@@ -132,15 +132,14 @@ class FakeLLM:
         )
 
 
-def test_a_registered_refiner_gets_the_policy_deals_and_its_answers_obey_the_rules(store, snapshot):
+def test_a_registered_refiner_gets_the_policy_deals_and_its_answers_obey_the_rules(
+    store, snapshot, llm_refiner_slot
+):
     fake = FakeLLM()
     register_refiner("llm", fake)
-    try:
-        run = CashflowPredictionService(store).run(
-            snapshot, PredictionOptions(use_llm=True, llm_policy="unknown", store_results=False)
-        )
-    finally:
-        register_refiner("llm", None)
+    run = CashflowPredictionService(store).run(
+        snapshot, PredictionOptions(use_llm=True, llm_policy="unknown", store_results=False)
+    )
     assert fake.seen == ["2"]  # only the unknown stage went to the LLM
     refined = run.frame.set_index("deal_id").loc["2"]
     assert refined["method"] == "llm"
@@ -150,7 +149,7 @@ def test_a_registered_refiner_gets_the_policy_deals_and_its_answers_obey_the_rul
     assert run.frame.set_index("deal_id").loc["1", "method"] == "rules"
 
 
-def test_use_llm_without_a_refiner_raises_a_clear_error(store, snapshot):
+def test_use_llm_without_a_refiner_raises_a_clear_error(store, snapshot, llm_refiner_slot):
     register_refiner("llm", None)
     with pytest.raises(LLMPathUnavailableError, match="LLM path not available"):
         CashflowPredictionService(store).run(snapshot, PredictionOptions(use_llm=True))

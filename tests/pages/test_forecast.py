@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from core.cashflow import CashflowPredictionService, ForecastOptions, PredictionOptions
-from core.cashflow.engines import get_refiner, register_refiner
+from core.cashflow.engines import register_refiner
 from core.cashflow.llm_refiner import LLMRefiner
 from core.config import get_settings
 from core.formatting import money_full, money_short
@@ -225,12 +225,9 @@ def answer_every_deal(as_of):
 
 
 @pytest.fixture
-def llm_refiner():
+def llm_refiner(llm_refiner_slot):
     """The real LLM refiner registered, whatever earlier tests left in the registry."""
-    before = get_refiner("llm")
     register_refiner("llm", LLMRefiner())
-    yield
-    register_refiner("llm", before)
 
 
 def test_forecast_llm_toggle_refines_deals_through_the_configured_llm(

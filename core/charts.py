@@ -293,3 +293,74 @@ def backtest_error_figure(errors: pd.DataFrame) -> go.Figure:
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.08, "x": 0},
     )
     return figure
+
+
+#: Aging buckets from current to long overdue: the invoice colour, then warmer as they age.
+AGING_COLOURS = (INVOICE_COLOUR, "#f2c14e", "#f28e2b", "#e15759", "#9c1c1c")
+
+
+def aging_figure(buckets: pd.DataFrame, *, currency: str) -> go.Figure:
+    """Open invoices' amount per aging bucket (``core.receivables.aging``: bucket, invoices, amount_base)."""
+    labels = buckets["bucket"].astype(str).tolist()
+    figure = go.Figure(
+        go.Bar(x=labels, y=buckets["amount_base"].astype(float), customdata=buckets["invoices"],
+               marker_color=list(AGING_COLOURS[: len(labels)]),
+               hovertemplate=f"%{{x}}<br>%{{y:,.0f}} {currency}<br>%{{customdata}} invoices<extra></extra>"),
+        layout={
+            "height": 280,
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "xaxis": {"type": "category", "title": {"text": "Days past due"}},
+            "yaxis": {"title": {"text": currency}, "tickformat": ".3~s", "rangemode": "tozero"},
+        },
+    )
+    return figure
+
+
+def collections_figure(periods: pd.DataFrame, *, currency: str) -> go.Figure:
+    """Open invoices' expected cash in per period with its P10/P90 band
+    (``core.receivables.views.expected_collections``)."""
+    labels = periods["period"].astype(str).tolist()
+    money = f"%{{y:,.0f}} {currency}"
+    traces = [
+        go.Scatter(x=labels, y=periods["cash_in_p10"].astype(float), name="P10", mode="lines",
+                   line={"width": 0, "color": CASH_COLOUR}, hovertemplate=f"P10 {money}<extra></extra>",
+                   showlegend=False),
+        go.Scatter(x=labels, y=periods["cash_in_p90"].astype(float), name="P10–P90", mode="lines",
+                   line={"width": 0, "color": CASH_COLOUR}, fill="tonexty", fillcolor=BAND_FILL,
+                   hovertemplate=f"P90 {money}<extra></extra>"),
+        go.Bar(x=labels, y=periods["cash_in_receivables"].astype(float), name="Expected collections",
+               marker_color=CASH_COLOUR, customdata=periods["receivable_count"],
+               hovertemplate=f"%{{x}}<br>{money}<br>%{{customdata}} invoices<extra></extra>"),
+    ]
+    return go.Figure(
+        traces,
+        layout={
+            "height": 300,
+            "hovermode": "x unified",
+            "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+            "yaxis": {"title": {"text": currency}, "tickformat": ".3~s", "rangemode": "tozero"},
+            "xaxis": {"type": "category", "tickangle": -45, "automargin": True},
+        },
+    )
+
+
+def days_to_pay_figure(sample: pd.DataFrame) -> go.Figure:
+    """Days to pay per customer as box plots with every invoice as a point
+    (``core.receivables.views.days_to_pay_sample``: customer, days_to_pay), customers in the given order."""
+    customers = list(dict.fromkeys(sample["customer"].astype(str)))
+    figure = go.Figure(
+        go.Box(x=sample["days_to_pay"].astype(float), y=sample["customer"].astype(str), orientation="h",
+               boxpoints="all", jitter=0.4, pointpos=0, marker={"size": 4, "opacity": 0.5},
+               line={"color": CASH_COLOUR}, fillcolor=BAND_FILL, name="Days to pay",
+               hovertemplate="%{y}<br>%{x} days<extra></extra>"),
+        layout={
+            "height": max(220, 36 * len(customers) + 80),
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "showlegend": False,
+            "xaxis": {"title": {"text": "Days from invoice to payment"}, "rangemode": "tozero"},
+            "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": customers[::-1],
+                      "automargin": True},
+        },
+    )
+    return figure

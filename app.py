@@ -11,6 +11,7 @@ PAGES = {
     "Cash": [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page("pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
+        st.Page("pages/receivables.py", title="Receivables", icon=":material/receipt_long:"),
         st.Page("pages/deal.py", title="Deal", icon=":material/handshake:"),
         st.Page("pages/backtest.py", title="Backtest", icon=":material/history:"),
     ],

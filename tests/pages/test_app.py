@@ -2,7 +2,10 @@
 
 import pytest
 
-PAGES = ("overview", "forecast", "deal", "backtest", "upload", "settings", "writer", "prompts", "llm_usage")
+PAGES = (
+    "overview", "forecast", "receivables", "deal", "backtest", "upload", "settings", "writer", "prompts",
+    "llm_usage",
+)
 
 
 @pytest.mark.parametrize("page", PAGES)

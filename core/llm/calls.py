@@ -6,6 +6,7 @@ Built once per public call, before any attempt; the payload, the cache key and t
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,11 +96,19 @@ def build_call(
     )
 
 
+@functools.cache
+def schema_instruction(schema: type[BaseModel]) -> str:
+    """The request to reply in JSON matching ``schema``, built once per output model.
+
+    Building a model's JSON Schema costs about a millisecond, and the forecast's LLM path
+    asks with the same model a hundred times per run.
+    """
+    return SCHEMA_INSTRUCTION.format(schema=json.dumps(schema.model_json_schema(), separators=(",", ":")))
+
+
 def with_schema_instruction(messages: list[dict[str, Any]], schema: type[BaseModel]) -> list[dict[str, Any]]:
     """Ask for JSON matching ``schema``: appended to the first system message, or as one."""
-    instruction = SCHEMA_INSTRUCTION.format(
-        schema=json.dumps(schema.model_json_schema(), separators=(",", ":"))
-    )
+    instruction = schema_instruction(schema)
     if messages and messages[0].get("role") == "system":
         first = {**messages[0], "content": f"{messages[0]['content']}\n\n{instruction}"}
         return [first, *messages[1:]]

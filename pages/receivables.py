@@ -175,8 +175,8 @@ def collections_section(found: Receivables, items: pd.DataFrame, currency: str) 
     rolled = int(((items["flag_bits"].to_numpy() & int(ReceivableFlag.OVERDUE_ROLLED)) != 0).sum())
     expected = money_full(float(periods["cash_in_receivables"].sum()), currency)
     st.caption(f"{len(items):,} open invoices, {expected} expected, on the dates the forecast uses "
-               f"(due date + the customer's usual lateness); {rolled:,} already past that "
-               f"date are counted from {found.as_of}.")
+               f"(due date + the customer's usual lateness); {rolled:,} of them already past "
+               f"that date count from {found.as_of}.")
     st.plotly_chart(collections_figure(periods, currency=currency), key="collections_chart")
     table = pd.DataFrame({
         "Period": periods["period"],

@@ -18,6 +18,8 @@ from plotly.subplots import make_subplots
 INVOICE_COLOUR = "#1f77b4"
 #: Expected cash in, on every chart.
 CASH_COLOUR = "#2ca02c"
+#: Cash in from open invoices (receivables): a lighter shade of the cash colour.
+RECEIVABLES_COLOUR = "#98df8a"
 #: Cumulative cash line: a darker shade of the cash colour so it reads as the same money.
 CUMULATIVE_COLOUR = "#145214"
 #: P10/P90 band of cash in: the cash colour, translucent.
@@ -50,9 +52,9 @@ def forecast_figure(periods: pd.DataFrame, *, currency: str, weighted: bool = Tr
     traces = [
         *(band if weighted else []),
         go.Bar(x=labels, y=periods[f"invoice_value{suffix}"].astype(float), name="Expected invoices",
-               marker_color=INVOICE_COLOUR, hovertemplate=f"%{{x}}<br>Invoices {money}<extra></extra>"),
-        go.Bar(x=labels, y=cash, name="Expected cash in", marker_color=CASH_COLOUR,
-               hovertemplate=f"%{{x}}<br>Cash in {money}<extra></extra>"),
+               marker_color=INVOICE_COLOUR, offsetgroup="invoices",
+               hovertemplate=f"%{{x}}<br>Invoices {money}<extra></extra>"),
+        *_cash_bars(labels, cash, periods, money),
         go.Scatter(x=labels, y=cash.cumsum(), name="Cumulative cash in", mode="lines+markers",
                    line={"color": CUMULATIVE_COLOUR, "width": 2}, marker={"size": 4}, yaxis="y2",
                    hovertemplate=f"%{{x}}<br>Cumulative {money}<extra></extra>"),
@@ -81,6 +83,24 @@ def forecast_figure(periods: pd.DataFrame, *, currency: str, weighted: bool = Tr
         },
     }
     return go.Figure(data=traces, layout=layout)
+
+
+def _cash_bars(labels: list[str], cash: pd.Series, periods: pd.DataFrame, money: str) -> list[go.Bar]:
+    """One cash-in bar per period; with open invoices in the forecast, the receivables part
+    stacked on the pipeline part (same colour family) so the two sources read separately."""
+    receivables = periods.get("cash_in_receivables")
+    if receivables is None or not receivables.astype(float).any():
+        return [go.Bar(x=labels, y=cash, name="Expected cash in", marker_color=CASH_COLOUR,
+                       hovertemplate=f"%{{x}}<br>Cash in {money}<extra></extra>")]
+    receivables = receivables.astype(float)
+    pipeline = cash - receivables
+    return [
+        go.Bar(x=labels, y=pipeline, name="Cash in from pipeline", marker_color=CASH_COLOUR,
+               offsetgroup="cash", hovertemplate=f"%{{x}}<br>Pipeline cash {money}<extra></extra>"),
+        go.Bar(x=labels, y=receivables, base=pipeline, name="Cash in from receivables",
+               marker_color=RECEIVABLES_COLOUR, offsetgroup="cash",
+               hovertemplate=f"%{{x}}<br>Receivables cash {money}<extra></extra>"),
+    ]
 
 
 # -- LLM usage (pages/llm_usage.py; frames from core.llm.call_report) ------------------------

@@ -150,7 +150,8 @@ def scoped_aggregation(
             relabelled[column] = pd.Categorical.from_codes(keep, categories=[OTHER, CHOSEN])
     frame = run.frame.assign(**relabelled)
     scope = {"pipeline": CHOSEN if pipelines else None, "owner": CHOSEN if owners else None}
-    return aggregate(frame, as_of=run.as_of, **options.model_copy(update=scope).model_dump())
+    return aggregate(frame, as_of=run.as_of, receivables=run.receivables,
+                     **options.model_copy(update=scope).model_dump())
 
 
 def period_mask(run: PredictionRun, included: np.ndarray, start, end) -> np.ndarray:
@@ -214,12 +215,16 @@ def controls(names: ForecastRun | None) -> None:
 def tiles(agg: Aggregation, currency: str, weighted: bool) -> None:
     totals = agg.totals
     suffix = "" if weighted else "_unweighted"
-    cols = st.columns(4)
+    cols = st.columns(5)
     cols[0].metric("Expected invoices", money_short(totals[f"invoice_value{suffix}"], currency))
-    cols[1].metric("Cash in", money_short(totals[f"cash_in{suffix}"], currency))
-    cols[2].metric("Deals", f"{totals['deal_count']:,}")
+    cols[1].metric("Cash in", money_short(totals[f"cash_in{suffix}"], currency),
+                   help="From the pipeline and from open invoices (receivables) together.")
+    cols[2].metric("of which receivables", money_short(totals["cash_in_receivables"], currency),
+                   help=f"{totals['receivable_count']:,} open invoices expected to be paid in the chart's "
+                        "periods (Receivables page). The rest is pipeline cash.")
+    cols[3].metric("Deals", f"{totals['deal_count']:,}")
     confidence = totals["avg_confidence"]
-    cols[3].metric("Average confidence", "—" if confidence is None else f"{confidence:.2f}")
+    cols[4].metric("Average confidence", "—" if confidence is None else f"{confidence:.2f}")
 
 
 def exclusions(agg: Aggregation, currency: str) -> None:

@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.cashflow.aggregate import period_label, period_starts
-from core.charts import BAND_FILL, CASH_COLOUR, INVOICE_COLOUR, PERIOD_TICKS, forecast_figure
+from core.charts import (
+    BAND_FILL,
+    CASH_COLOUR,
+    INVOICE_COLOUR,
+    PERIOD_TICKS,
+    RECEIVABLES_COLOUR,
+    forecast_figure,
+)
 
 
 def periods(invoices: list[float], cash: list[float], granularity: str = "week") -> pd.DataFrame:
@@ -44,6 +51,23 @@ def test_forecast_figure_has_invoice_and_cash_bars_in_their_fixed_colours():
     assert INVOICE_COLOUR != CASH_COLOUR
     assert list(invoices.y) == [10, 20, 0] and list(cash.y) == [5, 15, 30]
     assert list(invoices.x) == ["2026-W02", "2026-W03", "2026-W04"]
+
+
+def test_forecast_figure_stacks_receivables_cash_on_pipeline_cash():
+    data = periods([10, 20, 0], [5, 15, 30]).assign(cash_in_receivables=[0.0, 10.0, 5.0])
+    figure = forecast_figure(data, currency="SAR")
+    pipeline, receivables = trace(figure, "Cash in from pipeline"), trace(figure, "Cash in from receivables")
+    assert list(pipeline.y) == [5, 5, 25] and list(receivables.y) == [0, 10, 5]
+    assert list(receivables.base) == [5, 5, 25], "receivables sit on top of the pipeline bar"
+    assert pipeline.offsetgroup == receivables.offsetgroup != trace(figure, "Expected invoices").offsetgroup
+    assert (pipeline.marker.color, receivables.marker.color) == (CASH_COLOUR, RECEIVABLES_COLOUR)
+    assert list(trace(figure, "Cumulative cash in").y) == [5, 20, 50]
+
+
+def test_forecast_figure_without_receivables_draws_one_cash_bar():
+    data = periods([1], [2]).assign(cash_in_receivables=[0.0])
+    assert [t.name for t in forecast_figure(data, currency="SAR").data if t.type == "bar"] == [
+        "Expected invoices", "Expected cash in"]
 
 
 def test_forecast_figure_band_is_a_translucent_area_from_p10_to_p90():

@@ -12,6 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from core.bootstrap import load_sample_invoices
 from core.cashflow import CashflowPredictionService, ForecastOptions, PredictionOptions
 from core.cashflow.engines import register_refiner
 from core.cashflow.llm_refiner import LLMRefiner
@@ -267,3 +268,27 @@ def test_forecast_exports_neutralise_formula_cells(store):
     sheet = openpyxl.load_workbook(io.BytesIO(export_data(run, every, "xlsx")())).active
     titles = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert "'" + hostile in titles
+
+
+def test_forecast_shows_receivables_cash_apart_from_pipeline_cash(sample_store, open_page):
+    load_sample_invoices(sample_store)
+    agg = reference(sample_store).aggregate(ForecastOptions())
+    totals = agg.totals
+    assert totals["cash_in_receivables"] > 0
+    at = open_page("forecast")
+    assert_tiles_show(at, agg)
+    assert metric(at, "of which receivables") == money_short(totals["cash_in_receivables"], CURRENCY)
+    pipeline = chart_trace(at, "Cash in from pipeline")["y"]
+    receivables = chart_trace(at, "Cash in from receivables")["y"]
+    assert pipeline == pytest.approx(agg.periods["cash_in_pipeline"].tolist())
+    assert receivables == pytest.approx(agg.periods["cash_in_receivables"].tolist())
+
+
+def test_forecast_owner_filter_counts_receivables_as_filtered_out(sample_store, open_page):
+    load_sample_invoices(sample_store)
+    run = reference(sample_store)
+    owner = run.frame.loc[run.frame["kind"] == "forecast", "owner"].dropna().iloc[0]
+    expected = run.aggregate(ForecastOptions(owner=owner))
+    at = run_ok(open_page("forecast").multiselect(key="owners").set_value([owner]))
+    assert_tiles_show(at, expected)
+    assert metric(at, "of which receivables") == money_short(0, CURRENCY)

@@ -9,20 +9,20 @@ st.set_page_config(page_title="Dealcast", page_icon=":material/payments:", layou
 
 PAGES = {
     "Cash": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
-        st.Page("pages/receivables.py", title="Receivables", icon=":material/receipt_long:"),
-        st.Page("pages/deal.py", title="Deal", icon=":material/handshake:"),
-        st.Page("pages/backtest.py", title="Backtest", icon=":material/history:"),
+        st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("views/forecast.py", title="Forecast", icon=":material/query_stats:"),
+        st.Page("views/receivables.py", title="Receivables", icon=":material/receipt_long:"),
+        st.Page("views/deal.py", title="Deal", icon=":material/handshake:"),
+        st.Page("views/backtest.py", title="Backtest", icon=":material/history:"),
     ],
     "Data": [
-        st.Page("pages/upload.py", title="Upload", icon=":material/upload_file:"),
-        st.Page("pages/settings.py", title="Settings", icon=":material/tune:"),
+        st.Page("views/upload.py", title="Upload", icon=":material/upload_file:"),
+        st.Page("views/settings.py", title="Settings", icon=":material/tune:"),
     ],
     "Assistant": [
-        st.Page("pages/writer.py", title="Writer", icon=":material/edit_note:"),
-        st.Page("pages/prompts.py", title="Prompts", icon=":material/description:"),
-        st.Page("pages/llm_usage.py", title="LLM usage", icon=":material/monitoring:"),
+        st.Page("views/writer.py", title="Writer", icon=":material/edit_note:"),
+        st.Page("views/prompts.py", title="Prompts", icon=":material/description:"),
+        st.Page("views/llm_usage.py", title="LLM usage", icon=":material/monitoring:"),
     ],
 }
 

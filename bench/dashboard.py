@@ -64,7 +64,7 @@ def open_forecast():
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     at.run()
-    at.switch_page("pages/forecast.py")
+    at.switch_page("views/forecast.py")
     return at
 
 

@@ -103,7 +103,7 @@ def _cash_bars(labels: list[str], cash: pd.Series, periods: pd.DataFrame, money:
     ]
 
 
-# -- LLM usage (pages/llm_usage.py; frames from core.llm.call_report) ------------------------
+# -- LLM usage (views/llm_usage.py; frames from core.llm.call_report) ------------------------
 
 #: Calls answered by the server, answered from the response cache, and failed.
 LLM_ANSWERED_COLOUR = "#6c757d"

@@ -87,8 +87,9 @@ def save_screenshot(page: Page, name: str) -> None:
 
 
 def test_main_path_from_sample_data_to_csv_download(page: Page, app_server: AppServer):
-    page.goto(app_server.url)
-    # app.py's navigation (in sections) is drawn; until then Streamlit may list pages/ as files.
+    # A deep link is the first request the fresh server sees: app.py's navigation (in
+    # sections) must still be drawn, not a list of the views/ files.
+    page.goto(f"{app_server.url.rstrip('/')}/upload")
     expect(page.get_by_test_id("stNavSectionHeader").filter(has_text="Data")).to_be_visible()
     open_page(page, "upload", "Upload")
     settled(page)

@@ -66,12 +66,12 @@ def empty_store(tmp_path, monkeypatch) -> Store:
 
 @pytest.fixture
 def open_page() -> Callable[[str], AppTest]:
-    """Run the app and switch to ``pages/<name>.py``; returns the finished AppTest."""
+    """Run the app and switch to ``views/<name>.py``; returns the finished AppTest."""
 
     def open_(name: str) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
         at.run()
-        at.switch_page(f"pages/{name}.py")
+        at.switch_page(f"views/{name}.py")
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at

@@ -18,9 +18,9 @@ from core.cashflow.engines import register_refiner
 from core.cashflow.llm_refiner import LLMRefiner
 from core.config import get_settings
 from core.formatting import money_full, money_short
-from pages.forecast import export_data
 from tests.cashflow.helpers import AS_OF, deals, save
 from tests.support.openai_server import Reply
+from views.forecast import export_data
 
 CURRENCY = "SAR"
 

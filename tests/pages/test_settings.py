@@ -6,7 +6,7 @@ import json
 
 from core.cashflow.assumptions import SEED_PROFILE, load_assumptions
 from core.config import get_settings
-from pages._common import cashflow_service
+from views._common import cashflow_service
 
 SECRET = "sk-test-never-shown-7f3a9c"
 

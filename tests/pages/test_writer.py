@@ -159,7 +159,7 @@ def test_writer_checked_email_shows_text_never_html_and_the_usage_page_counts_it
     assert "<p>" not in page_text(at)
     assert not local_llm.requests[0].body.get("stream")
 
-    at.switch_page("pages/llm_usage.py").run()
+    at.switch_page("views/llm_usage.py").run()
     calls, tokens = sample_store.cursor().execute(
         "SELECT count(*), sum(total_tokens) FROM llm_calls").fetchone()
     shown = {metric.label: metric.value for metric in at.metric}

@@ -21,7 +21,7 @@ from core.errors import DealcastError
 from core.formatting import money_full, money_short
 from core.writer import WriterResult, build_context, get_writer_service, load_deal
 from core.writer.records import DealRecord
-from pages._common import app_store, no_snapshot_notice, sidebar, snapshot_run
+from views._common import app_store, no_snapshot_notice, sidebar, snapshot_run
 
 ENGINE = "auto"
 DEAL_KEY = "deal_id"

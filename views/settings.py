@@ -32,7 +32,7 @@ from core.config import get_settings
 from core.llm.status import llm_status
 from core.settings_table import settings_table, shown_value
 from core.store import Store
-from pages._common import app_store, llm_client, sidebar
+from views._common import app_store, llm_client, sidebar
 
 FLASH_KEY = "settings_flash"
 DAYS = {"min_value": 0, "step": 1, "format": "%d"}

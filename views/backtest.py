@@ -17,7 +17,7 @@ from core.cashflow.backtest import backtest_detail
 from core.charts import backtest_cash_figure, backtest_error_figure
 from core.config import get_settings
 from core.errors import DealcastError
-from pages._common import app_store, cashflow_service, no_snapshot_notice, sidebar
+from views._common import app_store, cashflow_service, no_snapshot_notice, sidebar
 
 ENGINES = ("rules", "learned", "auto")
 DEFAULT_ENGINES = ["rules", "learned"]
@@ -129,7 +129,7 @@ if len({s.as_of for s in snapshots}) < 2:
     st.info("A backtest forecasts from an earlier snapshot and checks it against what later snapshots "
             "show happened, so it needs at least two snapshots with different as-of dates. Upload a "
             "later export of the same CRM on the **Upload** page.")
-    st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload_file:")
+    st.page_link("views/upload.py", label="Go to Upload", icon=":material/upload_file:")
     st.stop()
 
 selection = choose(snapshots)

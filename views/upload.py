@@ -17,7 +17,7 @@ from core.ingest import IngestError, ParsedExport, ingest_bytes, parse_export
 from core.ingest.errors import MissingColumnsError
 from core.ingest.mapping import MAPPABLE_COLUMNS
 from core.store import Store
-from pages._common import app_store, sidebar
+from views._common import app_store, sidebar
 
 SOURCES = ("auto", "pipedrive", "hubspot", "salesforce", "generic")
 #: Rows shown in the preview; the whole file is still parsed and saved.

@@ -27,7 +27,7 @@ from core.config import get_settings
 from core.errors import DealcastError
 from core.export import neutralise_formulas
 from core.formatting import money_full, money_short
-from pages._common import app_store, cashflow_service, llm_client, no_snapshot_notice, sidebar
+from views._common import app_store, cashflow_service, llm_client, no_snapshot_notice, sidebar
 
 ENGINES = {"rules": "Rules", "learned": "Learned", "auto": "Auto"}
 GRANULARITIES = {"week": "Weeks", "month": "Months"}

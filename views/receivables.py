@@ -27,7 +27,7 @@ from core.ingest import IngestResult
 from core.receivables import INVOICE_PRESET_NAMES, KIND, aging, ingest_invoice_bytes
 from core.receivables.views import days_to_pay_sample, default_backtest_as_of, expected_collections
 from core.store import Store
-from pages._common import app_store, cashflow_service, sidebar
+from views._common import app_store, cashflow_service, sidebar
 
 SOURCES = ("auto", *INVOICE_PRESET_NAMES)
 GRANULARITIES = {"week": "Weeks", "month": "Months"}

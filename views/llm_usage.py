@@ -7,7 +7,7 @@ import streamlit as st
 from core.charts import llm_calls_figure, llm_errors_figure, llm_tokens_figure
 from core.llm.call_report import call_filters, usage_report
 from core.llm.status import llm_status
-from pages._common import app_store, llm_client, sidebar
+from views._common import app_store, llm_client, sidebar
 
 TABLE_COLUMNS = {
     "calls": st.column_config.NumberColumn("Calls", format="%d"),

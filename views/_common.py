@@ -96,4 +96,4 @@ def sidebar(store: Store) -> Snapshot | None:
 def no_snapshot_notice() -> None:
     """The empty state every data page shows: what to do next."""
     st.info("No deals loaded yet. Open **Upload** to add a CRM export or load the bundled sample data.")
-    st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload_file:")
+    st.page_link("views/upload.py", label="Go to Upload", icon=":material/upload_file:")

@@ -13,7 +13,7 @@ from core.prompt_catalog import (
     variant_table,
 )
 from core.prompts import PromptRegistry, get_prompt_registry
-from pages._common import app_store, sidebar
+from views._common import app_store, sidebar
 
 PROMPT_KEY = "prompt"
 VARS_KEY = "vars"

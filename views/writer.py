@@ -29,7 +29,7 @@ from core.writer.jobs import (
     write_all,
 )
 from core.writer.models import Channel, Language, Tone, Urgency
-from pages._common import app_store, llm_client, no_snapshot_notice, sidebar
+from views._common import app_store, llm_client, no_snapshot_notice, sidebar
 
 OUTPUT_KEY = "writer_output"
 LANGUAGES = {"en": "English", "ar": "Arabic (العربية)"}

@@ -29,7 +29,7 @@ from core.overview import (
     previous_snapshot,
     snapshot_changes,
 )
-from pages._common import app_store, no_snapshot_notice, sidebar, snapshot_run
+from views._common import app_store, no_snapshot_notice, sidebar, snapshot_run
 
 ENGINE = "auto"
 #: The small chart's horizon (days); Forecast has the sliders.

@@ -2,9 +2,7 @@
 
 One call goes: usable? (open, LLM on) -> cache -> circuit breaker -> concurrency slot ->
 requests-per-minute limiter -> ``POST {base_url}/chat/completions`` with retries -> parse ->
-record (metrics, ``llm_calls`` row, cache, one log line). The cache and the call log are
-DuckDB work, done on the recorder's store thread so the loop is never blocked by it (see
-recording.py). The ``httpx.AsyncClient`` (one
+record (``llm_calls`` row, metrics, one log line) -> cache. The ``httpx.AsyncClient`` (one
 connection pool) is created on the event loop of the first call and the client stays
 bound to that loop: synchronous code calls it through ``core.llm.runner.run_sync``.
 
@@ -177,7 +175,6 @@ class LLMClient:
         if self._http is not None:
             self._check_loop()
             await self._http.aclose()
-        self._recorder.close()
         self._closed = True
 
     async def __aenter__(self) -> LLMClient:
@@ -312,7 +309,7 @@ class LLMClient:
             reason = exc.message
         reask = replace(call, messages=with_reask(call.messages, first.content, reason))
         response, data = await self._run(reask, accept)
-        await self._recorder.remember(call, response)  # the same question next time gets the good answer
+        self._recorder.remember(call, response)  # the same question next time gets the good answer
         return StructuredResult(data, combined(first, response))
 
     async def stream_completion(
@@ -346,9 +343,9 @@ class LLMClient:
         )
         self._check_usable()
         started = time.perf_counter()
-        cached = await self._recorder.cached(call, started)
+        cached = self._recorder.cached(call, started)
         if cached is not None:
-            await self._recorder.record(call, cached)
+            self._recorder.record(call, cached)
             yield cached.content
             return
         http, slots = self._session()
@@ -387,7 +384,7 @@ class LLMClient:
         except LLMError as exc:
             exc.attempts = exc.attempts or attempts
             self._settle(exc)
-            await self._recorder.record(call, None, error=exc, started=started)
+            self._recorder.record(call, None, error=exc, started=started)
             raise
         except BaseException:
             self.breaker.release()
@@ -402,7 +399,8 @@ class LLMClient:
             attempts=attempts,
             request_id=summary["request_id"],
         )
-        await self._recorder.record(call, response)  # and caches it
+        self._recorder.record(call, response)
+        self._recorder.remember(call, response)
 
     # -- one call --------------------------------------------------------------------
 
@@ -418,14 +416,16 @@ class LLMClient:
         started = time.perf_counter()
         response = None
         try:
-            response = await self._recorder.cached(call, started)
+            response = self._recorder.cached(call, started)
             if response is None:
                 response = await self._fetch(call, started)
             value = accept(response) if accept else None
         except LLMError as exc:
-            await self._recorder.record(call, response, error=exc, started=started)
+            self._recorder.record(call, response, error=exc, started=started)
             raise
-        await self._recorder.record(call, response)  # and caches a fresh reply
+        self._recorder.record(call, response)
+        if not response.cache_hit:
+            self._recorder.remember(call, response)
         return response, value
 
     async def _fetch(self, call: Call, started: float) -> LLMResponse:

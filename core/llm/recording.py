@@ -3,24 +3,16 @@
 A call is recorded whatever its outcome (success, failure, cache hit). Log lines are
 ``key=value`` pairs joined by `` | ``; prompt text is logged only at DEBUG, by the client,
 and the API key never, since every error text passes through ``redact`` first.
-
-The DuckDB work (cache look-up, call row, cached reply) blocks for milliseconds, so it runs
-on the recorder's own store thread (with that thread's cursor) while the event loop serves
-the other calls in flight; the call still waits for it, so its row and cached reply are in
-the store when the call returns. One thread keeps the writes in call order and never has
-two of them race for the same cache key.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 
@@ -34,9 +26,6 @@ from core.llm.usage import Usage
 from core.store import Store
 
 logger = logging.getLogger("core.llm")
-
-T = TypeVar("T")
-STORE_THREAD = "dealcast-llm-store"
 
 
 class Recorder:
@@ -53,33 +42,14 @@ class Recorder:
         self._cache = ResponseCache(store, cache_ttl, clock=clock) if caching else None
         self._clock = clock
         self._redact = redact
-        self._store_thread = (
-            concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=STORE_THREAD)
-            if store is not None else None
-        )
-
-    def close(self) -> None:
-        """Let the store thread end once the work already handed to it is done."""
-        if self._store_thread is not None:
-            self._store_thread.shutdown(wait=False)
-
-    async def _in_store_thread(self, work: Callable[[], T]) -> T:
-        """Run blocking store work on the store thread and wait for it without blocking the loop."""
-        assert self._store_thread is not None
-        try:
-            pending = asyncio.get_running_loop().run_in_executor(self._store_thread, work)
-        except RuntimeError:  # closed (or the interpreter is exiting) with calls still in flight
-            return work()
-        return await pending
 
     # -- cache -------------------------------------------------------------------------
 
-    async def cached(self, call: Call, started: float) -> LLMResponse | None:
+    def cached(self, call: Call, started: float) -> LLMResponse | None:
         """The cached reply to this call, flagged as a hit with zero usage; None on a miss."""
         if self._cache is None or not call.use_cache:
             return None
-        cache, key = self._cache, self._key(call)
-        stored = await self._in_store_thread(lambda: cache.get(key))
+        stored = self._cache.get(self._key(call))
         if stored is None:
             return None
         return LLMResponse(
@@ -87,34 +57,24 @@ class Recorder:
             latency_ms=(time.perf_counter() - started) * 1000,
         )
 
-    async def remember(self, call: Call, response: LLMResponse) -> None:
+    def remember(self, call: Call, response: LLMResponse) -> None:
         """Cache a fresh reply that the caller accepted."""
-        entry = self._cache_entry(call, response)
-        if entry is not None:
-            await self._write(lambda: self._put(entry))
-
-    def _cache_entry(self, call: Call, response: LLMResponse) -> tuple[str, str, dict[str, Any]] | None:
-        """The cache row (key, model, reply) for a fresh reply, or None when it is not to be cached."""
         if self._cache is None or not call.use_cache or response.cache_hit:
-            return None
+            return
         stored = response.model_dump(include={"content", "model", "finish_reason", "request_id"})
-        return self._key(call), response.model, stored
-
-    def _put(self, entry: tuple[str, str, dict[str, Any]]) -> None:
-        assert self._cache is not None
         with _store_errors_logged("cache"):
-            self._cache.put(*entry)
+            self._cache.put(self._key(call), response.model, stored)
 
     def _key(self, call: Call) -> str:
         return cache_key(self.base_url, call.model, call.messages, call.parameters)
 
     # -- records -----------------------------------------------------------------------
 
-    async def record(
+    def record(
         self, call: Call, response: LLMResponse | None, *,
         error: LLMError | None = None, started: float = 0.0,
     ) -> None:
-        """Count the call, write its ``llm_calls`` row, cache a fresh reply it succeeded with, log one line.
+        """Count the call, write its ``llm_calls`` row, log one line.
 
         A failure may still carry the reply it could not use (tokens were spent on it).
         """
@@ -140,20 +100,9 @@ class Recorder:
         )
         self.metrics.record(record)
         if self.store is not None:
-            entry = self._cache_entry(call, response) if response and not error else None
-            await self._write(lambda: self._store_call(record, entry))
+            with _store_errors_logged("call log"):
+                write_call(self.store, record)
         self._log(record, error)
-
-    def _store_call(self, record: CallRecord, entry: tuple[str, str, dict[str, Any]] | None) -> None:
-        assert self.store is not None
-        with _store_errors_logged("call log"):
-            write_call(self.store, record)
-        if entry is not None:
-            self._put(entry)
-
-    async def _write(self, work: Callable[[], None]) -> None:
-        """Wait for store writes; a caller cancelled meanwhile does not stop them."""
-        await asyncio.shield(self._in_store_thread(work))
 
     def _log(self, record: CallRecord, error: LLMError | None) -> None:
         if not logger.isEnabledFor(logging.WARNING if error else logging.INFO):

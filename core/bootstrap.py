@@ -7,6 +7,7 @@ forecast without finding an export first.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import DATA_DIR, SAMPLE_DIR
@@ -35,13 +36,20 @@ def load_sample_data(store: Store, sample_dir: Path = SAMPLE_DIR) -> list[Ingest
     return [ingest_file(store, path, source="pipedrive", label="sample") for path in sample_files(sample_dir)]
 
 
-def ensure_sample_data(store: Store, sample_dir: Path = SAMPLE_DIR) -> list[IngestResult]:
-    """Load the sample only when the database has no deal snapshots yet."""
+@dataclass(frozen=True)
+class SampleLoad:
+    """What ``ensure_sample_data`` loaded: the deal snapshots and the invoice list, or nothing."""
+
+    deals: list[IngestResult] = field(default_factory=list)
+    invoices: IngestResult | None = None
+
+
+def ensure_sample_data(store: Store, sample_dir: Path = SAMPLE_DIR) -> SampleLoad:
+    """Load the deal sample and the invoice list only when the database has no deal snapshots yet."""
     if store.list_snapshots():
-        return []
-    results = load_sample_data(store, sample_dir)
-    load_sample_invoices(store)
-    return results
+        return SampleLoad()
+    deals = load_sample_data(store, sample_dir)
+    return SampleLoad(deals=deals, invoices=load_sample_invoices(store))
 
 
 def load_sample_invoices(store: Store, path: Path = SAMPLE_INVOICES) -> IngestResult:

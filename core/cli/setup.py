@@ -27,15 +27,18 @@ def run_setup(args: argparse.Namespace) -> None:
     with open_store(args) as store:
         loaded = ensure_sample_data(store)
         snapshots = store.list_snapshots()
+        database = store.database
     if args.json:
         print_json({
-            "database": store.database,
-            "loaded": [result.model_dump(mode="json") for result in loaded],
+            "database": database,
+            "loaded": [result.model_dump(mode="json") for result in loaded.deals],
+            "invoices": loaded.invoices.model_dump(mode="json") if loaded.invoices else None,
             "snapshots": len(snapshots),
         })
         return
-    if loaded:
-        rows = sum(result.rows_loaded for result in loaded)
-        print(f"Loaded {len(loaded)} sample snapshots ({rows} deal rows) into {store.database}.")
-    else:
-        print(f"{store.database} already holds {len(snapshots)} snapshots; nothing loaded.")
+    if not loaded.deals:
+        print(f"{database} already holds {len(snapshots)} deal snapshots; nothing loaded.")
+        return
+    rows = sum(result.rows_loaded for result in loaded.deals)
+    invoices = f" and an invoice list ({loaded.invoices.rows_loaded} invoices)" if loaded.invoices else ""
+    print(f"Loaded {len(loaded.deals)} sample deal snapshots ({rows} deal rows){invoices} into {database}.")

@@ -35,7 +35,7 @@ from core.config import get_settings
 from core.currency import RateTable
 from core.deals import DEAL_COLUMNS, conform
 from core.errors import InputError
-from core.ingest.detect import detect_source
+from core.ingest.detect import Detection, detect_source
 from core.ingest.errors import MissingColumnsError, UnreadableFileError
 from core.ingest.mapping import header_signature, remember_mapping, remembered_mapping, resolve_mapping
 from core.ingest.plan import ColumnPlan
@@ -279,6 +279,29 @@ def _reject_list(rejects: pd.DataFrame) -> list[Reject]:
     ]
 
 
+
+def read_report(
+    raw: RawTable, detection: Detection, chosen: str, plan_report: dict[str, Any]
+) -> dict[str, Any]:
+    """How a file was read, detected and mapped: the ``detection`` of a parse, for the Upload
+    page and ``ingest --json`` (deal exports and invoice lists alike)."""
+    return {
+        "source": chosen,
+        "detected_source": detection.source,
+        "evidence": detection.evidence,
+        "scores": detection.scores,
+        "kind": raw.kind,
+        "encoding": raw.encoding,
+        "delimiter": raw.delimiter,
+        "header_row": raw.header_row,
+        "headers": raw.headers,
+        "header_signature": header_signature(raw.headers),
+        "date_system": raw.date_system,
+        "blank_rows": raw.blank_rows,
+        "summary_rows": raw.summary_rows,
+        **plan_report,
+    }
+
 def _as_date(value: dt.date | str) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -366,22 +389,7 @@ def _parse(
         row_warnings = _row_warnings(con, plan)
     except duckdb.Error as exc:
         raise UnreadableFileError(f"{file_name}: cannot be parsed: {str(exc).splitlines()[0]}") from None
-    report = {
-        "source": chosen,
-        "detected_source": detection.source,
-        "evidence": detection.evidence,
-        "scores": detection.scores,
-        "kind": raw.kind,
-        "encoding": raw.encoding,
-        "delimiter": raw.delimiter,
-        "header_row": raw.header_row,
-        "headers": raw.headers,
-        "header_signature": header_signature(raw.headers),
-        "date_system": raw.date_system,
-        "blank_rows": raw.blank_rows,
-        "summary_rows": raw.summary_rows,
-        **plan.report(),
-    }
+    report = read_report(raw, detection, chosen, plan.report())
     return _Parse(
         sha256=sha256 or hashlib.sha256(data).hexdigest(),
         source=chosen,

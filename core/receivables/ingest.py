@@ -33,8 +33,15 @@ from core.currency import CURRENCY_SYMBOLS, RateTable
 from core.errors import InputError
 from core.ingest import IngestResult, MissingColumnsError, UnreadableFileError
 from core.ingest.detect import detect_source
-from core.ingest.mapping import header_signature, resolve_mapping
-from core.ingest.pipeline import ROWS_SHOWN, _as_date, _duplicate_result, _raw_row_sql, _reject_list
+from core.ingest.mapping import resolve_mapping
+from core.ingest.pipeline import (
+    ROWS_SHOWN,
+    _as_date,
+    _duplicate_result,
+    _raw_row_sql,
+    _reject_list,
+    read_report,
+)
 from core.ingest.presets import Preset
 from core.ingest.readers import RawTable, read_table
 from core.ingest.values import (
@@ -209,22 +216,7 @@ def _parse(
         rejects, rows_read, as_of_guess, rows_sql = _run(con, raw, plan)
     except duckdb.Error as exc:
         raise UnreadableFileError(f"{file_name}: cannot be parsed: {str(exc).splitlines()[0]}") from None
-    report = {
-        "source": chosen,
-        "detected_source": detection.source,
-        "evidence": detection.evidence,
-        "scores": detection.scores,
-        "kind": raw.kind,
-        "encoding": raw.encoding,
-        "delimiter": raw.delimiter,
-        "header_row": raw.header_row,
-        "headers": raw.headers,
-        "header_signature": header_signature(raw.headers),
-        "date_system": raw.date_system,
-        "blank_rows": raw.blank_rows,
-        "summary_rows": raw.summary_rows,
-        **plan.report(),
-    }
+    report = read_report(raw, detection, chosen, plan.report())
     return _Parse(
         source=chosen,
         mapping=used,

@@ -97,3 +97,13 @@ def no_snapshot_notice() -> None:
     """The empty state every data page shows: what to do next."""
     st.info("No deals loaded yet. Open **Upload** to add a CRM export or load the bundled sample data.")
     st.page_link("views/upload.py", label="Go to Upload", icon=":material/upload_file:")
+
+
+def ingest_counts(read: int, loaded: int, rejected: int, warnings: list[str], loaded_label: str) -> None:
+    """Row counts and file warnings of a parsed or saved upload (deals and invoice lists alike)."""
+    cols = st.columns(3)
+    cols[0].metric("Rows read", f"{read:,}")
+    cols[1].metric(loaded_label, f"{loaded:,}")
+    cols[2].metric("Rows rejected", f"{rejected:,}")
+    for warning in warnings:
+        st.warning(warning)

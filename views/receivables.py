@@ -27,7 +27,7 @@ from core.ingest import IngestResult
 from core.receivables import INVOICE_PRESET_NAMES, KIND, aging, ingest_invoice_bytes
 from core.receivables.views import days_to_pay_sample, default_backtest_as_of, expected_collections
 from core.store import Store
-from views._common import app_store, cashflow_service, sidebar
+from views._common import app_store, cashflow_service, ingest_counts, sidebar
 
 SOURCES = ("auto", *INVOICE_PRESET_NAMES)
 GRANULARITIES = {"week": "Weeks", "month": "Months"}
@@ -83,12 +83,8 @@ def show_result(result: IngestResult) -> None:
                 f"(as of {result.as_of}).")
         return
     st.success(f"Saved invoice snapshot {result.snapshot_id} ({result.source}, as of {result.as_of}).")
-    cols = st.columns(3)
-    cols[0].metric("Rows read", f"{result.rows_read:,}")
-    cols[1].metric("Invoices loaded", f"{result.rows_loaded:,}")
-    cols[2].metric("Rows rejected", f"{result.rows_rejected:,}")
-    for warning in result.warnings:
-        st.warning(warning)
+    ingest_counts(result.rows_read, result.rows_loaded, result.rows_rejected, result.warnings,
+                  "Invoices loaded")
     if result.rejects:
         st.markdown("**Rejected rows** (kept with their reason; they are not loaded)")
         st.dataframe(pd.DataFrame([r.model_dump() for r in result.rejects]), hide_index=True)

@@ -17,7 +17,7 @@ from core.ingest import IngestError, ParsedExport, ingest_bytes, parse_export
 from core.ingest.errors import MissingColumnsError
 from core.ingest.mapping import MAPPABLE_COLUMNS
 from core.store import Store
-from views._common import app_store, sidebar
+from views._common import app_store, ingest_counts, sidebar
 
 SOURCES = ("auto", "pipedrive", "hubspot", "salesforce", "generic")
 #: Rows shown in the preview; the whole file is still parsed and saved.
@@ -67,12 +67,7 @@ def show_parsed(parsed: ParsedExport) -> None:
     detection = parsed.detection
     if detection.get("evidence"):
         st.caption(f"Detected {detection.get('detected_source')}: {detection['evidence']}")
-    cols = st.columns(3)
-    cols[0].metric("Rows read", f"{parsed.rows_read:,}")
-    cols[1].metric("Rows to load", f"{parsed.rows_loaded:,}")
-    cols[2].metric("Rows rejected", f"{parsed.rows_rejected:,}")
-    for warning in parsed.warnings:
-        st.warning(warning)
+    ingest_counts(parsed.rows_read, parsed.rows_loaded, parsed.rows_rejected, parsed.warnings, "Rows to load")
     shown = min(PREVIEW_ROWS, parsed.rows_loaded)
     st.markdown(f"**Preview** (first {shown} of {parsed.rows_loaded:,} deals)")
     st.dataframe(parsed.deals.head(PREVIEW_ROWS), hide_index=True)

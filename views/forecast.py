@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.columns import day_array
@@ -111,22 +112,26 @@ def _names(column: pd.Series) -> list[str]:
 
 
 def forecast_run(
-    service: CashflowPredictionService, snapshot_id: int, options: PredictionOptions
+    service: CashflowPredictionService, snapshot_id: int, options: PredictionOptions, slot: DeltaGenerator
 ) -> ForecastRun:
-    """The cached run for this snapshot, engine, LLM switch and assumptions version; computed on a miss."""
+    """The cached run for this snapshot, engine, LLM switch and assumptions version; computed on a miss.
+
+    Progress is drawn in ``slot``, a placeholder every run creates at the same place, so the
+    widgets below keep their positions whether or not this run had to forecast.
+    """
     key = (get_settings().db, snapshot_id, options.engine, options.use_llm, service.assumptions.version)
     cached = run_cache().get(key)
     if cached is not None:
         return cached
-    bar = st.progress(0.0, text="Forecasting…")
 
     def progress(done: int, total: int, message: str) -> None:
-        bar.progress(min(done / total, 1.0) if total else 0.0, text=message)
+        slot.progress(min(done / total, 1.0) if total else 0.0, text=message)
 
+    slot.progress(0.0, text="Forecasting…")
     try:
         run = service.run(snapshot_id, options, progress=progress)
     finally:
-        bar.empty()
+        slot.empty()
     forecast = run.frame[run.frame["kind"] == "forecast"]
     result = ForecastRun(run, _names(forecast["pipeline"]), _names(forecast["owner"]))
     run_cache().put(key, result)
@@ -348,8 +353,10 @@ def main() -> None:
     state = st.session_state
     engine = state.get("engine", "rules")
     use_llm = bool(state.get("use_llm", False)) and llm_client().enabled
+    progress_slot = st.empty()
     try:
-        cached = forecast_run(service, snapshot.id, PredictionOptions(engine=engine, use_llm=use_llm))
+        cached = forecast_run(service, snapshot.id, PredictionOptions(engine=engine, use_llm=use_llm),
+                              progress_slot)
     except DealcastError as exc:
         controls(None)
         st.error(str(exc))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from core.outputs import WHATSAPP_SHORT_MAX_CHARS
 from core.writer.health import HealthAssessment, assess_health
 from core.writer.models import (
+    DEFAULT_EMAIL_INTENT,
     Channel,
     ComplianceContext,
     ComplianceResult,
@@ -53,6 +54,7 @@ PHRASES: dict[Language, dict[str, str]] = {
         "greeting.friendly": "Hi {names},",
         "greeting.other": "Dear {names},",
         "email.opening": "I am writing regarding: {intent}.",
+        "email.default_intent": DEFAULT_EMAIL_INTENT,
         "email.deal": "- {title}{org}: currently {stage}{days}{value}.",
         "email.org": " ({org})",
         "email.days": " for {days} days",
@@ -115,6 +117,7 @@ PHRASES: dict[Language, dict[str, str]] = {
         "greeting.friendly": "مرحبًا {names}،",
         "greeting.other": "السادة {names} المحترمين،",
         "email.opening": "تحية طيبة، أكتب إليكم بخصوص: {intent}.",
+        "email.default_intent": "الخطوة التالية وموعدها",
         "email.deal": "- {title}{org}: المرحلة الحالية {stage}{days}{value}.",
         "email.org": " ({org})",
         "email.days": " منذ {days} يومًا",
@@ -227,13 +230,15 @@ def fallback_email(context: EmailDraftContext, reason: str) -> DraftEmailResult:
     about = deals[0].title if len(deals) == 1 else _t(lang, "deals", count=len(deals))
     greeting_key = "greeting.friendly" if context.tone is Tone.FRIENDLY else "greeting.other"
     prefix = _urgency_prefix(context.urgency, lang)
-    intent = context.subject_intent
+    # The default intent is ours, so it speaks the email's language; a user's intent is kept as written.
+    intent = (_t(lang, "email.default_intent") if context.subject_intent == DEFAULT_EMAIL_INTENT
+              else context.subject_intent)
     ask = _t(lang, "email.ask")
     if context.due_date:
         ask += " " + _t(lang, "email.due", date=context.due_date.isoformat())
     body = "\n\n".join([
         _t(lang, greeting_key, names=", ".join(context.recipients)),
-        _t(lang, "email.opening", intent=context.subject_intent),
+        _t(lang, "email.opening", intent=intent),
         "\n".join(_deal_line(lang, deal) for deal in deals),
         ask,
         _t(lang, "email.closing") + "\n" + (context.sender_name or _t(lang, "email.team")),

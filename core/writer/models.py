@@ -325,6 +325,10 @@ class NoteSummaryContext(_Context):
 # -- results ---------------------------------------------------------------------------------
 
 
+#: What an email is for when the caller does not say (the CLI and stored-deal contexts).
+DEFAULT_EMAIL_INTENT = "the next step and its date"
+
+
 class WriterResult(BaseModel):
     """What every writer result carries besides its text."""
 

@@ -21,6 +21,7 @@ from core.deals import DEAL_COLUMNS, conform
 from core.errors import InputError, NotFoundError
 from core.store import SnapshotRef, Store
 from core.writer.models import (
+    DEFAULT_EMAIL_INTENT,
     ComplianceContext,
     DealFacts,
     DealHealthContext,
@@ -46,7 +47,6 @@ CONTEXT_TYPES: dict[str, type[BaseModel]] = {
 }
 
 #: What a follow-up email about stored deals is for, unless the caller says.
-DEFAULT_EMAIL_INTENT = "the next step and its date"
 
 _HISTORY_SQL = """
 SELECT s.as_of, d.stage

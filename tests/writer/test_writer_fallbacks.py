@@ -14,6 +14,7 @@ from core.writer.fallbacks import (
     fallback_reminder,
 )
 from core.writer.models import (
+    DEFAULT_EMAIL_INTENT,
     ComplianceContext,
     DealHealthContext,
     DealSummaryContext,
@@ -73,6 +74,15 @@ def test_fallback_email_in_arabic_uses_arabic_phrases():
     assert result.body.startswith("السادة Khalid المحترمين")
     assert "مع خالص التحية" in result.body and result.body.endswith("سارة")
     assert "دون نموذج لغوي" in result.warnings[0]
+
+
+def test_fallback_email_default_intent_speaks_the_email_language_but_a_user_intent_is_kept():
+    arabic = fallback_email(email_context(language="ar", subject_intent=DEFAULT_EMAIL_INTENT), REASON)
+    assert arabic.subject == "الخطوة التالية وموعدها: Lobby fit-out"
+    assert "بخصوص: الخطوة التالية وموعدها." in arabic.body
+    english = fallback_email(email_context(subject_intent=DEFAULT_EMAIL_INTENT), REASON)
+    assert english.subject == "The next step and its date: Lobby fit-out"
+    assert fallback_email(email_context(language="ar"), REASON).subject == "Site readiness: Lobby fit-out"
 
 
 def test_fallback_email_greets_by_tone():

@@ -20,8 +20,8 @@ import pandas as pd
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.columns import Flag
 from core.cashflow.models import PredictionOptions, ProgressCallback
-from core.cashflow.receivables import Receivables, with_receivables
-from core.cashflow.rules import apply_overrides, estimate_frame
+from core.cashflow.receivables import Receivables
+from core.cashflow.rules import predict_frame
 from core.errors import DealcastError
 from core.store import Store
 
@@ -77,9 +77,7 @@ class RulesEngine:
     """DESIGN 5.1: the stage table and the rules, no history needed."""
 
     def predict(self, deals: pd.DataFrame, context: EngineContext) -> pd.DataFrame:
-        estimates = estimate_frame(deals, context.as_of, context.assumptions)
-        estimates = with_receivables(estimates, deals, context.receivables)
-        return apply_overrides(estimates, context.as_of, context.assumptions)
+        return predict_frame(deals, context.as_of, context.assumptions, context.receivables)
 
 
 _engines: dict[str, ForecastEngine] = {}

@@ -30,12 +30,14 @@ from core.cashflow.columns import (
     VALUE_FLAGS,
     Flag,
     as_output_dates,
+    by_chunks,
     compose_reasoning,
     day_array,
     flags_column,
     kind_codes,
     text_part,
 )
+from core.cashflow.receivables import Receivables, with_receivables
 
 _PASSTHROUGH = ("deal_id", "title", "pipeline", "stage", "status", "owner", "organization")
 _NO_ROW = -1
@@ -404,6 +406,16 @@ def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumption
     )
 
 
-def predict_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> pd.DataFrame:
-    """Rules predictions for a canonical deals frame: one row per deal, in input order."""
-    return apply_overrides(estimate_frame(deals, as_of, assumptions), as_of, assumptions)
+def predict_frame(
+    deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions, receivables: Receivables | None = None
+) -> pd.DataFrame:
+    """Rules predictions for a canonical deals frame: one row per deal, in input order.
+
+    With ``receivables``, deals are paid like their customer's learned behaviour and a deal
+    whose invoice is already open is flagged (``with_receivables``)."""
+
+    def predict_chunk(chunk: pd.DataFrame) -> pd.DataFrame:
+        estimates = with_receivables(estimate_frame(chunk, as_of, assumptions), chunk, receivables)
+        return apply_overrides(estimates, as_of, assumptions)
+
+    return by_chunks(predict_chunk, deals)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.cashflow import SEED_PROFILE, aggregate, predict_frame
+from core.cashflow import SEED_PROFILE, aggregate, columns, predict_frame
 from core.cashflow.aggregate import period_label, period_starts
 from core.deals import conform
 from tests.cashflow.helpers import AS_OF, days_ago, deals
@@ -121,6 +121,20 @@ def test_property_totals_reconcile_and_week_equals_month(rows, horizon, threshol
         assert week.totals[key] == pytest.approx(month.totals[key], abs=0.05)
     counted = week.totals["deal_count"] + sum(v["count"] for v in week.excluded.values())
     assert counted == week.totals["forecast_deal_count"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=many_deals, chunk_rows=st.integers(1, 15))
+def test_property_a_frame_predicted_in_parallel_chunks_equals_one_piece(rows, chunk_rows):
+    frame = frame_from(rows)
+    whole = predict_frame(frame, AS_OF, SEED_PROFILE)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columns, "CHUNK_ROWS", chunk_rows)
+        patch.setattr(columns.os, "cpu_count", lambda: 3)
+        chunked = predict_frame(frame, AS_OF, SEED_PROFILE)
+    pd.testing.assert_frame_equal(chunked, whole, check_categorical=False)
+    for name in ("reasoning", "flags", "kind", "method"):
+        assert isinstance(chunked[name].dtype, pd.CategoricalDtype), name
 
 
 def test_periods_are_dense_iso_weeks_from_monday():

@@ -34,7 +34,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.cashflow.columns import FORECAST, NOT_FORECAST, RECEIVED, VALUE_FLAGS, Flag, day_array, kind_codes
+from core.cashflow.columns import FORECAST, NOT_FORECAST, RECEIVED, VALUE_FLAGS, Flag, kind_codes
 from core.cashflow.receivables import ReceivableFlag
 
 Granularity = Literal["week", "month"]
@@ -76,24 +76,46 @@ def period_label(start: dt.date, granularity: Granularity) -> str:
     return f"{start.year}-{start.month:02d}"
 
 
-def _period_index(days: np.ndarray, first: dt.date, granularity: Granularity, size: int) -> np.ndarray:
-    """Period number of each date counted from the period starting ``first``; ``size`` when outside."""
-    missing = np.isnat(days)
-    if granularity == "week":
-        index = (days - np.datetime64(first, "D")).astype(np.int64) // 7
-    else:
-        months = days.astype("datetime64[M]").astype(np.int64)
-        index = months - np.datetime64(first, "M").astype(np.int64)
-    return np.where(missing | (index < 0) | (index >= size), size, index)
+class _Periods:
+    """Maps dates onto the periods that start at ``starts``, through a table per day.
+
+    One table lookup per row serves weeks and months alike, and missing dates (NaT) and
+    dates outside the periods land on ``size`` (kept out of every sum)."""
+
+    def __init__(self, starts: list[dt.date], granularity: Granularity):
+        self.size = len(starts)
+        self.first_day = _EPOCH_DAY + starts[0].toordinal()
+        ends = [*starts[1:], _period_end(starts[-1], granularity) + dt.timedelta(days=1)]
+        lengths = [(end - start).days for start, end in zip(starts, ends, strict=True)]
+        # Slot 0: before the first period; slots 1..: one per day; the last slot: after.
+        self.table = np.concatenate(
+            [[self.size], np.repeat(np.arange(self.size), lengths), [self.size]]
+        ).astype(np.intp)
+
+    def index(self, days: np.ndarray) -> np.ndarray:
+        """Period number of each day number (``day_numbers``); ``size`` when outside."""
+        return self.table[np.clip(days - self.first_day, -1, len(self.table) - 2) + 1]
+
+    def sum_by(self, index: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Sums of ``weights`` per period."""
+        return np.bincount(index, weights=weights, minlength=self.size + 1)[: self.size]
 
 
-def _sum_by(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
-    """Sums of ``weights`` per period; indexes outside 0..size-1 must already be ``size``."""
-    return np.bincount(index, weights=weights, minlength=size + 1)[:size]
+_EPOCH_DAY = -dt.date(1970, 1, 1).toordinal()
+#: Day number of a missing date: below any period, and below any real date.
+_NO_DAY = np.iinfo(np.int64).min // 86400
+
+
+def day_numbers(column: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 of a date column (``_NO_DAY`` where missing), as int64."""
+    if not pd.api.types.is_datetime64_any_dtype(column):
+        column = pd.to_datetime(column, errors="coerce")
+    return column.to_numpy(dtype="datetime64[s]").view(np.int64) // 86400
 
 
 def _count_value(mask: np.ndarray, values: np.ndarray) -> dict[str, float | int]:
-    return {"count": int(mask.sum()), "value": round(float(values[mask].sum()), 2)}
+    """Rows in ``mask`` and the sum of their ``values`` (which hold no NaN)."""
+    return {"count": int(np.count_nonzero(mask)), "value": round(float(np.dot(values, mask)), 2)}
 
 
 def scope_mask(frame: pd.DataFrame, pipeline: str | None, owner: str | None) -> np.ndarray:
@@ -121,95 +143,75 @@ def aggregate(
     ``receivables`` (``predict_receivables``' frame) adds open invoices' cash to the periods."""
     end = as_of + dt.timedelta(days=horizon_days)
     starts = period_starts(as_of, end, granularity)
-    size = len(starts)
-    today, last = np.datetime64(as_of, "D"), np.datetime64(end, "D")
+    grid = _Periods(starts, granularity)
+    today, last = _EPOCH_DAY + as_of.toordinal(), _EPOCH_DAY + end.toordinal()
 
     kind = kind_codes(predictions)
     forecast = kind == FORECAST
     bits = predictions["flag_bits"].to_numpy(dtype=np.int64)
     weighted = predictions["weighted_value"].to_numpy(dtype=np.float64)
-    unweighted = np.where(
-        (bits & int(VALUE_FLAGS)) == 0,
-        np.nan_to_num(predictions["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)),
-        0.0,
-    )
+    valued = (bits & int(VALUE_FLAGS)) == 0
+    unweighted = np.nan_to_num(predictions["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)) * valued
     confidence = predictions["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
-    invoice = day_array(predictions["predicted_invoice_date"])
-    payment = day_array(predictions["predicted_payment_date"])
+    invoice = day_numbers(predictions["predicted_invoice_date"])
+    payment = day_numbers(predictions["predicted_payment_date"])
 
     covered = forecast & ((bits & int(Flag.IN_RECEIVABLES)) != 0)
-    invalid = forecast & ~covered & ((bits & int(VALUE_FLAGS)) != 0)
+    invalid = forecast & ~covered & ~valued
     filtered = forecast & ~covered & ~invalid & ~scope_mask(predictions, pipeline, owner)
     candidate = forecast & ~covered & ~invalid & ~filtered
     below = candidate & ~(confidence >= min_confidence)
     beyond = candidate & ~below & (payment > last)
     included = candidate & ~below & ~beyond
-    before = included & (invoice < today)
+    before = included & (invoice < today) & (invoice != _NO_DAY)
 
     # Invoices before the as-of date are ``already_invoiced``, even inside the first month.
-    invoice_index = np.where(before, size, _period_index(invoice, starts[0], granularity, size))
-    payment_index = _period_index(payment, starts[0], granularity, size)
-    inc = included.astype(np.float64)
+    invoice_index, payment_index = grid.index(invoice), grid.index(payment)
+    inc, invoiced_inc = included.astype(np.float64), (included & ~before).astype(np.float64)
+    pipeline_cash = grid.sum_by(payment_index, weighted * inc)
+    # Band: the same deals' cash under the optimistic and conservative schedules.
+    banded = weighted * (candidate & ~below)
+    optimistic = grid.sum_by(grid.index(day_numbers(predictions["payment_p10"])), banded)
+    conservative = grid.sum_by(grid.index(day_numbers(predictions["payment_p90"])), banded)
+    deal_count = grid.sum_by(payment_index, inc).astype(np.int64)
+    confidence_sum = grid.sum_by(payment_index, np.nan_to_num(confidence) * inc)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        average = np.where(deal_count > 0, confidence_sum / deal_count, np.nan)
+    owed, receivables_summary = _receivables(receivables, grid, last, scoped=not (pipeline or owner))
+    money = {
+        "invoice_value": grid.sum_by(invoice_index, weighted * invoiced_inc),
+        "invoice_value_unweighted": grid.sum_by(invoice_index, unweighted * invoiced_inc),
+        "cash_in": pipeline_cash + owed.cash,
+        "cash_in_unweighted": grid.sum_by(payment_index, unweighted * inc) + owed.cash,
+        "cash_in_p10": np.minimum(np.minimum(optimistic, conservative), pipeline_cash) + owed.p10,
+        "cash_in_p90": np.maximum(np.maximum(optimistic, conservative), pipeline_cash) + owed.p90,
+        "cash_in_pipeline": pipeline_cash,
+        "cash_in_receivables": owed.cash,
+    }
+    money = {name: np.round(values, 2) for name, values in money.items()}
     periods = pd.DataFrame(
         {
             "period": [period_label(start, granularity) for start in starts],
             "start": starts,
             "end": [*(s - dt.timedelta(days=1) for s in starts[1:]), _period_end(starts[-1], granularity)],
-            "invoice_value": _sum_by(invoice_index, weighted * inc, size),
-            "invoice_value_unweighted": _sum_by(invoice_index, unweighted * inc, size),
-            "cash_in": _sum_by(payment_index, weighted * inc, size),
-            "cash_in_unweighted": _sum_by(payment_index, unweighted * inc, size),
+            **{name: money[name] for name in list(money)[:6]},
+            "deal_count": deal_count,
+            "cash_in_pipeline": money["cash_in_pipeline"],
+            "cash_in_receivables": money["cash_in_receivables"],
+            "receivable_count": owed.count,
+            "avg_confidence": np.round(average, 2),
         }
     )
-    # Band: the same deals' cash under the optimistic and conservative schedules.
-    banded = candidate & ~below
-    optimistic = _sum_by(
-        _period_index(day_array(predictions["payment_p10"]), starts[0], granularity, size),
-        weighted * banded,
-        size,
-    )
-    conservative = _sum_by(
-        _period_index(day_array(predictions["payment_p90"]), starts[0], granularity, size),
-        weighted * banded,
-        size,
-    )
-    cash = periods["cash_in"].to_numpy()
-    periods["cash_in_p10"] = np.minimum(np.minimum(optimistic, conservative), cash)
-    periods["cash_in_p90"] = np.maximum(np.maximum(optimistic, conservative), cash)
-    periods["deal_count"] = _sum_by(payment_index, inc, size).astype(np.int64)
-    periods["cash_in_pipeline"] = periods["cash_in"]
-    scoped = not (pipeline or owner)
-    receivable_cash, receivables_summary = _receivables(receivables, starts, granularity, last, scoped)
-    for name, values in receivable_cash.items():
-        periods[name] = values
-    for name in ("cash_in", "cash_in_unweighted", "cash_in_p10", "cash_in_p90"):
-        band = {"cash_in_p10": "p10", "cash_in_p90": "p90"}.get(name, "cash")
-        periods[name] = periods[name] + receivable_cash[f"_receivables_{band}"]
-    periods = periods.drop(columns=[name for name in receivable_cash if name.startswith("_")])
-    confidence_sum = _sum_by(payment_index, np.nan_to_num(confidence) * inc, size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        average = np.where(periods["deal_count"] > 0, confidence_sum / periods["deal_count"], np.nan)
-    periods["avg_confidence"] = np.round(average, 2)
-    money = [
-        "invoice_value",
-        "invoice_value_unweighted",
-        "cash_in",
-        "cash_in_unweighted",
-        "cash_in_p10",
-        "cash_in_p90",
-        "cash_in_pipeline",
-        "cash_in_receivables",
-    ]
-    periods[money] = periods[money].round(2)
 
-    count = int(included.sum())
+    count = int(np.count_nonzero(included))
+    confidence_total = float(np.dot(np.nan_to_num(confidence), included))
     totals: dict[str, float | int | None] = {
-        **{name: round(float(periods[name].sum()), 2) for name in money},
+        **{name: round(float(values.sum()), 2) for name, values in money.items()},
         "deal_count": count,
-        "avg_confidence": round(float(confidence[included].mean()), 2) if count else None,
-        "forecast_value": round(float(weighted[forecast].sum()), 2),
-        "forecast_deal_count": int(forecast.sum()),
-        "receivable_count": int(periods["receivable_count"].sum()),
+        "avg_confidence": round(confidence_total / count, 2) if count else None,
+        "forecast_value": _count_value(forecast, weighted)["value"],
+        "forecast_deal_count": int(np.count_nonzero(forecast)),
+        "receivable_count": int(owed.count.sum()),
     }
     excluded = {
         "in_receivables": _count_value(covered, weighted),
@@ -234,39 +236,43 @@ def aggregate(
     )
 
 
+@dataclass(frozen=True)
+class _ReceivableCash:
+    """Open invoices' cash per period (with its band) and their count per period."""
+
+    cash: np.ndarray
+    p10: np.ndarray
+    p90: np.ndarray
+    count: np.ndarray
+
+
 def _receivables(
-    receivables: pd.DataFrame | None,
-    starts: list[dt.date],
-    granularity: Granularity,
-    last: np.datetime64,
-    scoped: bool,
-) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float | int]]]:
-    """Per period: receivable cash (with its band, as ``_receivables_*``) and count; and the
-    reconciliation of all open invoices into in-periods and left-out amounts."""
-    size = len(starts)
+    receivables: pd.DataFrame | None, grid: _Periods, last: int, scoped: bool
+) -> tuple[_ReceivableCash, dict[str, dict[str, float | int]]]:
+    """Receivable cash per period; and the reconciliation of all open invoices into
+    in-periods and left-out amounts."""
     if receivables is None:
-        names = ("amount_base", "predicted_payment_date", "payment_p10", "payment_p90", "flag_bits")
-        receivables = pd.DataFrame({name: [] for name in names})
-    amount = receivables["amount_base"].to_numpy(dtype=np.float64, na_value=np.nan)
-    bits = receivables["flag_bits"].to_numpy(dtype=np.int64)
-    payment = day_array(receivables["predicted_payment_date"])
+        none = np.zeros(0, dtype=np.int64)
+        amount, bits, payment, p10, p90 = np.zeros(0), none, none, none, none
+    else:
+        amount = receivables["amount_base"].to_numpy(dtype=np.float64, na_value=np.nan)
+        bits = receivables["flag_bits"].to_numpy(dtype=np.int64)
+        dates = ("predicted_payment_date", "payment_p10", "payment_p90")
+        payment, p10, p90 = (day_numbers(receivables[name]) for name in dates)
     invalid = np.isnan(amount)
     filtered = ~invalid & (not scoped)
     beyond = ~invalid & ~filtered & (payment > last)
     included = ~invalid & ~filtered & ~beyond
     cash = np.where(included, np.nan_to_num(amount), 0.0)
-    index = _period_index(payment, starts[0], granularity, size)
-    out = {
-        "cash_in_receivables": _sum_by(index, cash, size),
-        "receivable_count": _sum_by(index, included.astype(np.float64), size).astype(np.int64),
-    }
-    out["_receivables_cash"] = out["cash_in_receivables"]
-    for band in ("p10", "p90"):
-        days = day_array(receivables[f"payment_{band}"])
-        out[f"_receivables_{band}"] = _sum_by(_period_index(days, starts[0], granularity, size), cash, size)
-    low = np.minimum(np.minimum(out["_receivables_p10"], out["_receivables_p90"]), out["_receivables_cash"])
-    high = np.maximum(np.maximum(out["_receivables_p10"], out["_receivables_p90"]), out["_receivables_cash"])
-    out["_receivables_p10"], out["_receivables_p90"] = low, high
+    index = grid.index(payment)
+    expected = grid.sum_by(index, cash)
+    optimistic, conservative = grid.sum_by(grid.index(p10), cash), grid.sum_by(grid.index(p90), cash)
+    out = _ReceivableCash(
+        cash=expected,
+        p10=np.minimum(np.minimum(optimistic, conservative), expected),
+        p90=np.maximum(np.maximum(optimistic, conservative), expected),
+        count=grid.sum_by(index, included.astype(np.float64)).astype(np.int64),
+    )
     values = np.nan_to_num(amount)
     rolled = included & ((bits & int(ReceivableFlag.OVERDUE_ROLLED)) != 0)
     summary = {

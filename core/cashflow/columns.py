@@ -112,6 +112,12 @@ DATE_OUTPUT_COLUMNS = (
 )
 
 
+def flag_where(mask: np.ndarray, flag: Flag) -> np.ndarray:
+    """``flag``'s bit where ``mask`` holds, else 0: a product, as np.where is several times
+    slower on a mask with no pattern."""
+    return mask.astype(np.int64) * int(flag)
+
+
 def flag_names(bits: int) -> list[str]:
     """The lower-case names of the flags set in ``bits``."""
     return [flag.name.lower() for flag in Flag if bits & flag]  # type: ignore[union-attr]
@@ -215,12 +221,14 @@ def by_chunks(function: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFr
 
 
 def concat_rows(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Frames with the same columns stacked, Categoricals unioned rather than turned into objects."""
-    columns = {}
-    for name in parts[0].columns:
-        values = [part[name] for part in parts]
-        if all(isinstance(v.dtype, pd.CategoricalDtype) for v in values):
-            columns[name] = union_categoricals([v.array for v in values])
-        else:
-            columns[name] = pd.concat(values, ignore_index=True)
-    return pd.DataFrame(columns, index=pd.RangeIndex(sum(len(part) for part in parts)))
+    """Frames with the same columns stacked, with a fresh ``RangeIndex``.
+
+    Each Categorical column first gets the union of the parts' categories, so it stays a
+    Categorical (pandas would turn differing ones into objects)."""
+    parts = [part.copy(deep=False) for part in parts]
+    for name, dtype in parts[0].dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            categories = union_categoricals([part[name].array for part in parts]).categories
+            for part in parts:
+                part[name] = part[name].cat.set_categories(categories)
+    return pd.concat(parts, ignore_index=True)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.behaviour import BehaviourModel, due_dates, learn_behaviour, organization_keys
-from core.cashflow.columns import Flag, as_output_dates, compose_reasoning, text_part
+from core.cashflow.columns import Flag, as_output_dates, compose_reasoning, flag_where, text_part
 from core.errors import InputError
 from core.receivables.invoices import KIND, load_invoices, open_at
 from core.store import Snapshot, Store
@@ -297,9 +297,7 @@ def with_receivables(est: pd.DataFrame, deals: pd.DataFrame, receivables: Receiv
         )
         out["payment_terms_days"] = np.where(use, days[np.maximum(position, 0)], out["payment_terms_days"])
     covered = forecast & deals["deal_id"].astype(str).isin(receivables.linked_deal_ids).to_numpy()
-    out["flag_bits"] = out["flag_bits"].to_numpy(dtype=np.int64) | np.where(
-        covered, int(Flag.IN_RECEIVABLES), 0
-    )
+    out["flag_bits"] = out["flag_bits"].to_numpy(dtype=np.int64) | flag_where(covered, Flag.IN_RECEIVABLES)
     return out
 
 

@@ -33,6 +33,7 @@ from core.cashflow.columns import (
     by_chunks,
     compose_reasoning,
     day_array,
+    flag_where,
     flags_column,
     kind_codes,
     text_part,
@@ -111,15 +112,13 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     age = (today - start).astype("timedelta64[D]").astype(np.float64)
     days_in_stage = np.where(np.isnan(age), 0, np.maximum(age, 0)).astype(np.int64)
 
-    # Stuck: the longest threshold passed decides the added days and the penalty.
-    add_days = np.zeros(n, dtype=np.int64)
-    penalty = np.zeros(n)
-    stuck_level = np.full(n, _NO_ROW)
-    for level, rule in reversed(list(enumerate(a.stuck))):
-        hit = days_in_stage > rule.over_days
-        add_days = np.where(hit, rule.add_days, add_days)
-        penalty = np.where(hit, rule.confidence_penalty, penalty)
-        stuck_level = np.where(hit, level, stuck_level)
+    # Stuck: the longest threshold passed decides the added days and the penalty. The rules
+    # are sorted longest first, so a deal past k thresholds is at rule len - k.
+    passed = sum((days_in_stage > rule.over_days).astype(np.intp) for rule in a.stuck)
+    levels = [_NO_ROW, *range(len(a.stuck) - 1, -1, -1)]
+    add_days = np.array([0, *(a.stuck[level].add_days for level in levels[1:])])[passed]
+    penalty = np.array([0.0, *(a.stuck[level].confidence_penalty for level in levels[1:])])[passed]
+    stuck_level = np.array(levels)[passed]
 
     confidence = (
         np.where(
@@ -176,17 +175,20 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     date_issue = created_future | change_before_created | change_future
     confidence = confidence - np.where(date_issue & ~is_fact & ~received, a.data_issue_penalty, 0.0)
 
-    bits |= np.where(unknown & ~no_stage, Flag.UNKNOWN_STAGE, 0)
-    bits |= np.where(no_stage, Flag.NO_STAGE, 0)
-    bits |= np.where(stuck, Flag.STUCK, 0)
-    bits |= np.where(late & ~is_fact & ~received, Flag.LATE_STAGE, 0)
-    bits |= np.where(use_expected & ~is_fact & ~received, Flag.EXPECTED_CLOSE, 0)
-    bits |= np.where(is_fact & ~received, Flag.INVOICED, 0)
-    bits |= np.where(assumed, Flag.INVOICE_DATE_ASSUMED, 0)
-    bits |= np.where(received, Flag.RECEIVED, 0)
-    bits |= np.where(created_future, Flag.CREATED_IN_FUTURE, 0)
-    bits |= np.where(change_before_created, Flag.STAGE_CHANGE_BEFORE_CREATED, 0)
-    bits |= np.where(change_future, Flag.STAGE_CHANGE_IN_FUTURE, 0)
+    for mask, flag in (
+        (unknown & ~no_stage, Flag.UNKNOWN_STAGE),
+        (no_stage, Flag.NO_STAGE),
+        (stuck, Flag.STUCK),
+        (late & ~is_fact & ~received, Flag.LATE_STAGE),
+        (use_expected & ~is_fact & ~received, Flag.EXPECTED_CLOSE),
+        (is_fact & ~received, Flag.INVOICED),
+        (assumed, Flag.INVOICE_DATE_ASSUMED),
+        (received, Flag.RECEIVED),
+        (created_future, Flag.CREATED_IN_FUTURE),
+        (change_before_created, Flag.STAGE_CHANGE_BEFORE_CREATED),
+        (change_future, Flag.STAGE_CHANGE_IN_FUTURE),
+    ):
+        bits |= flag_where(mask, flag)
 
     value_base, value_bits = _base_values(deals, a)
     bits |= value_bits
@@ -326,9 +328,9 @@ def _base_values(deals: pd.DataFrame, a: Assumptions) -> tuple[np.ndarray, np.nd
         rates = _lookup(codes, known, a.rates.get(a.base_currency, 1.0))
         converted = value * rates.astype(np.float64)
         value_base = np.where(need, converted, value_base)
-        bits |= np.where(need & np.isnan(converted), Flag.UNKNOWN_CURRENCY, 0)
-    bits |= np.where(np.isnan(value_base) & np.isnan(value), Flag.NO_VALUE, 0)
-    bits |= np.where(value_base < 0, Flag.NEGATIVE_VALUE, 0)
+        bits |= flag_where(need & np.isnan(converted), Flag.UNKNOWN_CURRENCY)
+    bits |= flag_where(np.isnan(value_base) & np.isnan(value), Flag.NO_VALUE)
+    bits |= flag_where(value_base < 0, Flag.NEGATIVE_VALUE)
     return value_base, bits
 
 
@@ -378,9 +380,9 @@ def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumption
     payment_p10 = np.where(forecast, np.maximum(np.minimum(p10 + terms, payment), today), payment)
     payment_p90 = np.where(forecast, np.maximum(p90 + terms, payment), payment)
 
-    bits |= np.where(moved, Flag.PAST_INVOICE_MOVED, 0)
-    bits |= np.where(fixed, Flag.PAYMENT_FIXED, 0)
-    bits |= np.where(overdue, Flag.OVERDUE_ROLLED, 0)
+    bits |= flag_where(moved, Flag.PAST_INVOICE_MOVED)
+    bits |= flag_where(fixed, Flag.PAYMENT_FIXED)
+    bits |= flag_where(overdue, Flag.OVERDUE_ROLLED)
     confidence = np.round(np.clip(confidence, a.confidence_min, a.confidence_max), 2)
 
     show_terms = pd.Categorical(frame["terms_reason"]).copy()

@@ -135,6 +135,7 @@ def test_property_a_frame_predicted_in_parallel_chunks_equals_one_piece(rows, ch
     pd.testing.assert_frame_equal(chunked, whole, check_categorical=False)
     for name in ("reasoning", "flags", "kind", "method"):
         assert isinstance(chunked[name].dtype, pd.CategoricalDtype), name
+    assert list(chunked["kind"].cat.categories) == list(columns.KINDS)
 
 
 def test_periods_are_dense_iso_weeks_from_monday():

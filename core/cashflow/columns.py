@@ -191,9 +191,19 @@ def day_array(column: pd.Series) -> np.ndarray:
     return column.to_numpy(dtype="datetime64[D]")
 
 
+def date_array(column: pd.Series) -> np.ndarray:
+    """A canonical date column as ``datetime64[s]`` (NaT for missing), not copied when it is one.
+
+    Canonical dates fall at midnight (core.deals), so whole-day arithmetic can run in
+    seconds and skip the casts to and from days."""
+    if not pd.api.types.is_datetime64_any_dtype(column):
+        column = pd.to_datetime(column, errors="coerce")
+    return column.to_numpy(dtype="datetime64[s]")
+
+
 def as_output_dates(days: np.ndarray) -> np.ndarray:
-    """Dates as the canonical ``datetime64[s]`` of core.deals."""
-    return days.astype("datetime64[s]")
+    """Dates as the canonical ``datetime64[s]`` of core.deals (no copy when they already are)."""
+    return days.astype("datetime64[s]", copy=False)
 
 
 #: Frames up to this many rows per core are predicted in one piece (see ``by_chunks``).

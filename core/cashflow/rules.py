@@ -32,7 +32,7 @@ from core.cashflow.columns import (
     as_output_dates,
     by_chunks,
     compose_reasoning,
-    day_array,
+    date_array,
     flag_where,
     flags_column,
     kind_codes,
@@ -76,7 +76,7 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     """
     a = assumptions
     n = len(deals)
-    today = np.datetime64(as_of, "D")
+    today = np.datetime64(as_of, "s")
     bits = np.zeros(n, dtype=np.int64)
 
     # Status: lost and deleted deals are not forecast; anything else counts as open.
@@ -103,8 +103,8 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     late = np.array([s.late for s in table])[row]
 
     # Time in stage, and dates that contradict each other.
-    created = day_array(deals["created_at"])
-    changed = day_array(deals["stage_changed_at"])
+    created = date_array(deals["created_at"])
+    changed = date_array(deals["stage_changed_at"])
     created_future = created > today
     change_before_created = changed < created
     change_future = changed > today
@@ -132,7 +132,7 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     source = np.where(unknown, _SOURCE_UNKNOWN, _SOURCE_TABLE)
 
     # An unknown stage with a future expected close: that date, no stuck penalty.
-    expected = day_array(deals["expected_close"])
+    expected = date_array(deals["expected_close"])
     use_expected = unknown & (expected > today)
     invoice = np.where(use_expected, expected, invoice)
     p10 = np.where(
@@ -146,11 +146,11 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     stuck_level = np.where(use_expected, _NO_ROW, stuck_level)
 
     # Facts: an invoice date column, else the date the deal entered an invoiced stage.
-    invoice_column = day_array(deals["invoice_date"])
-    payment_column = day_array(deals["payment_date"])
+    invoice_column = date_array(deals["invoice_date"])
+    payment_column = date_array(deals["payment_date"])
     received = (paid_stage | ~np.isnat(payment_column)) & ~closed
     has_invoice_date = ~np.isnat(invoice_column)
-    stage_fact = np.where(~np.isnat(changed), changed, day_array(deals["updated_at"]))
+    stage_fact = np.where(~np.isnat(changed), changed, date_array(deals["updated_at"]))
     assumed = invoiced_stage & ~has_invoice_date & np.isnat(stage_fact)
     stage_fact = np.where(assumed, today, stage_fact)
     is_fact = has_invoice_date | invoiced_stage
@@ -166,7 +166,7 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     payment = np.where(
         received,
         np.where(np.isnat(payment_column), np.where(~np.isnat(changed), changed, today), payment_column),
-        np.datetime64("NaT", "D"),
+        np.datetime64("NaT", "s"),
     )
     source = np.where(received, _SOURCE_RECEIVED, source)
     invoice, p10, p90 = (np.where(received & ~is_fact, invoice_column, x) for x in (invoice, p10, p90))
@@ -197,7 +197,7 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
 
     kind = np.where(closed, 2, np.where(received, 1, 0))
     bits = np.where(closed, Flag.NOT_FORECAST, bits)
-    no_date = np.datetime64("NaT", "D")
+    no_date = np.datetime64("NaT", "s")
     invoice, p10, p90 = (np.where(closed, no_date, x) for x in (invoice, p10, p90))
     source = np.where(closed, _SOURCE_CLOSED, source)
     stuck_level = np.where(stuck, stuck_level, _NO_ROW)
@@ -350,15 +350,15 @@ def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumption
     ``kind``, ``flag_bits``, ``invoice_reason``, ``terms_reason``; returns a new frame.
     """
     a = assumptions
-    today = np.datetime64(as_of, "D")
+    today = np.datetime64(as_of, "s")
     forecast = kind_codes(frame) == FORECAST
     bits = frame["flag_bits"].to_numpy(dtype=np.int64) & ~int(OVERRIDE_FLAGS)
     is_fact = frame["invoice_is_fact"].to_numpy(dtype=bool)
-    terms = frame["payment_terms_days"].to_numpy(dtype=np.int64).astype("timedelta64[D]")
-    invoice = day_array(frame["predicted_invoice_date"])
-    p10 = day_array(frame["invoice_p10"])
-    p90 = day_array(frame["invoice_p90"])
-    payment = day_array(frame["predicted_payment_date"])
+    terms = frame["payment_terms_days"].to_numpy(dtype=np.int64) * np.timedelta64(86400, "s")
+    invoice = date_array(frame["predicted_invoice_date"])
+    p10 = date_array(frame["invoice_p10"])
+    p90 = date_array(frame["invoice_p90"])
+    payment = date_array(frame["predicted_payment_date"])
     confidence = frame["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
 
     # A guessed invoice date long past is not credible: as-of + 7, less confidence.

@@ -1,10 +1,14 @@
 """Parse an export into canonical deals and rejected rows; save it as one snapshot.
 
-``parse_export`` writes nothing: it reads the file (readers.py) into a private in-memory
+``parse_export`` writes nothing: it opens the file (readers.py) in a private in-memory
 DuckDB, picks the preset (detect.py) and mapping (mapping.py), decides per column how
-dates and numbers are written (plan.py, values.py), and parses every column in one SQL
-pass. Each source row then either loads or is rejected with every reason that applies;
-of rows sharing a deal id the last wins and the others are rejected naming the winner.
+dates and numbers are written (plan.py, values.py) from the first ``SAMPLE_ROWS`` rows,
+and parses every column in one SQL pass straight from the file, which also counts what
+those decisions rest on. When the counts of all rows would decide otherwise (or the file
+is no longer than the sample), the file is loaded as text, decided on in full and parsed
+from that. Each source row then either loads or is rejected with every reason that
+applies; of rows sharing a deal id the last wins and the others are rejected naming the
+winner.
 
 ``ingest_bytes`` adds the store: the same bytes twice are reported as already loaded;
 otherwise the parse runs in temporary tables of the store's own cursor (so a million
@@ -40,12 +44,14 @@ from core.ingest.errors import MissingColumnsError, UnreadableFileError
 from core.ingest.mapping import header_signature, remember_mapping, remembered_mapping, resolve_mapping
 from core.ingest.plan import ColumnPlan
 from core.ingest.presets import PRESET_NAMES, get_preset
-from core.ingest.readers import RawTable, read_table
-from core.ingest.values import DATE_ORDERS, sql_literal
+from core.ingest.readers import RawTable, load_cells, mark_rows_to_keep, open_cells, read_cells
+from core.ingest.values import DATE_ORDERS, cell, sql_literal, sum_counts
 from core.store import NewSnapshot, Store, pack_raw
 
 #: Rows named in one warning before "and N more".
 ROWS_SHOWN = 5
+#: Rows the column decisions are first made from; the parse checks them against all rows.
+SAMPLE_ROWS = 10_000
 #: Temporary tables of one parse (per cursor, so threads never share them).
 RAW_TABLE, PARSED_TABLE, DUPLICATES_TABLE = "_ingest_raw", "_ingest_parsed", "_ingest_duplicates"
 
@@ -279,7 +285,6 @@ def _reject_list(rejects: pd.DataFrame) -> list[Reject]:
     ]
 
 
-
 def read_report(
     raw: RawTable, detection: Detection, chosen: str, plan_report: dict[str, Any]
 ) -> dict[str, Any]:
@@ -301,6 +306,7 @@ def read_report(
         "summary_rows": raw.summary_rows,
         **plan_report,
     }
+
 
 def _as_date(value: dt.date | str) -> dt.date:
     if isinstance(value, dt.datetime):
@@ -360,33 +366,38 @@ def _parse(
     rates = rates or RateTable.default(settings.base_currency)
     limit = settings.max_upload_bytes if max_bytes is None else max_bytes
     try:
-        raw = read_table(con, data, file_name, max_bytes=limit, table=RAW_TABLE, path=path)
-        remembered = recall(raw.headers) if recall else None
-        if remembered and not mapping:
-            source = remembered[0] if source == "auto" else source
-            mapping = remembered[1]
-        detection = detect_source(raw.headers)
-        chosen = detection.source if source == "auto" else source
-        preset = get_preset(chosen)
-        used = resolve_mapping(preset, raw.headers, mapping, file_name)
-        if "deal_id" not in used and "title" not in used:
-            raise MissingColumnsError(
-                f"{file_name}: no deal id or title column found (looked for the {chosen} names, e.g. "
-                f"{', '.join(repr(a) for a in preset.columns['title'][:2])}). Columns found: "
-                f"{', '.join(raw.headers)}. Map one with --map title='Column' or --map deal_id='Column'.",
-                missing=["deal_id", "title"],
-                found=raw.headers,
+        with open_cells(con, data, file_name, max_bytes=limit, table=RAW_TABLE, path=path) as raw:
+            remembered = recall(raw.headers) if recall else None
+            if remembered and not mapping:
+                source = remembered[0] if source == "auto" else source
+                mapping = remembered[1]
+            detection = detect_source(raw.headers)
+            chosen = detection.source if source == "auto" else source
+            preset = get_preset(chosen)
+            used = resolve_mapping(preset, raw.headers, mapping, file_name)
+            if "deal_id" not in used and "title" not in used:
+                raise MissingColumnsError(
+                    f"{file_name}: no deal id or title column found (looked for the {chosen} names, e.g. "
+                    f"{', '.join(repr(a) for a in preset.columns['title'][:2])}). Columns found: "
+                    f"{', '.join(raw.headers)}. Map one with --map title='Column' or --map deal_id='Column'.",
+                    missing=["deal_id", "title"],
+                    found=raw.headers,
+                )
+            plan = _parse_rows(
+                con,
+                raw,
+                functools.partial(
+                    ColumnPlan,
+                    con,
+                    raw,
+                    used,
+                    date_order=date_order or preset.date_order,
+                    probability_scale=preset.probability_scale,
+                    rates=rates,
+                ),
             )
-        plan = ColumnPlan(
-            con,
-            raw,
-            used,
-            date_order=date_order or preset.date_order,
-            probability_scale=preset.probability_scale,
-            rates=rates,
-        )
-        rejects, rows_read, as_of_guess, deals_sql = _run(con, raw, plan)
-        row_warnings = _row_warnings(con, plan)
+            rejects, rows_read, as_of_guess, deals_sql = _run(con, raw, plan)
+        row_warnings = _row_warnings(con, raw, plan)
     except duckdb.Error as exc:
         raise UnreadableFileError(f"{file_name}: cannot be parsed: {str(exc).splitlines()[0]}") from None
     report = read_report(raw, detection, chosen, plan.report())
@@ -403,59 +414,117 @@ def _parse(
     )
 
 
-def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
-    """Parse every row into the temporary parsed table; return (rejects, rows_read,
-    as_of_guess, SQL selecting the deals). The raw table is dropped once the rejects are out."""
-    columns = plan.columns()
+def _parse_rows(
+    con: duckdb.DuckDBPyConnection, raw: RawTable, make_plan: Callable[[], ColumnPlan]
+) -> ColumnPlan:
+    """Parse every row of the file into the temporary parsed table, keeping only data rows
+    (``raw.keep``); return the plan it was parsed by, made with ``make_plan`` from the rows
+    in ``raw.table``.
+
+    The plan is made from the first ``SAMPLE_ROWS`` and the file parsed in one pass; when
+    its counts say all rows decide otherwise, or the sample is the whole file, the plan is
+    made from the whole file loaded as text and the parse runs again from that table."""
+    if load_cells(con, raw, SAMPLE_ROWS) == SAMPLE_ROWS:
+        plan = make_plan()
+        _parse_cells(con, raw, plan, from_file=True)
+        mark_rows_to_keep(con, raw, PARSED_TABLE)
+        counts = sum_counts(con, PARSED_TABLE, raw.keep, plan.date_cells, plan.number_cells)
+        if plan.holds_for(counts):
+            con.execute(f"DROP TABLE {raw.table}")
+            raw.table = ""
+            con.execute(f"DELETE FROM {PARSED_TABLE} WHERE NOT {raw.keep}")
+            return plan
+        load_cells(con, raw)
+    mark_rows_to_keep(con, raw, raw.table)
+    plan = make_plan()
+    _parse_cells(con, raw, plan, from_file=False)
+    con.execute(f"DELETE FROM {PARSED_TABLE} WHERE NOT {raw.keep}")
+    return plan
+
+
+def _parse_cells(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan, *, from_file: bool) -> None:
+    """One pass over every row's cells (read from the file, or from ``raw.table``) into the
+    parsed table, in file order: the canonical columns, ``_bad`` (a check rejects the row),
+    the cells of bad rows (``_cells``, for their reasons and raw text), the row's
+    ``_filled``, ``_total`` and ``_first``, and the plan's count inputs."""
     width = len(raw.headers)
-    raw_cells = ", ".join(f"c{i}" for i in range(width))
-    parsed_columns = ",\n".join(f"{sql} AS {name}" for name, sql in columns.items())
-    checks = [
-        f"CASE WHEN _overflow THEN 'row ' || _row || ' has more fields than the {width} columns "
-        "of the header' END",
-        "CASE WHEN deal_id IS NULL THEN 'row ' || _row || ' has no deal id or title' END",
-        *plan.errors(),
+    raw_cells = ", ".join(cell(i) for i in range(width))
+    parsed_columns = ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns().items())
+    inputs = "".join(f", {sql} AS {name}" for name, sql in plan.count_inputs().items())
+    bad = " OR ".join(f"({condition})" for condition, _ in _checks(raw, plan))
+
+    def statement(source: str) -> str:
+        return f"""CREATE OR REPLACE TEMP TABLE {PARSED_TABLE} AS
+            SELECT * EXCLUDE ({raw_cells}), {plan.value_base_sql()} AS value_base,
+                   {plan.extra_sql()} AS extra, coalesce({bad}, false) AS _bad,
+                   CASE WHEN _bad THEN [{raw_cells}] END AS _cells
+            FROM (SELECT *, {parsed_columns}{inputs} FROM {source})"""
+
+    if from_file:
+        read_cells(con, raw, statement)
+    else:
+        con.execute(statement(raw.table))
+
+
+def _checks(raw: RawTable, plan: ColumnPlan) -> list[tuple[str, str]]:
+    """(condition, reason) of every check a row must pass (reasons name the row as ``_row``)."""
+    return [
+        (
+            "_overflow",
+            f"'row ' || _row || ' has more fields than the {len(raw.headers)} columns of the header'",
+        ),
+        ("deal_id IS NULL", "'row ' || _row || ' has no deal id or title'"),
+        *plan.checks(),
     ]
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {PARSED_TABLE} AS
-        SELECT * EXCLUDE ({raw_cells}, _overflow, _filled, _total), {plan.value_base_sql()} AS value_base,
-               {plan.extra_sql()} AS extra, NULLIF(concat_ws('; ', {", ".join(checks)}), '') AS _reason
-        FROM (SELECT rowid AS _rowid, {raw.row} AS _row, *, {parsed_columns}
-              FROM {raw.table} WHERE {raw.keep})"""
-    )
+
+
+def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
+    """Rejects and deals of the parsed table: return (rejects, rows_read, as_of_guess, SQL
+    selecting the deals). The cells of rejected rows come from the parsed table's ``_cells``;
+    the cells of duplicates, which pass every check, from the file loaded as text."""
+    width = len(raw.headers)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {DUPLICATES_TABLE} AS
-            SELECT deal_id, max(_row) AS kept FROM {PARSED_TABLE}
-            WHERE _reason IS NULL GROUP BY deal_id HAVING count(*) > 1"""
+            SELECT deal_id, max({raw.row}) AS kept FROM {PARSED_TABLE}
+            WHERE NOT _bad GROUP BY deal_id HAVING count(*) > 1"""
     )
+    (duplicates,) = con.execute(f"SELECT count(*) FROM {DUPLICATES_TABLE}").fetchall()[0]
+    if duplicates and not raw.table:
+        raw.table = RAW_TABLE
+        load_cells(con, raw)
+    if raw.table:
+        cells, join = ", ".join(f"r.c{i}" for i in range(width)), f"JOIN {raw.table} r ON r.rowid = p.rowid"
+    else:
+        cells, join = ", ".join(f"p._cells[{i + 1}] AS c{i}" for i in range(width)), ""
     id_header = plan.mapping.get("deal_id", plan.mapping.get("title"))
     duplicate_reason = (
-        f"'row ' || p._row || ', column ' || {sql_literal(repr(id_header))} "
-        "|| ': duplicate deal id ' || chr(39) || p.deal_id || chr(39) || ', row ' || d.kept "
+        f"'row ' || _row || ', column ' || {sql_literal(repr(id_header))} "
+        "|| ': duplicate deal id ' || chr(39) || deal_id || chr(39) || ', row ' || kept "
         "|| ' has the same id and is kept (the last one wins)'"
     )
+    reasons = ", ".join(f"CASE WHEN {check} THEN {reason} END" for check, reason in _checks(raw, plan))
     rejects = con.execute(
-        f"""SELECT p._row AS row_number, {_raw_row_sql(width, raw.delimiter or ",")} AS raw,
-                   coalesce(p._reason, {duplicate_reason}) AS reason
-            FROM {PARSED_TABLE} p
-            JOIN {raw.table} r ON r.rowid = p._rowid
-            LEFT JOIN {DUPLICATES_TABLE} d ON d.deal_id = p.deal_id AND p._reason IS NULL
-            WHERE p._reason IS NOT NULL OR (d.kept IS NOT NULL AND d.kept <> p._row)
-            ORDER BY p._row"""
+        f"""SELECT _row AS row_number, {_raw_row_sql(width, raw.delimiter or ",")} AS raw,
+                   CASE WHEN _bad THEN concat_ws('; ', {reasons}) ELSE {duplicate_reason} END AS reason
+            FROM (SELECT p.* EXCLUDE (_cells), {raw.row_of("p.rowid")} AS _row, d.kept, {cells}
+                  FROM {PARSED_TABLE} p {join}
+                  LEFT JOIN {DUPLICATES_TABLE} d ON d.deal_id = p.deal_id AND NOT p._bad
+                  WHERE p._bad OR (d.kept IS NOT NULL AND d.kept <> {raw.row_of("p.rowid")}))
+            ORDER BY _row"""
     ).df()
-    con.execute(f"DROP TABLE {raw.table}")
-    rows_read, newest, duplicates = con.execute(
-        f"""SELECT count(*), max(greatest(updated_at, created_at)) FILTER (WHERE _reason IS NULL),
-                   (SELECT count(*) FROM {DUPLICATES_TABLE})
+    if raw.table:
+        con.execute(f"DROP TABLE {raw.table}")
+    rows_read, newest = con.execute(
+        f"""SELECT count(*), max(greatest(updated_at, created_at)) FILTER (WHERE NOT _bad)
             FROM {PARSED_TABLE}"""
     ).fetchall()[0]
     select = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in DEAL_COLUMNS.items())
-    deals_sql = f"SELECT {select} FROM {PARSED_TABLE} p WHERE _reason IS NULL"
+    deals_sql = f"SELECT {select} FROM {PARSED_TABLE} p WHERE NOT _bad"
     if duplicates:
         deals_sql += (
             f" AND NOT EXISTS (SELECT 1 FROM {DUPLICATES_TABLE} d"
-            " WHERE d.deal_id = p.deal_id AND d.kept <> p._row)"
-            " ORDER BY _row"
+            f" WHERE d.deal_id = p.deal_id AND d.kept <> {raw.row_of('p.rowid')})"
+            " ORDER BY rowid"
         )
     return rejects, rows_read, newest, deals_sql
 
@@ -465,18 +534,18 @@ def _raw_row_sql(width: int, delimiter: str) -> str:
     quote, separator = "'\"'", sql_literal(delimiter)
     quoted = []
     for i in range(width):
-        text = f"coalesce(r.c{i}, '')"
+        text = f"coalesce(c{i}, '')"
         special = f"contains({text}, {separator}) OR contains({text}, {quote}) OR contains({text}, chr(10))"
         escaped = f"{quote} || replace({text}, {quote}, '\"\"') || {quote}"
         quoted.append(f"CASE WHEN {special} THEN {escaped} ELSE {text} END")
     return f"concat_ws({separator}, {', '.join(quoted)})"
 
 
-def _row_warnings(con: duckdb.DuckDBPyConnection, plan: ColumnPlan) -> list[str]:
+def _row_warnings(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan) -> list[str]:
     """One warning per currency that could not be converted, naming the rows."""
     rows = con.execute(
-        f"""SELECT currency, count(*), list(_row ORDER BY _row)[1:{ROWS_SHOWN}]
-            FROM {PARSED_TABLE} WHERE _reason IS NULL AND value IS NOT NULL AND value_base IS NULL
+        f"""SELECT currency, count(*), list({raw.row} ORDER BY rowid)[1:{ROWS_SHOWN}]
+            FROM {PARSED_TABLE} WHERE NOT _bad AND value IS NOT NULL AND value_base IS NULL
             GROUP BY currency ORDER BY currency NULLS FIRST"""
     ).fetchall()
     warnings = []

@@ -2,8 +2,10 @@
 
 ``ColumnPlan`` looks at the mapped columns once (how each date column is written, which
 decimal mark each number column uses, whether probabilities are percentages) and then
-hands out SQL: one expression per canonical column, one check per parsed column that
-yields the reject reason or NULL, and the JSON of the unmapped columns for ``extra``.
+hands out SQL: one expression per canonical column, one check per parsed column (the
+condition that rejects a row and the reason it gives), and the JSON of the unmapped
+columns for ``extra``. A plan made from the first rows of a file says, through
+``holds_for``, whether the counts of all its rows lead to the same decisions.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from core.deals import DATE_COLUMNS, DEAL_COLUMNS
 from core.ingest.readers import RawTable
 from core.ingest.values import (
     ColumnCounts,
+    DateProfile,
     cell,
     count_columns,
+    count_inputs,
     currency_in_value_sql,
     date_sql,
     decimal_mark,
@@ -76,17 +80,39 @@ class ColumnPlan:
         index = {header: position for position, header in enumerate(raw.headers)}
         self.cells = {canonical: cell(index[header]) for canonical, header in mapping.items()}
         self.unmapped = [header for header in raw.headers if header not in set(mapping.values())]
-        date_cells = {mapping[c]: self.cells[c] for c in DATE_COLUMNS if c in mapping}
-        number_cells = {mapping[c]: self.cells[c] for c in ("value", "probability") if c in mapping}
-        counts = count_columns(con, raw.table, raw.keep, date_cells, number_cells)
-        self.dates = profile_dates(con, raw.table, raw.keep, date_cells, date_order, counts.date_leftovers)
-        default_mark = "," if raw.delimiter == ";" else "."
-        self.marks = {
-            header: decimal_mark(counts.decimal_points[header], counts.decimal_commas[header], default_mark)
-            for header in number_cells
-        }
-        self.probability_scale = _probability_scale(counts, mapping.get("probability"), probability_scale)
+        self.date_cells = {mapping[c]: self.cells[c] for c in DATE_COLUMNS if c in mapping}
+        self.number_cells = {mapping[c]: self.cells[c] for c in ("value", "probability") if c in mapping}
+        self._default_mark = "," if raw.delimiter == ";" else "."
+        self._preset_scale = probability_scale
+        counts = count_columns(con, raw.table, raw.keep, self.date_cells, self.number_cells)
+        self.dates = profile_dates(
+            con, raw.table, raw.keep, self.date_cells, date_order, counts.date_leftovers
+        )
+        self.marks, self.probability_scale = self._number_decisions(counts)
         self._warn_about(mapping)
+
+    def _number_decisions(self, counts: ColumnCounts) -> tuple[dict[str, str], float]:
+        """(decimal mark per number column, probability scale) that ``counts`` point to."""
+        marks = {
+            header: decimal_mark(
+                counts.decimal_points[header], counts.decimal_commas[header], self._default_mark
+            )
+            for header in self.number_cells
+        }
+        return marks, _probability_scale(counts, self.mapping.get("probability"), self._preset_scale)
+
+    def count_inputs(self) -> dict[str, str]:
+        """Per-row SQL (by column name) whose ``sum_counts`` are the counts this plan decides from."""
+        return count_inputs(self.date_cells, self.number_cells)
+
+    def holds_for(self, counts: ColumnCounts) -> bool:
+        """Whether ``counts`` (of all a file's rows) lead to this plan's decisions. Dates are
+        only vouched for when every value is ISO-shaped: other date columns are profiled
+        from their values, which counts do not hold."""
+        all_iso = not any(counts.date_leftovers.values()) and all(
+            profile == DateProfile(order="iso") for profile in self.dates.values()
+        )
+        return all_iso and self._number_decisions(counts) == (self.marks, self.probability_scale)
 
     def _warn_about(self, mapping: dict[str, str]) -> None:
         for canonical, effect in MISSING_COLUMN_EFFECTS.items():
@@ -157,8 +183,8 @@ class ColumnPlan:
         cases = " ".join(f"WHEN {sql_literal(code)} THEN {rate!r}" for code, rate in self.rates.rates.items())
         return f"value * CASE currency {cases} END" if "value" in self.cells else "CAST(NULL AS DOUBLE)"
 
-    def errors(self) -> list[str]:
-        """SQL expressions, one per check, each the reason text or NULL."""
+    def checks(self) -> list[tuple[str, str]]:
+        """(SQL condition that rejects a row, SQL of the reason it gives), one per check."""
         checks = []
         for canonical, what in (("value", "a number"), ("probability", "a probability")):
             if canonical in self.cells:
@@ -168,23 +194,20 @@ class ColumnPlan:
                     if canonical == "value"
                     else f"NOT coalesce({canonical} BETWEEN 0 AND 1, false)"
                 )
-                checks.append(
-                    f"CASE WHEN {s} IS NOT NULL AND {bad} THEN "
-                    f"{reason_sql(self.mapping[canonical], s, what)} END"
-                )
+                checks.append((f"{s} IS NOT NULL AND {bad}", reason_sql(self.mapping[canonical], s, what)))
         if "status" in self.cells:
             s = self.cells["status"]
             checks.append(
-                f"CASE WHEN {s} IS NOT NULL AND status IS NULL THEN "
-                f"{reason_sql(self.mapping['status'], s, 'a status (Open, Won, Lost or Deleted)')} END"
+                (
+                    f"{s} IS NOT NULL AND status IS NULL",
+                    reason_sql(self.mapping["status"], s, "a status (Open, Won, Lost or Deleted)"),
+                )
             )
         for canonical in DATE_COLUMNS:
             if canonical in self.cells:
                 s = self.cells[canonical]
-                checks.append(
-                    f"CASE WHEN {s} IS NOT NULL AND {canonical} IS NULL THEN "
-                    f"{reason_sql(self.mapping[canonical], s, 'a date')} END"
-                )
+                reason = reason_sql(self.mapping[canonical], s, "a date")
+                checks.append((f"{s} IS NOT NULL AND {canonical} IS NULL", reason))
         return checks
 
     def extra_sql(self) -> str:

@@ -9,6 +9,11 @@ the header row (the first row that names known columns, so title rows above a re
 header are skipped). CSV cells are parsed by DuckDB's ``read_csv``; XLSX by
 python-calamine through pandas.
 
+``open_cells`` stops short of loading: it hands back the cells as a SQL source that a
+caller may read once straight into its own table (a million rows then go from the file
+to parsed values without a table of text in between); ``load_cells`` loads the source,
+or its first rows, into a temporary table; ``read_table`` does both for the whole file.
+
 Rows that are not deals are not data: blank rows, ``Total``/``Grand Total`` rows and the
 footer lines reports end with (``Grand Totals (5 records)``, ``Confidential Information``,
 a copyright line) are left out of ``rows_read`` and reported as warnings. Row numbers
@@ -26,6 +31,7 @@ import re
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -51,6 +57,8 @@ HEADER_SEARCH_ROWS = 30
 SPARE_COLUMNS = 8
 #: Skipped rows named in a warning.
 ROWS_SHOWN = 5
+#: Bytes decoded at a time when checking that a file is UTF-8 (bounds the memory it takes).
+UTF8_SLICE = 32 * 1024 * 1024
 
 _MAGIC = (
     (b"%PDF", "a PDF document"),
@@ -74,14 +82,20 @@ FOOTER_LINE = (
 )
 
 
+#: Rows that hold something and are not a total: the data rows, before footers are known.
+DATA_ROWS = "(_filled > 0 AND NOT _total)"
+
+
 @dataclass
 class RawTable:
-    """A file's cells loaded as text into ``table`` of a DuckDB connection.
+    """A file's cells as text: ``source`` (SQL, with ``params``) reads them from the file,
+    ``table`` is where ``load_cells`` put them in a DuckDB connection.
 
-    ``table`` has ``c0..c{n-1}`` (one per header), ``_overflow`` (the row had more fields
-    than the header), ``_filled`` and ``_first``; ``row`` is the SQL for a row's
-    spreadsheet number and ``keep`` the condition that leaves out blank, total and footer
-    rows.
+    Both have ``c0..c{n-1}`` (one per header), ``_overflow`` (the row had more fields than
+    the header), ``_filled`` (cells holding something), ``_total`` (a total row) and
+    ``_first`` (the first filled cell of a total or one-cell row); ``row`` is the SQL for
+    a row's spreadsheet number and ``keep`` the condition that leaves out blank, total and
+    footer rows.
     """
 
     kind: str
@@ -90,16 +104,35 @@ class RawTable:
     encoding: str | None
     delimiter: str | None
     header_row: int
+    file_name: str = ""
+    source: str = ""
+    params: list = field(default_factory=list)
     date_system: int = 1900
     blank_rows: int = 0
     summary_rows: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    keep: str = "true"
+    keep: str = DATA_ROWS
 
     @property
     def row(self) -> str:
         """SQL for the spreadsheet row number of a record of ``table``."""
-        return f"(rowid + {self.header_row + 1})"
+        return self.row_of("rowid")
+
+    def row_of(self, rowid: str) -> str:
+        """SQL for the spreadsheet row number of the record at position ``rowid`` (SQL)."""
+        return f"({rowid} + {self.header_row + 1})"
+
+    @property
+    def warnings(self) -> list[str]:
+        """What was skipped, once ``mark_rows_to_keep`` has looked."""
+        warnings = []
+        if self.blank_rows:
+            warnings.append(f"{self.blank_rows} blank row(s) skipped.")
+        if self.summary_rows:
+            warnings.append(
+                f"{len(self.summary_rows)} total/footer row(s) skipped: "
+                + "; ".join(self.summary_rows[:ROWS_SHOWN])
+            )
+        return warnings
 
 
 def read_table(
@@ -114,14 +147,56 @@ def read_table(
     """Load ``data`` into the temporary ``table`` on ``con``; raises an IngestError when it
     cannot. ``path``, when given, is a file holding exactly ``data`` that DuckDB may read
     directly instead of a temporary copy."""
-    check_size(data, file_name, max_bytes)
-    kind = sniff_kind(data, file_name)
-    if kind == "xlsx":
-        raw = _read_excel(con, data, file_name, table)
-    else:
-        raw = _read_csv(con, data, file_name, table, path)
-    _mark_rows_to_keep(con, raw)
+    with open_cells(con, data, file_name, max_bytes=max_bytes, table=table, path=path) as raw:
+        load_cells(con, raw)
+    mark_rows_to_keep(con, raw, raw.table)
     return raw
+
+
+@contextlib.contextmanager
+def open_cells(
+    con: duckdb.DuckDBPyConnection,
+    data: bytes,
+    file_name: str,
+    *,
+    max_bytes: int,
+    table: str = "_ingest_raw",
+    path: str | None = None,
+) -> Iterator[RawTable]:
+    """The cells of ``data`` as a ``RawTable`` whose ``source`` can be read while the block
+    runs (nothing loaded yet); raises an IngestError when the file cannot be read."""
+    check_size(data, file_name, max_bytes)
+    if sniff_kind(data, file_name) == "xlsx":
+        with _excel_cells(con, data, file_name, table) as raw:
+            yield raw
+    else:
+        with _csv_cells(data, file_name, table, path) as raw:
+            yield raw
+
+
+def read_cells(con: duckdb.DuckDBPyConnection, raw: RawTable, statement: Callable[[str], str]) -> None:
+    """Run ``statement(source)`` over the file's cells. A CSV that cannot be read raises
+    UnreadableFileError; quoted line breaks in short rows get the single-threaded reader,
+    which they need."""
+    try:
+        con.execute(statement(raw.source), raw.params)
+    except duckdb.Error as exc:
+        if raw.kind != "csv":
+            raise
+        if "parallel" in str(exc) and _PARALLEL in raw.source:
+            raw.source = raw.source.replace(_PARALLEL, "parallel := false")
+            read_cells(con, raw, statement)
+            return
+        raise UnreadableFileError(f"{raw.file_name}: cannot be read as CSV: {_first_line(exc)}") from None
+
+
+def load_cells(con: duckdb.DuckDBPyConnection, raw: RawTable, limit: int | None = None) -> int:
+    """Load the cells (the first ``limit`` rows, or all) into ``raw.table``; return the rows loaded."""
+    cut = "" if limit is None else f" LIMIT {int(limit)}"
+    read_cells(
+        con, raw, lambda source: f"CREATE OR REPLACE TEMP TABLE {raw.table} AS SELECT * FROM {source}{cut}"
+    )
+    return con.execute(f"SELECT count(*) FROM {raw.table}").fetchall()[0][0]
 
 
 def check_size(data: bytes, file_name: str, max_bytes: int) -> None:
@@ -163,29 +238,22 @@ def sniff_kind(data: bytes, file_name: str) -> str:
 # -- CSV --------------------------------------------------------------------------------
 
 
-def _read_csv(
-    con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, table: str, path: str | None
-) -> RawTable:
-    """UTF-8 first (DuckDB checks every byte as it reads); cp1252 when it is not UTF-8."""
+_PARALLEL = "parallel := true"
+
+
+@contextlib.contextmanager
+def _csv_cells(data: bytes, file_name: str, table: str, path: str | None) -> Iterator[RawTable]:
+    """UTF-8 when every byte says so (checked here, so a source never fails half-way on a
+    stray byte); cp1252 otherwise."""
     encoding, utf8 = _as_utf8(data)
-    try:
-        return _load_csv(con, utf8, encoding, file_name, table, path if encoding == "utf-8" else None)
-    except _NotUtf8Error:
-        return _load_csv(con, _transcode(bytes(utf8)), "cp1252", file_name, table, None)
+    raw = _csv_layout(utf8, encoding, file_name, table)
+    with _temporary_file(utf8, path if encoding == "utf-8" else None) as csv_path:
+        raw.params = [csv_path]
+        yield raw
 
 
-class _NotUtf8Error(Exception):
-    """DuckDB found a byte sequence that is not UTF-8."""
-
-
-def _load_csv(
-    con: duckdb.DuckDBPyConnection,
-    utf8: bytes | memoryview,
-    encoding: str,
-    file_name: str,
-    table: str,
-    path: str | None,
-) -> RawTable:
+def _csv_layout(utf8: bytes | memoryview, encoding: str, file_name: str, table: str) -> RawTable:
+    """Delimiter, header row and the ``read_csv`` source of a CSV's cells (``params`` holds the path)."""
     head = bytes(utf8[:HEAD_BYTES]).decode("utf-8", errors="replace")
     if not head.strip():
         raise EmptyFileError(f"{file_name}: the file has no rows, only blank lines.")
@@ -196,7 +264,6 @@ def _load_csv(
         raise _no_header(file_name, [cells for cells, _ in records])
     header_cells, lines_to_skip = records[found]
     headers = unique_headers(header_cells)
-    width = len(headers)
     options = {
         "auto_detect": False,
         "header": False,
@@ -204,20 +271,11 @@ def _load_csv(
         "delim": delimiter,
         "quote": '"',
         "escape": '"',
-        "columns": {f"c{i}": "VARCHAR" for i in range(width + SPARE_COLUMNS)},
+        "columns": {f"c{i}": "VARCHAR" for i in range(len(headers) + SPARE_COLUMNS)},
         "null_padding": True,
         "strict_mode": False,
     }
-    with _temporary_file(utf8, path) as csv_path:
-        try:
-            _create_from_csv(con, table, csv_path, options, width)
-        except duckdb.Error as exc:
-            if "parallel" not in str(exc):
-                raise _read_error(exc, file_name, encoding) from None
-            try:  # quoted line breaks with short rows need the single-threaded reader
-                _create_from_csv(con, table, csv_path, {**options, "parallel": False}, width)
-            except duckdb.Error as exc2:
-                raise _read_error(exc2, file_name, encoding) from None
+    args = "".join(f", {key} := {_sql_value(value)}" for key, value in options.items())
     return RawTable(
         kind="csv",
         table=table,
@@ -225,55 +283,62 @@ def _load_csv(
         encoding=encoding,
         delimiter=delimiter,
         header_row=found + 1,
+        file_name=file_name,
+        source=_cells_sql(f"read_csv(?{args}, {_PARALLEL})", len(headers), SPARE_COLUMNS),
     )
 
 
-def _read_error(exc: duckdb.Error, file_name: str, encoding: str) -> Exception:
-    if "Invalid unicode" in str(exc) and encoding == "utf-8":
-        return _NotUtf8Error()
-    return UnreadableFileError(f"{file_name}: cannot be read as CSV: {_first_line(exc)}")
+def _sql_value(value: object) -> str:
+    """A ``read_csv`` option value as SQL (the options are this module's own constants and
+    the sniffed delimiter)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_sql_value(k)}: {_sql_value(v)}" for k, v in value.items()) + "}"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
-def _create_from_csv(
-    con: duckdb.DuckDBPyConnection, table: str, path: str, options: dict, width: int
-) -> None:
-    args = ", ".join(f"{key} := ?" for key in options)
-    _create_cells(con, table, f"read_csv(?, {args})", [path, *options.values()], width, SPARE_COLUMNS)
-
-
-def _create_cells(
-    con: duckdb.DuckDBPyConnection, table: str, source: str, params: list, width: int, spare: int
-) -> None:
-    """Materialise ``table`` from ``source`` (columns c0..): the header's columns trimmed (NULL
-    when blank), ``_overflow`` (the row had more fields than the header), ``_filled`` (how
-    many cells hold something) and ``_total`` (the first filled cell says Total)."""
+def _cells_sql(source: str, width: int, spare: int) -> str:
+    """SQL reading ``source`` (columns c0..) as cells: the header's columns trimmed (NULL when
+    blank), ``_overflow`` (the row had more fields than the header), ``_filled`` (how many
+    cells hold something), ``_total`` (the first filled cell says Total) and ``_first`` (that
+    cell, on total rows and rows of one cell)."""
     trimmed = ", ".join(f"NULLIF(trim(c{i}), '') AS c{i}" for i in range(width))
     overflow = " OR ".join(f"c{i} IS NOT NULL" for i in range(width, width + spare)) or "false"
     filled = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
     first = f"coalesce({', '.join(f'c{i}' for i in range(width))})"
-    total = (
-        f"coalesce(contains(lower({first}), 'total') AND regexp_matches({first}, '{TOTAL_ROW}', 'i'), false)"
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT *, {filled} AS _filled, {total} AS _total
-            FROM (SELECT {trimmed}, ({overflow}) AS _overflow FROM {source})""",
-        params,
-    )
+    total = f"coalesce(contains(lower(_head), 'total') AND regexp_matches(_head, '{TOTAL_ROW}', 'i'), false)"
+    return f"""(SELECT * EXCLUDE (_head), CASE WHEN _filled = 1 OR _total THEN _head END AS _first
+        FROM (SELECT *, {total} AS _total
+              FROM (SELECT *, {filled} AS _filled, {first} AS _head
+                    FROM (SELECT {trimmed}, ({overflow}) AS _overflow FROM {source}))))"""
 
 
 def _as_utf8(data: bytes) -> tuple[str, bytes | memoryview]:
-    """The encoding the file appears to use and its content as UTF-8 (a view, no copy, when it
-    already is). Only the top is checked here; DuckDB checks the rest while reading."""
+    """The encoding the file uses and its content as UTF-8 (a view, no copy, when it already
+    is). An ASCII file is UTF-8 at once; any other is decoded in slices to check every byte."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", data.decode("utf-16", errors="replace").encode("utf-8")
     bom = data.startswith(codecs.BOM_UTF8)
     view = memoryview(data)[len(codecs.BOM_UTF8) if bom else 0 :]
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(view[:HEAD_BYTES])
-    except UnicodeDecodeError:
+    if not _is_utf8(view):
         return "cp1252", _transcode(bytes(view))
     return ("utf-8-sig" if bom else "utf-8"), view
+
+
+def _is_utf8(view: memoryview) -> bool:
+    if view.obj.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(view), UTF8_SLICE):
+            decoder.decode(view[start : start + UTF8_SLICE])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _transcode(data: bytes) -> bytes:
@@ -340,7 +405,10 @@ def _first_line(exc: Exception) -> str:
 # -- XLSX -------------------------------------------------------------------------------
 
 
-def _read_excel(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, table: str) -> RawTable:
+@contextlib.contextmanager
+def _excel_cells(
+    con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, table: str
+) -> Iterator[RawTable]:
     try:
         frame = pd.read_excel(io.BytesIO(data), engine="calamine", header=None, dtype=object, sheet_name=0)
     except Exception as exc:  # calamine raises its own types for damaged workbooks
@@ -367,18 +435,19 @@ def _read_excel(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, tab
     )
     con.register("_excel_cells", arrow)
     try:
-        _create_cells(con, table, "_excel_cells", [], width, 0)
+        yield RawTable(
+            kind="xlsx",
+            table=table,
+            headers=headers,
+            encoding=None,
+            delimiter=None,
+            header_row=found + 1,
+            file_name=file_name,
+            source=_cells_sql("_excel_cells", width, 0),
+            date_system=_excel_date_system(data),
+        )
     finally:
         con.unregister("_excel_cells")
-    return RawTable(
-        kind="xlsx",
-        table=table,
-        headers=headers,
-        encoding=None,
-        delimiter=None,
-        header_row=found + 1,
-        date_system=_excel_date_system(data),
-    )
 
 
 def excel_cell_text(value: object) -> str | None:
@@ -458,31 +527,20 @@ def unique_headers(cells: list[str]) -> list[str]:
     return headers
 
 
-def _mark_rows_to_keep(con: duckdb.DuckDBPyConnection, raw: RawTable) -> None:
-    """Set ``raw.keep`` (the SQL condition for data rows) and report what it leaves out:
-    blank rows, total rows, and one-cell footer lines after the last data row."""
-    width = len(raw.headers)
-    first = f"coalesce({', '.join(f'c{i}' for i in range(width))})"
-    (last_data,) = con.execute(f"SELECT max(rowid) FILTER (WHERE _filled >= 2) FROM {raw.table}").fetchall()[
-        0
-    ]
+def mark_rows_to_keep(con: duckdb.DuckDBPyConnection, raw: RawTable, table: str) -> None:
+    """Set ``raw.keep`` (the SQL condition for data rows) and what it leaves out of ``table``
+    (which holds all the file's rows, with the ``_filled``, ``_total`` and ``_first`` of its
+    cells, in file order): blank rows, total rows, and one-cell footer lines after the last
+    data row."""
+    (last_data,) = con.execute(f"SELECT max(rowid) FILTER (WHERE _filled >= 2) FROM {table}").fetchall()[0]
     trailing = con.execute(
-        f"SELECT rowid, {first} FROM {raw.table} WHERE _filled = 1 AND rowid > ? ORDER BY rowid",
+        f"SELECT rowid, _first FROM {table} WHERE _filled = 1 AND rowid > ? ORDER BY rowid",
         [-1 if last_data is None else last_data],
     ).fetchall()
     footers = [rowid for rowid, text in trailing if re.search(FOOTER_LINE, text, re.IGNORECASE)]
-    raw.keep = "(_filled > 0 AND NOT _total" + (
-        f" AND rowid NOT IN ({', '.join(map(str, footers))}))" if footers else ")"
-    )
+    raw.keep = DATA_ROWS[:-1] + (f" AND rowid NOT IN ({', '.join(map(str, footers))}))" if footers else ")")
     skipped = con.execute(
-        f"SELECT {raw.row}, {first} FROM {raw.table} WHERE NOT {raw.keep} ORDER BY rowid"
+        f"SELECT {raw.row}, _first FROM {table} WHERE NOT {raw.keep} ORDER BY rowid"
     ).fetchall()
     raw.blank_rows = sum(1 for _, text in skipped if text is None)
     raw.summary_rows = [f"row {row}: {text}" for row, text in skipped if text is not None]
-    if raw.blank_rows:
-        raw.warnings.append(f"{raw.blank_rows} blank row(s) skipped.")
-    if raw.summary_rows:
-        raw.warnings.append(
-            f"{len(raw.summary_rows)} total/footer row(s) skipped: "
-            + "; ".join(raw.summary_rows[:ROWS_SHOWN])
-        )

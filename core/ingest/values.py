@@ -169,30 +169,45 @@ class ColumnCounts:
     fractions: dict[str, int]  # header -> plain numbers strictly between 0 and 1
 
 
-def count_columns(
-    con: duckdb.DuckDBPyConnection, table: str, where: str, dates: dict[str, str], numbers: dict[str, str]
-) -> ColumnCounts:
-    """Scan the mapped date and number columns (header -> SQL cell) once for the counts the
-    date-order and decimal-mark decisions need. Cheap casts go first; regexes only see the
-    values the casts could not read."""
+def count_inputs(dates: dict[str, str], numbers: dict[str, str]) -> dict[str, str]:
+    """Per-row SQL behind ``ColumnCounts`` for the mapped date and number columns (header ->
+    SQL cell), by column name (``_k0``...): ``sum_counts`` adds them up, wherever they were
+    computed. Cheap casts go first; regexes only see the values the casts could not read."""
     comma = r",\d{1,2}\D*$|,\d{4,}\D*$|\.\d{3},\d"
     point = r"\.\d{1,2}\D*$|\.\d{4,}\D*$|,\d{3}\.\d"
     # Shape only (YYYY-MM-DD...): cheaper than a cast; ISO-shaped values that are not real
     # dates are rejected by the parse itself.
-    parts = [f"count({s}) FILTER (WHERE NOT (substr({s}, 5, 1) = '-' AND substr({s}, 8, 1) = '-'))"
-             for s in dates.values()]
+    parts = [
+        f"({s} IS NOT NULL AND NOT (substr({s}, 5, 1) = '-' AND substr({s}, 8, 1) = '-'))"
+        for s in dates.values()
+    ]
     for s in numbers.values():
         plain = f"TRY_CAST({s} AS DOUBLE)"
         parts += [
-            f"count(*) FILTER (WHERE CASE WHEN {plain} IS NOT NULL THEN contains({s}, '.') "
-            f"AND length({s}) - strpos({s}, '.') <> 3 ELSE regexp_matches({s}, '{point}') END)",
-            f"count(*) FILTER (WHERE {plain} IS NULL AND regexp_matches({s}, '{comma}'))",
-            f"max({plain})",
-            f"count(*) FILTER (WHERE {plain} > 0 AND {plain} < 1)",
+            f"CASE WHEN {plain} IS NOT NULL THEN contains({s}, '.') "
+            f"AND length({s}) - strpos({s}, '.') <> 3 ELSE regexp_matches({s}, '{point}') END",
+            f"({plain} IS NULL AND regexp_matches({s}, '{comma}'))",
+            plain,
         ]
-    if not parts:
+    return {f"_k{i}": sql for i, sql in enumerate(parts)}
+
+
+def sum_counts(
+    con: duckdb.DuckDBPyConnection, table: str, where: str, dates: dict[str, str], numbers: dict[str, str]
+) -> ColumnCounts:
+    """``ColumnCounts`` of the rows of ``table`` matching ``where``, from the columns of
+    ``count_inputs(dates, numbers)`` that ``table`` holds."""
+    if not dates and not numbers:
         return ColumnCounts({}, {}, {}, {}, {})
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {table} WHERE {where}").fetchall()[0]
+    aggregates = [f"count(*) FILTER (WHERE _k{i})" for i in range(len(dates))]
+    for i in range(len(dates), len(dates) + 3 * len(numbers), 3):
+        aggregates += [
+            f"count(*) FILTER (WHERE _k{i})",
+            f"count(*) FILTER (WHERE _k{i + 1})",
+            f"max(_k{i + 2})",
+            f"count(*) FILTER (WHERE _k{i + 2} > 0 AND _k{i + 2} < 1)",
+        ]
+    row = con.execute(f"SELECT {', '.join(aggregates)} FROM {table} WHERE {where}").fetchall()[0]
     numbers_row = row[len(dates) :]
     return ColumnCounts(
         date_leftovers=dict(zip(dates, row[: len(dates)], strict=True)),
@@ -201,6 +216,16 @@ def count_columns(
         largest_plain={h: numbers_row[i * 4 + 2] for i, h in enumerate(numbers)},
         fractions={h: numbers_row[i * 4 + 3] for i, h in enumerate(numbers)},
     )
+
+
+def count_columns(
+    con: duckdb.DuckDBPyConnection, table: str, where: str, dates: dict[str, str], numbers: dict[str, str]
+) -> ColumnCounts:
+    """Scan the mapped date and number columns (header -> SQL cell) of ``table`` once for the
+    counts the date-order and decimal-mark decisions need."""
+    inputs = ", ".join(f"{sql} AS {name}" for name, sql in count_inputs(dates, numbers).items())
+    rows = f"(SELECT {inputs} FROM {table} WHERE {where})" if inputs else table
+    return sum_counts(con, rows, "true", dates, numbers)
 
 
 def decimal_mark(points: int, commas: int, default: str) -> str:

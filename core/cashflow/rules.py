@@ -33,6 +33,7 @@ from core.cashflow.columns import (
     by_chunks,
     compose_reasoning,
     date_array,
+    factorize_ints,
     flag_where,
     flags_column,
     kind_codes,
@@ -249,7 +250,7 @@ def _invoice_reasons(source, stage_codes, stages, stage_rows, stuck_level, a: As
     n_stage = len(stages) + 1
     n_stuck = len(a.stuck) + 1
     key = (source * n_stage + (stage_codes + 1)) * n_stuck + (stuck_level + 1)
-    codes, uniques = pd.factorize(key)
+    codes, uniques = factorize_ints(key)
     texts = []
     for value in uniques.tolist():
         stuck_code, rest = value % n_stuck, value // n_stuck

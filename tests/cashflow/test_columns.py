@@ -1,0 +1,37 @@
+"""Building blocks of the prediction frame: integer factorizing, row chunks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.cashflow.columns import concat_rows, factorize_ints
+
+
+@given(st.lists(st.one_of(st.integers(0, 50), st.integers(-(2**62), 2**62)), max_size=60))
+def test_factorize_ints_codes_give_back_every_key_from_distinct_values(keys):
+    codes, uniques = factorize_ints(np.array(keys, dtype=np.int64))
+    assert np.asarray(uniques)[codes].tolist() == keys
+    assert len(set(np.asarray(uniques).tolist())) == len(uniques) == len(set(keys))
+
+
+def test_factorize_ints_uses_a_table_for_a_small_range_and_a_hash_beyond():
+    small = np.array([5, 3, 5, 0])
+    codes, uniques = factorize_ints(small)
+    assert uniques.tolist() == [0, 3, 5]  # the table gives them sorted
+    assert codes.tolist() == [2, 1, 2, 0]
+    wide = np.array([2**40, 7, 2**40])
+    codes, uniques = factorize_ints(wide)
+    assert list(uniques) == [2**40, 7] and codes.tolist() == [0, 1, 0]
+
+
+def test_concat_rows_keeps_text_categorical_with_the_union_of_categories():
+    first = pd.DataFrame({"reason": pd.Categorical(["a", "b"]), "value": [1.0, 2.0]})
+    second = pd.DataFrame({"reason": pd.Categorical(["c", None]), "value": [3.0, 4.0]}, index=[7, 8])
+    joined = concat_rows([first, second])
+    assert isinstance(joined["reason"].dtype, pd.CategoricalDtype)
+    assert joined["reason"].tolist()[:3] == ["a", "b", "c"] and pd.isna(joined["reason"].iloc[3])
+    assert joined.index.tolist() == [0, 1, 2, 3]
+    assert joined["value"].tolist() == [1.0, 2.0, 3.0, 4.0]

@@ -34,6 +34,7 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import duckdb
@@ -51,9 +52,11 @@ _DEAL_COLUMN_DDL = ",\n    ".join(f"{name} {kind}" for name, kind in DEAL_COLUMN
 
 #: (version, statements). Append a new entry to change the schema; never edit an old one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (1, (
-        "CREATE SEQUENCE snapshot_id_seq START 1",
-        """CREATE TABLE snapshots (
+    (
+        1,
+        (
+            "CREATE SEQUENCE snapshot_id_seq START 1",
+            """CREATE TABLE snapshots (
     id INTEGER PRIMARY KEY DEFAULT nextval('snapshot_id_seq'),
     kind VARCHAR NOT NULL DEFAULT 'deals',
     as_of DATE NOT NULL,
@@ -69,34 +72,34 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     label VARCHAR,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
-        f"""CREATE TABLE deals (
+            f"""CREATE TABLE deals (
     snapshot_id INTEGER NOT NULL,
     {_DEAL_COLUMN_DDL}
 )""",
-        """CREATE TABLE rejected_rows (
+            """CREATE TABLE rejected_rows (
     snapshot_id INTEGER NOT NULL,
     row_number INTEGER NOT NULL,
     raw VARCHAR,
     reason VARCHAR NOT NULL
 )""",
-        """CREATE TABLE raw_files (
+            """CREATE TABLE raw_files (
     snapshot_id INTEGER PRIMARY KEY,
     file_name VARCHAR NOT NULL,
     content BLOB NOT NULL
 )""",
-        """CREATE TABLE column_mappings (
+            """CREATE TABLE column_mappings (
     header_signature VARCHAR PRIMARY KEY,
     source VARCHAR NOT NULL,
     mapping JSON NOT NULL,
     updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
-        """CREATE TABLE assumptions (
+            """CREATE TABLE assumptions (
     version INTEGER PRIMARY KEY,
     profile JSON NOT NULL,
     note VARCHAR,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
-        """CREATE TABLE predictions (
+            """CREATE TABLE predictions (
     snapshot_id INTEGER NOT NULL,
     run_id VARCHAR NOT NULL,
     deal_id VARCHAR NOT NULL,
@@ -115,7 +118,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     flags JSON,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
-        """CREATE TABLE llm_calls (
+            """CREATE TABLE llm_calls (
     ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
     prompt_id VARCHAR,
     prompt_version VARCHAR,
@@ -134,14 +137,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     cache_hit BOOLEAN,
     request_id VARCHAR
 )""",
-        """CREATE TABLE llm_cache (
+            """CREATE TABLE llm_cache (
     key VARCHAR PRIMARY KEY,
     model VARCHAR,
     response JSON NOT NULL,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
     expires_at TIMESTAMP NOT NULL
 )""",
-        """CREATE TABLE prompt_outcomes (
+            """CREATE TABLE prompt_outcomes (
     ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
     prompt_id VARCHAR NOT NULL,
     version VARCHAR NOT NULL,
@@ -153,15 +156,21 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     cost_usd DOUBLE,
     latency_ms DOUBLE
 )""",
-    )),
-    (2, (
-        "ALTER TABLE raw_files ADD COLUMN compression VARCHAR",
-        "ALTER TABLE raw_files ADD COLUMN size BIGINT",
-    )),
-    (3, (
-        # Invoice lists (snapshots of kind 'invoices'): the canonical invoice schema of
-        # core/receivables/invoices.py.
-        """CREATE TABLE invoices (
+        ),
+    ),
+    (
+        2,
+        (
+            "ALTER TABLE raw_files ADD COLUMN compression VARCHAR",
+            "ALTER TABLE raw_files ADD COLUMN size BIGINT",
+        ),
+    ),
+    (
+        3,
+        (
+            # Invoice lists (snapshots of kind 'invoices'): the canonical invoice schema of
+            # core/receivables/invoices.py.
+            """CREATE TABLE invoices (
     snapshot_id INTEGER NOT NULL,
     invoice_id VARCHAR,
     customer VARCHAR,
@@ -175,7 +184,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     deal_id VARCHAR,
     extra JSON
 )""",
-    )),
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -304,14 +314,15 @@ class Store:
         raw: bytes,
         *,
         rows_table: str = "deals",
-        packed: tuple[str | None, bytes] | None = None,
+        packed: Future[tuple[str | None, bytes]] | None = None,
     ) -> Snapshot:
         """Store one upload atomically: its rows, rejected rows, raw bytes and counts.
 
         ``rows`` is anything DuckDB can scan (a pandas frame or Arrow table) with the
         columns of ``rows_table`` minus ``snapshot_id``. ``rejects`` has ``row_number``,
-        ``raw`` and ``reason``. ``packed`` is ``pack_raw(raw)`` when the caller already
-        compressed the bytes (ingest does it while it parses). Raises ``ValueError`` when
+        ``raw`` and ``reason``. ``packed`` is ``pack_raw(raw)`` running in another thread
+        (ingest starts it once its parse is done, so it overlaps the rows being written; it
+        is waited for just before the raw bytes are). Raises ``ValueError`` when
         the counts do not add up, and nothing is written.
         """
         rows_loaded = len(rows)
@@ -328,10 +339,18 @@ class Store:
                        rows_loaded, rows_rejected, mapping, detection, warnings, label)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 [
-                    snapshot.kind, snapshot.as_of, snapshot.source, snapshot.file_name,
-                    snapshot.sha256, snapshot.rows_read, rows_loaded, rows_rejected,
-                    json.dumps(snapshot.mapping), json.dumps(snapshot.detection),
-                    json.dumps(snapshot.warnings), snapshot.label,
+                    snapshot.kind,
+                    snapshot.as_of,
+                    snapshot.source,
+                    snapshot.file_name,
+                    snapshot.sha256,
+                    snapshot.rows_read,
+                    rows_loaded,
+                    rows_rejected,
+                    json.dumps(snapshot.mapping),
+                    json.dumps(snapshot.detection),
+                    json.dumps(snapshot.warnings),
+                    snapshot.label,
                 ],
             ).fetchone()
             cur.register("incoming_rows", rows)
@@ -355,7 +374,7 @@ class Store:
                     )
                 finally:
                     cur.unregister("incoming_rejects")
-            compression, content = packed or pack_raw(raw)
+            compression, content = packed.result() if packed else pack_raw(raw)
             cur.execute(
                 "INSERT INTO raw_files (snapshot_id, file_name, content, compression, size) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -365,28 +384,38 @@ class Store:
 
     def _table_columns(self, table: str) -> dict[str, str]:
         """Column -> type of a rows table, without its ``snapshot_id``."""
-        rows = self.cursor().execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_name = ? AND column_name <> 'snapshot_id' ORDER BY ordinal_position",
-            [table],
-        ).fetchall()
+        rows = (
+            self.cursor()
+            .execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = ? AND column_name <> 'snapshot_id' ORDER BY ordinal_position",
+                [table],
+            )
+            .fetchall()
+        )
         if not rows:
             raise ValueError(f"unknown rows table {table!r}")
         return dict(rows)
 
     def find_snapshot_by_sha(self, sha256: str, kind: str = "deals") -> Snapshot | None:
         """The snapshot that already holds these exact bytes, if any."""
-        row = self.cursor().execute(
-            "SELECT id FROM snapshots WHERE sha256 = ? AND kind = ? ORDER BY id LIMIT 1",
-            [sha256, kind],
-        ).fetchone()
+        row = (
+            self.cursor()
+            .execute(
+                "SELECT id FROM snapshots WHERE sha256 = ? AND kind = ? ORDER BY id LIMIT 1",
+                [sha256, kind],
+            )
+            .fetchone()
+        )
         return self.get_snapshot(row[0]) if row else None
 
     def list_snapshots(self, kind: str = "deals") -> list[Snapshot]:
         """Snapshots of one kind, oldest as-of first."""
-        ids = self.cursor().execute(
-            "SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of, id", [kind]
-        ).fetchall()
+        ids = (
+            self.cursor()
+            .execute("SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of, id", [kind])
+            .fetchall()
+        )
         return [self.get_snapshot(snapshot_id) for (snapshot_id,) in ids]
 
     def get_snapshot(self, snapshot_id: int) -> Snapshot:
@@ -403,10 +432,14 @@ class Store:
     def resolve_snapshot(self, ref: SnapshotRef, kind: str = "deals") -> Snapshot:
         """A snapshot from an id (int or digits) or ``"latest"`` (newest as-of, then id)."""
         if isinstance(ref, str) and ref.strip().lower() == "latest":
-            row = self.cursor().execute(
-                "SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of DESC, id DESC LIMIT 1",
-                [kind],
-            ).fetchone()
+            row = (
+                self.cursor()
+                .execute(
+                    "SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of DESC, id DESC LIMIT 1",
+                    [kind],
+                )
+                .fetchone()
+            )
             if row is None:
                 raise NotFoundError(f"There are no {kind} snapshots yet; ingest a file first.")
             return self.get_snapshot(row[0])
@@ -431,17 +464,20 @@ class Store:
     def load_rejects(self, snapshot_id: int) -> pd.DataFrame:
         """Rejected rows of one snapshot: row_number, raw, reason."""
         return self.query_df(
-            "SELECT row_number, raw, reason FROM rejected_rows WHERE snapshot_id = ? "
-            "ORDER BY row_number",
+            "SELECT row_number, raw, reason FROM rejected_rows WHERE snapshot_id = ? ORDER BY row_number",
             [snapshot_id],
         )
 
     def raw_file(self, snapshot_id: int) -> tuple[str, bytes]:
         """The original file name and bytes of an upload."""
-        row = self.cursor().execute(
-            "SELECT file_name, content, compression, size FROM raw_files WHERE snapshot_id = ?",
-            [snapshot_id],
-        ).fetchone()
+        row = (
+            self.cursor()
+            .execute(
+                "SELECT file_name, content, compression, size FROM raw_files WHERE snapshot_id = ?",
+                [snapshot_id],
+            )
+            .fetchone()
+        )
         if row is None:
             raise NotFoundError(f"No original file stored for snapshot {snapshot_id}.")
         return row[0], _unpack_raw(bytes(row[1]), row[2], row[3])
@@ -455,10 +491,14 @@ class Store:
             cur.execute("DELETE FROM snapshots WHERE id = ?", [snapshot_id])
 
     def _tables_with_snapshot_id(self) -> list[str]:
-        rows = self.cursor().execute(
-            "SELECT DISTINCT table_name FROM information_schema.columns "
-            "WHERE column_name = 'snapshot_id' ORDER BY table_name"
-        ).fetchall()
+        rows = (
+            self.cursor()
+            .execute(
+                "SELECT DISTINCT table_name FROM information_schema.columns "
+                "WHERE column_name = 'snapshot_id' ORDER BY table_name"
+            )
+            .fetchall()
+        )
         return [name for (name,) in rows]
 
 

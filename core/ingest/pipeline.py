@@ -12,9 +12,9 @@ winner.
 
 ``ingest_bytes`` adds the store: the same bytes twice are reported as already loaded;
 otherwise the parse runs in temporary tables of the store's own cursor (so a million
-deals go from the parse into ``deals`` without a copy through Python) while a thread
-compresses the raw bytes, and the deals, rejects, raw bytes and counts land in one
-transaction.
+deals go from the parse into ``deals`` without a copy through Python); a thread
+compresses the raw bytes while the deals are written (the parse keeps both cores busy,
+the write does not), and the deals, rejects, raw bytes and counts land in one transaction.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ RAW_TABLE, PARSED_TABLE, DUPLICATES_TABLE = "_ingest_raw", "_ingest_parsed", "_i
 #: Serialises the "already loaded?" check with the save, so two threads loading the same
 #: bytes at once make one snapshot.
 _save_lock = threading.Lock()
-#: Compresses uploads for ``raw_files`` while DuckDB parses them (zstd releases the GIL).
+#: Compresses uploads for ``raw_files`` while DuckDB writes their deals (zstd releases the GIL).
 _packer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dealcast-pack")
 
 
@@ -192,7 +192,6 @@ def ingest_bytes(
     existing = store.find_snapshot_by_sha(sha256)
     if existing is not None:
         return _duplicate_result(store, existing.id)
-    packing = _packer.submit(pack_raw, data)
     cur = store.cursor()
     try:
         parse = _parse(
@@ -223,9 +222,8 @@ def ingest_bytes(
             existing = store.find_snapshot_by_sha(sha256)
             if existing is not None:
                 return _duplicate_result(store, existing.id)
-            snapshot = store.save_snapshot(
-                new, cur.sql(parse.deals_sql), parse.rejects, data, packed=packing.result()
-            )
+            packing = _packer.submit(pack_raw, data)
+            snapshot = store.save_snapshot(new, cur.sql(parse.deals_sql), parse.rejects, data, packed=packing)
     finally:
         _drop_work_tables(cur)
     if mapping:
@@ -446,17 +444,20 @@ def _parse_cells(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan
     """One pass over every row's cells (read from the file, or from ``raw.table``) into the
     parsed table, in file order: the canonical columns, ``_bad`` (a check rejects the row),
     the cells of bad rows (``_cells``, for their reasons and raw text), the row's
-    ``_filled``, ``_total`` and ``_first``, and the plan's count inputs."""
+    ``_filled``, ``_total`` and ``_first``, the plan's count inputs, and the unmapped cells
+    (``extra`` is built from them as the deals are saved: short cells are held inline, their
+    JSON would be copied here once more)."""
     width = len(raw.headers)
     raw_cells = ", ".join(cell(i) for i in range(width))
+    parsed_cells = ", ".join(_mapped_cells(raw, plan))
     parsed_columns = ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns().items())
     inputs = "".join(f", {sql} AS {name}" for name, sql in plan.count_inputs().items())
     bad = " OR ".join(f"({condition})" for condition, _ in _checks(raw, plan))
 
     def statement(source: str) -> str:
         return f"""CREATE OR REPLACE TEMP TABLE {PARSED_TABLE} AS
-            SELECT * EXCLUDE ({raw_cells}), {plan.value_base_sql()} AS value_base,
-                   {plan.extra_sql()} AS extra, coalesce({bad}, false) AS _bad,
+            SELECT * EXCLUDE ({parsed_cells}), {plan.value_base_sql()} AS value_base,
+                   coalesce({bad}, false) AS _bad,
                    CASE WHEN _bad THEN [{raw_cells}] END AS _cells
             FROM (SELECT *, {parsed_columns}{inputs} FROM {source})"""
 
@@ -464,6 +465,12 @@ def _parse_cells(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan
         read_cells(con, raw, statement)
     else:
         con.execute(statement(raw.table))
+
+
+def _mapped_cells(raw: RawTable, plan: ColumnPlan) -> list[str]:
+    """The cells of mapped columns, which the parsed table holds parsed."""
+    unmapped = set(plan.unmapped)
+    return [cell(i) for i, header in enumerate(raw.headers) if header not in unmapped]
 
 
 def _checks(raw: RawTable, plan: ColumnPlan) -> list[tuple[str, str]]:
@@ -503,10 +510,12 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
         "|| ' has the same id and is kept (the last one wins)'"
     )
     reasons = ", ".join(f"CASE WHEN {check} THEN {reason} END" for check, reason in _checks(raw, plan))
+    mapped = set(_mapped_cells(raw, plan))
+    unmapped = "".join(f", {cell(i)}" for i in range(width) if cell(i) not in mapped)
     rejects = con.execute(
         f"""SELECT _row AS row_number, {_raw_row_sql(width, raw.delimiter or ",")} AS raw,
                    CASE WHEN _bad THEN concat_ws('; ', {reasons}) ELSE {duplicate_reason} END AS reason
-            FROM (SELECT p.* EXCLUDE (_cells), {raw.row_of("p.rowid")} AS _row, d.kept, {cells}
+            FROM (SELECT p.* EXCLUDE (_cells{unmapped}), {raw.row_of("p.rowid")} AS _row, d.kept, {cells}
                   FROM {PARSED_TABLE} p {join}
                   LEFT JOIN {DUPLICATES_TABLE} d ON d.deal_id = p.deal_id AND NOT p._bad
                   WHERE p._bad OR (d.kept IS NOT NULL AND d.kept <> {raw.row_of("p.rowid")}))
@@ -518,7 +527,8 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
         f"""SELECT count(*), max(greatest(updated_at, created_at)) FILTER (WHERE NOT _bad)
             FROM {PARSED_TABLE}"""
     ).fetchall()[0]
-    select = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in DEAL_COLUMNS.items())
+    values = {**{name: name for name in DEAL_COLUMNS}, "extra": plan.extra_sql()}
+    select = ", ".join(f"CAST({values[name]} AS {kind}) AS {name}" for name, kind in DEAL_COLUMNS.items())
     deals_sql = f"SELECT {select} FROM {PARSED_TABLE} p WHERE NOT _bad"
     if duplicates:
         deals_sql += (

@@ -34,7 +34,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.cashflow.columns import FORECAST, NOT_FORECAST, RECEIVED, VALUE_FLAGS, Flag, kind_codes
+from core.cashflow.columns import FORECAST, NOT_FORECAST, RECEIVED, VALUE_FLAGS, Flag, kind_codes, map_chunks
 from core.cashflow.receivables import ReceivableFlag
 
 Granularity = Literal["week", "month"]
@@ -113,12 +113,16 @@ def day_numbers(column: pd.Series) -> np.ndarray:
     return column.to_numpy(dtype="datetime64[s]").view(np.int64) // 86400
 
 
-def _count_value(mask: np.ndarray, values: np.ndarray) -> dict[str, float | int]:
-    """Rows in ``mask`` and the sum of their ``values`` (which hold no NaN).
+def _tally(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``[rows in mask, sum of their values]`` (``values`` hold no NaN); tallies add up.
 
     A product rather than ``values[mask]`` or ``np.dot``: the first is slow on a mask with
     no pattern, the second wakes BLAS threads, which costs milliseconds on a busy machine."""
-    return {"count": int(np.count_nonzero(mask)), "value": round(float((values * mask).sum()), 2)}
+    return np.array([np.count_nonzero(mask), (values * mask).sum()])
+
+
+def _count_value(tally: np.ndarray) -> dict[str, float | int]:
+    return {"count": int(tally[0]), "value": round(float(tally[1]), 2)}
 
 
 def scope_mask(frame: pd.DataFrame, pipeline: str | None, owner: str | None) -> np.ndarray:
@@ -147,8 +151,79 @@ def aggregate(
     end = as_of + dt.timedelta(days=horizon_days)
     starts = period_starts(as_of, end, granularity)
     grid = _Periods(starts, granularity)
-    today, last = _EPOCH_DAY + as_of.toordinal(), _EPOCH_DAY + end.toordinal()
+    window = (_EPOCH_DAY + as_of.toordinal(), _EPOCH_DAY + end.toordinal())
+    parts = map_chunks(
+        lambda chunk: _deal_sums(chunk, grid, window, min_confidence, pipeline, owner), predictions
+    )
+    sums = {name: sum(part[name] for part in parts) for name in parts[0] if name != "included"}
+    included = np.concatenate([part["included"] for part in parts])
 
+    pipeline_cash = sums["cash_in_pipeline"]
+    optimistic, conservative = sums["optimistic"], sums["conservative"]
+    deal_count = sums["deal_count"].astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        average = np.where(deal_count > 0, sums["confidence_sum"] / deal_count, np.nan)
+    owed, receivables_summary = _receivables(receivables, grid, window[1], scoped=not (pipeline or owner))
+    money = {
+        "invoice_value": sums["invoice_value"],
+        "invoice_value_unweighted": sums["invoice_value_unweighted"],
+        "cash_in": pipeline_cash + owed.cash,
+        "cash_in_unweighted": sums["cash_in_unweighted"] + owed.cash,
+        "cash_in_p10": np.minimum(np.minimum(optimistic, conservative), pipeline_cash) + owed.p10,
+        "cash_in_p90": np.maximum(np.maximum(optimistic, conservative), pipeline_cash) + owed.p90,
+        "cash_in_pipeline": pipeline_cash,
+        "cash_in_receivables": owed.cash,
+    }
+    money = {name: np.round(values, 2) for name, values in money.items()}
+    periods = pd.DataFrame(
+        {
+            "period": [period_label(start, granularity) for start in starts],
+            "start": starts,
+            "end": [*(s - dt.timedelta(days=1) for s in starts[1:]), _period_end(starts[-1], granularity)],
+            **{name: money[name] for name in list(money)[:6]},
+            "deal_count": deal_count,
+            "cash_in_pipeline": money["cash_in_pipeline"],
+            "cash_in_receivables": money["cash_in_receivables"],
+            "receivable_count": owed.count,
+            "avg_confidence": np.round(average, 2),
+        }
+    )
+
+    count, confidence_total = sums["in_periods"]
+    totals: dict[str, float | int | None] = {
+        **{name: round(float(values.sum()), 2) for name, values in money.items()},
+        "deal_count": int(count),
+        "avg_confidence": round(confidence_total / count, 2) if count else None,
+        "forecast_value": _count_value(sums["forecast"])["value"],
+        "forecast_deal_count": _count_value(sums["forecast"])["count"],
+        "receivable_count": int(owed.count.sum()),
+    }
+    excluded = {name: _count_value(sums[name]) for name in EXCLUDED_KEYS}
+    shown_keys = ("overdue_rolled_in", "already_invoiced", "received", "not_forecast")
+    shown = {name: _count_value(sums[name]) for name in shown_keys}
+    return Aggregation(
+        periods=periods,
+        totals=totals,
+        excluded=excluded,
+        shown=shown,
+        included=included,
+        receivables=receivables_summary,
+    )
+
+
+def _deal_sums(
+    predictions: pd.DataFrame,
+    grid: _Periods,
+    window: tuple[int, int],
+    min_confidence: float,
+    pipeline: str | None,
+    owner: str | None,
+) -> dict[str, np.ndarray]:
+    """Sums per period, and ``[count, value]`` per reason a deal is counted or left out, of
+    some rows of the predictions: the sums of two slices add up to the sums of both.
+
+    ``included`` is the per-row mask of the deals in the periods."""
+    today, last = window
     kind = kind_codes(predictions)
     forecast = kind == FORECAST
     bits = predictions["flag_bits"].to_numpy(dtype=np.int64)
@@ -171,72 +246,33 @@ def aggregate(
     # Invoices before the as-of date are ``already_invoiced``, even inside the first month.
     invoice_index, payment_index = grid.index(invoice), grid.index(payment)
     inc, invoiced_inc = included.astype(np.float64), (included & ~before).astype(np.float64)
-    pipeline_cash = grid.sum_by(payment_index, weighted * inc)
     # Band: the same deals' cash under the optimistic and conservative schedules.
     banded = weighted * (candidate & ~below)
-    optimistic = grid.sum_by(grid.index(day_numbers(predictions["payment_p10"])), banded)
-    conservative = grid.sum_by(grid.index(day_numbers(predictions["payment_p90"])), banded)
-    deal_count = grid.sum_by(payment_index, inc).astype(np.int64)
-    confidence_sum = grid.sum_by(payment_index, np.nan_to_num(confidence) * inc)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        average = np.where(deal_count > 0, confidence_sum / deal_count, np.nan)
-    owed, receivables_summary = _receivables(receivables, grid, last, scoped=not (pipeline or owner))
-    money = {
+    counted = {
+        "in_periods": (included, np.nan_to_num(confidence)),  # value: the sum of their confidence
+        "forecast": (forecast, weighted),
+        "in_receivables": (covered, weighted),
+        "below_confidence": (below, weighted),
+        "beyond_horizon": (beyond, weighted),
+        "filtered_out": (filtered, weighted),
+        "invalid_value": (invalid, weighted),
+        "overdue_rolled_in": (included & ((bits & int(Flag.OVERDUE_ROLLED)) != 0), weighted),
+        "already_invoiced": (before, weighted),
+        "received": (kind == RECEIVED, unweighted),
+        "not_forecast": (kind == NOT_FORECAST, np.zeros(len(kind))),
+    }
+    return {
         "invoice_value": grid.sum_by(invoice_index, weighted * invoiced_inc),
         "invoice_value_unweighted": grid.sum_by(invoice_index, unweighted * invoiced_inc),
-        "cash_in": pipeline_cash + owed.cash,
-        "cash_in_unweighted": grid.sum_by(payment_index, unweighted * inc) + owed.cash,
-        "cash_in_p10": np.minimum(np.minimum(optimistic, conservative), pipeline_cash) + owed.p10,
-        "cash_in_p90": np.maximum(np.maximum(optimistic, conservative), pipeline_cash) + owed.p90,
-        "cash_in_pipeline": pipeline_cash,
-        "cash_in_receivables": owed.cash,
+        "cash_in_pipeline": grid.sum_by(payment_index, weighted * inc),
+        "cash_in_unweighted": grid.sum_by(payment_index, unweighted * inc),
+        "optimistic": grid.sum_by(grid.index(day_numbers(predictions["payment_p10"])), banded),
+        "conservative": grid.sum_by(grid.index(day_numbers(predictions["payment_p90"])), banded),
+        "deal_count": grid.sum_by(payment_index, inc),
+        "confidence_sum": grid.sum_by(payment_index, np.nan_to_num(confidence) * inc),
+        **{name: _tally(mask, values) for name, (mask, values) in counted.items()},
+        "included": included,
     }
-    money = {name: np.round(values, 2) for name, values in money.items()}
-    periods = pd.DataFrame(
-        {
-            "period": [period_label(start, granularity) for start in starts],
-            "start": starts,
-            "end": [*(s - dt.timedelta(days=1) for s in starts[1:]), _period_end(starts[-1], granularity)],
-            **{name: money[name] for name in list(money)[:6]},
-            "deal_count": deal_count,
-            "cash_in_pipeline": money["cash_in_pipeline"],
-            "cash_in_receivables": money["cash_in_receivables"],
-            "receivable_count": owed.count,
-            "avg_confidence": np.round(average, 2),
-        }
-    )
-
-    count = int(np.count_nonzero(included))
-    confidence_total = float((np.nan_to_num(confidence) * included).sum())
-    totals: dict[str, float | int | None] = {
-        **{name: round(float(values.sum()), 2) for name, values in money.items()},
-        "deal_count": count,
-        "avg_confidence": round(confidence_total / count, 2) if count else None,
-        "forecast_value": _count_value(forecast, weighted)["value"],
-        "forecast_deal_count": int(np.count_nonzero(forecast)),
-        "receivable_count": int(owed.count.sum()),
-    }
-    excluded = {
-        "in_receivables": _count_value(covered, weighted),
-        "below_confidence": _count_value(below, weighted),
-        "beyond_horizon": _count_value(beyond, weighted),
-        "filtered_out": _count_value(filtered, weighted),
-        "invalid_value": _count_value(invalid, weighted),
-    }
-    shown = {
-        "overdue_rolled_in": _count_value(included & ((bits & int(Flag.OVERDUE_ROLLED)) != 0), weighted),
-        "already_invoiced": _count_value(before, weighted),
-        "received": _count_value(kind == RECEIVED, unweighted),
-        "not_forecast": _count_value(kind == NOT_FORECAST, np.zeros(len(kind))),
-    }
-    return Aggregation(
-        periods=periods,
-        totals=totals,
-        excluded=excluded,
-        shown=shown,
-        included=included,
-        receivables=receivables_summary,
-    )
 
 
 @dataclass(frozen=True)
@@ -279,13 +315,13 @@ def _receivables(
     values = np.nan_to_num(amount)
     rolled = included & ((bits & int(ReceivableFlag.OVERDUE_ROLLED)) != 0)
     summary = {
-        "open": _count_value(np.ones(len(amount), dtype=bool), values),
-        "in_periods": _count_value(included, values),
-        "beyond_horizon": _count_value(beyond, values),
-        "filtered_out": _count_value(filtered, values),
-        "invalid_value": _count_value(invalid, values),
-        "overdue_rolled_in": _count_value(rolled, values),
-        "credit_notes": _count_value(included & (values < 0), values),
+        "open": _count_value(_tally(np.ones(len(amount), dtype=bool), values)),
+        "in_periods": _count_value(_tally(included, values)),
+        "beyond_horizon": _count_value(_tally(beyond, values)),
+        "filtered_out": _count_value(_tally(filtered, values)),
+        "invalid_value": _count_value(_tally(invalid, values)),
+        "overdue_rolled_in": _count_value(_tally(rolled, values)),
+        "credit_notes": _count_value(_tally(included & (values < 0), values)),
     }
     return out, summary
 

@@ -13,6 +13,7 @@ import itertools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -223,28 +224,35 @@ def as_output_dates(days: np.ndarray) -> np.ndarray:
     return days.astype("datetime64[s]", copy=False)
 
 
-#: Frames up to this many rows per core are predicted in one piece (see ``by_chunks``).
+#: Frames up to this many rows per core are worked on in one piece (see ``map_chunks``).
 CHUNK_ROWS = 250_000
 _chunk_pool: ThreadPoolExecutor | None = None
+T = TypeVar("T")
 
 
-def by_chunks(function: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame) -> pd.DataFrame:
-    """``function(frame)`` for a row-wise ``function``, run on row chunks in parallel on a large frame.
+def map_chunks(function: Callable[[pd.DataFrame], T], frame: pd.DataFrame) -> list[T]:
+    """``function`` of each row chunk of ``frame``, in order, run in parallel on a large frame.
 
     numpy and Arrow release the GIL for their bulk work, so on a machine with several
-    cores a 1M-deal forecast runs on all of them. The result is the one ``function(frame)``
-    gives: rows in input order with a fresh ``RangeIndex``, and text columns (Categoricals
-    built per chunk) merged into one Categorical each.
-    """
+    cores a 1M-deal forecast runs on all of them. A frame up to ``CHUNK_ROWS`` rows per
+    core is one chunk."""
     global _chunk_pool
     pieces = min(os.cpu_count() or 1, -(-len(frame) // CHUNK_ROWS))
     if pieces <= 1:
-        return function(frame)
+        return [function(frame)]
     if _chunk_pool is None:
         _chunk_pool = ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="dealcast-chunk")
     bounds = np.linspace(0, len(frame), pieces + 1).astype(int)
-    parts = list(_chunk_pool.map(function, (frame.iloc[a:b] for a, b in itertools.pairwise(bounds))))
-    return concat_rows(parts)
+    return list(_chunk_pool.map(function, (frame.iloc[a:b] for a, b in itertools.pairwise(bounds))))
+
+
+def by_chunks(function: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame) -> pd.DataFrame:
+    """``function(frame)`` for a row-wise ``function``, run by ``map_chunks``.
+
+    The result is the one ``function(frame)`` gives: rows in input order with a fresh
+    ``RangeIndex``, and text columns (Categoricals built per chunk) merged."""
+    parts = map_chunks(function, frame)
+    return parts[0] if len(parts) == 1 else concat_rows(parts)
 
 
 def concat_rows(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:

@@ -25,8 +25,10 @@ from core.cashflow.columns import (
     FORECAST,
     KINDS,
     METHODS,
+    NOT_FORECAST,
     OVERRIDE_FLAGS,
     PREDICTION_COLUMNS,
+    RECEIVED,
     VALUE_FLAGS,
     Flag,
     as_output_dates,
@@ -98,6 +100,15 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     no_stage = _lookup(stage_codes, [not str(s).strip() for s in stages], True).astype(bool)
     unknown = (row == unknown_row) & ~invoiced_stage & ~paid_stage
     table = [*a.stages, a.unknown_stage]
+    # Confidence before penalties by stage-table row. Invoiced and paid stages outside the
+    # table share the unknown row; their confidence is set from the facts below.
+    stage_confidence = np.array(
+        [
+            a.late_stage_confidence if s.late else a.base_confidence
+            for s in a.stages
+        ]
+        + [a.late_stage_confidence if a.unknown_stage.late else a.unknown_stage_confidence]
+    )
     optimistic = np.array([s.optimistic for s in table])[row]
     realistic = np.array([s.realistic for s in table])[row]
     conservative = np.array([s.conservative for s in table])[row]
@@ -121,16 +132,10 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     penalty = np.array([0.0, *(a.stuck[level].confidence_penalty for level in levels[1:])])[passed]
     stuck_level = np.array(levels)[passed]
 
-    confidence = (
-        np.where(
-            late, a.late_stage_confidence, np.where(unknown, a.unknown_stage_confidence, a.base_confidence)
-        )
-        - penalty
-    )
+    confidence = stage_confidence[row] - penalty
     invoice = today + (realistic + add_days).astype("timedelta64[D]")
     p10 = today + (optimistic + add_days).astype("timedelta64[D]")
     p90 = today + (conservative + add_days).astype("timedelta64[D]")
-    source = np.where(unknown, _SOURCE_UNKNOWN, _SOURCE_TABLE)
 
     # An unknown stage with a future expected close: that date, no stuck penalty.
     expected = date_array(deals["expected_close"])
@@ -143,8 +148,6 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
         use_expected, np.maximum(expected, today + np.timedelta64(a.unknown_stage.conservative, "D")), p90
     )
     confidence = np.where(use_expected, a.unknown_stage_confidence, confidence)
-    source = np.where(use_expected, _SOURCE_EXPECTED, source)
-    stuck_level = np.where(use_expected, _NO_ROW, stuck_level)
 
     # Facts: an invoice date column, else the date the deal entered an invoiced stage.
     invoice_column = date_array(deals["invoice_date"])
@@ -155,24 +158,24 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     assumed = invoiced_stage & ~has_invoice_date & np.isnat(stage_fact)
     stage_fact = np.where(assumed, today, stage_fact)
     is_fact = has_invoice_date | invoiced_stage
-    fact = np.where(has_invoice_date, invoice_column, stage_fact)
-    invoice = np.where(is_fact, fact, invoice)
-    p10 = np.where(is_fact, fact, p10)
-    p90 = np.where(is_fact, fact, p90)
     confidence = np.where(is_fact | received, a.invoiced_confidence, confidence)
-    source = np.where(
-        has_invoice_date, _SOURCE_INVOICE_DATE, np.where(invoiced_stage, _SOURCE_INVOICED, source)
-    )
-    stuck_level = np.where(is_fact, _NO_ROW, stuck_level)
     payment = np.where(
         received,
         np.where(np.isnat(payment_column), np.where(~np.isnat(changed), changed, today), payment_column),
         np.datetime64("NaT", "s"),
     )
-    source = np.where(received, _SOURCE_RECEIVED, source)
-    invoice, p10, p90 = (np.where(received & ~is_fact, invoice_column, x) for x in (invoice, p10, p90))
+    # Facts replace the estimate: lost deals get no date, invoices their date (from the
+    # column or the stage change), received deals without an invoice fact the column's.
+    replaced = closed | is_fact | received
+    known = np.where(
+        closed,
+        np.datetime64("NaT", "s"),
+        np.where(is_fact, np.where(has_invoice_date, invoice_column, stage_fact), invoice_column),
+    )
+    invoice, p10, p90 = (np.where(replaced, known, x) for x in (invoice, p10, p90))
+    source = _source_codes(closed, received, has_invoice_date, invoiced_stage, use_expected, unknown)
 
-    stuck = (stuck_level != _NO_ROW) & ~closed & ~received
+    stuck = (stuck_level != _NO_ROW) & ~use_expected & ~is_fact & ~closed & ~received
     date_issue = created_future | change_before_created | change_future
     confidence = confidence - np.where(date_issue & ~is_fact & ~received, a.data_issue_penalty, 0.0)
 
@@ -196,11 +199,8 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     probability = _probabilities(deals, row, won, a)
     terms, terms_rule = _payment_terms(deals, a)
 
-    kind = np.where(closed, 2, np.where(received, 1, 0))
+    kind = closed.astype(np.int8) * NOT_FORECAST + received.astype(np.int8) * RECEIVED  # exclusive
     bits = np.where(closed, Flag.NOT_FORECAST, bits)
-    no_date = np.datetime64("NaT", "s")
-    invoice, p10, p90 = (np.where(closed, no_date, x) for x in (invoice, p10, p90))
-    source = np.where(closed, _SOURCE_CLOSED, source)
     stuck_level = np.where(stuck, stuck_level, _NO_ROW)
 
     # One frame built at once (column by column insertion copies blocks), dates already in
@@ -241,6 +241,27 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     _SOURCE_RECEIVED,
     _SOURCE_CLOSED,
 ) = range(7)
+
+
+def _source_codes(closed, received, has_invoice_date, invoiced_stage, use_expected, unknown) -> np.ndarray:
+    """Where each invoice estimate came from: the first of these that holds, read from a
+    table of every combination (one lookup instead of a chain of selects)."""
+    order = (
+        (closed, _SOURCE_CLOSED),
+        (received, _SOURCE_RECEIVED),
+        (has_invoice_date, _SOURCE_INVOICE_DATE),
+        (invoiced_stage, _SOURCE_INVOICED),
+        (use_expected, _SOURCE_EXPECTED),
+        (unknown, _SOURCE_UNKNOWN),
+    )
+    case = np.zeros(len(closed), dtype=np.intp)
+    for position, (mask, _) in enumerate(order):
+        case |= mask.astype(np.intp) << position
+    table = np.full(1 << len(order), _SOURCE_TABLE)
+    for combination in range(1, len(table)):
+        first = (combination & -combination).bit_length() - 1
+        table[combination] = order[first][1]
+    return table[case]
 
 
 def _invoice_reasons(source, stage_codes, stages, stage_rows, stuck_level, a: Assumptions) -> pd.Categorical:

@@ -305,7 +305,7 @@ def _cells_sql(source: str, width: int, spare: int) -> str:
     blank), ``_overflow`` (the row had more fields than the header), ``_filled`` (how many
     cells hold something), ``_total`` (the first filled cell says Total) and ``_first`` (that
     cell, on total rows and rows of one cell)."""
-    trimmed = ", ".join(f"NULLIF(trim(c{i}), '') AS c{i}" for i in range(width))
+    trimmed = ", ".join(f"{_trimmed(f'c{i}')} AS c{i}" for i in range(width))
     overflow = " OR ".join(f"c{i} IS NOT NULL" for i in range(width, width + spare)) or "false"
     filled = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
     first = f"coalesce({', '.join(f'c{i}' for i in range(width))})"
@@ -314,6 +314,14 @@ def _cells_sql(source: str, width: int, spare: int) -> str:
         FROM (SELECT *, {total} AS _total
               FROM (SELECT *, {filled} AS _filled, {first} AS _head
                     FROM (SELECT {trimmed}, ({overflow}) AS _overflow FROM {source}))))"""
+
+
+def _trimmed(c: str) -> str:
+    """SQL: ``c`` trimmed, NULL when blank. ``trim`` copies every value, so values it would
+    leave alone pass as they are: ASCII (byte length = character length, where the space is
+    the only character trim removes) with no space at either end."""
+    plain = f"strlen({c}) = length({c}) AND NOT prefix({c}, ' ') AND NOT suffix({c}, ' ') AND {c} <> ''"
+    return f"CASE WHEN {plain} THEN {c} ELSE NULLIF(trim({c}), '') END"
 
 
 def _as_utf8(data: bytes) -> tuple[str, bytes | memoryview]:

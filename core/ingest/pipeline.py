@@ -45,7 +45,7 @@ from core.ingest.mapping import header_signature, remember_mapping, remembered_m
 from core.ingest.plan import ColumnPlan
 from core.ingest.presets import PRESET_NAMES, get_preset
 from core.ingest.readers import RawTable, load_cells, mark_rows_to_keep, open_cells, read_cells
-from core.ingest.values import DATE_ORDERS, cell, sql_literal, sum_counts
+from core.ingest.values import DATE_ORDERS, cell, sql_literal
 from core.store import NewSnapshot, Store, pack_raw
 
 #: Rows named in one warning before "and N more".
@@ -426,8 +426,7 @@ def _parse_rows(
         plan = make_plan()
         _parse_cells(con, raw, plan, from_file=True)
         mark_rows_to_keep(con, raw, PARSED_TABLE)
-        counts = sum_counts(con, PARSED_TABLE, raw.keep, plan.date_cells, plan.number_cells)
-        if plan.holds_for(counts):
+        if plan.holds_for(con, PARSED_TABLE, raw.keep):
             con.execute(f"DROP TABLE {raw.table}")
             raw.table = ""
             con.execute(f"DELETE FROM {PARSED_TABLE} WHERE NOT {raw.keep}")
@@ -444,14 +443,14 @@ def _parse_cells(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan
     """One pass over every row's cells (read from the file, or from ``raw.table``) into the
     parsed table, in file order: the canonical columns, ``_bad`` (a check rejects the row),
     the cells of bad rows (``_cells``, for their reasons and raw text), the row's
-    ``_filled``, ``_total`` and ``_first``, the plan's count inputs, and the unmapped cells
+    ``_filled``, ``_total`` and ``_first``, the plan's check inputs, and the unmapped cells
     (``extra`` is built from them as the deals are saved: short cells are held inline, their
     JSON would be copied here once more)."""
     width = len(raw.headers)
     raw_cells = ", ".join(cell(i) for i in range(width))
     parsed_cells = ", ".join(_mapped_cells(raw, plan))
     parsed_columns = ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns().items())
-    inputs = "".join(f", {sql} AS {name}" for name, sql in plan.count_inputs().items())
+    inputs = "".join(f", {sql} AS {name}" for name, sql in plan.check_inputs().items())
     bad = " OR ".join(f"({condition})" for condition, _ in _checks(raw, plan))
 
     def statement(source: str) -> str:

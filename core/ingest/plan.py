@@ -33,6 +33,7 @@ from core.ingest.values import (
     reason_sql,
     sql_literal,
     status_sql,
+    sum_counts,
 )
 
 #: Columns whose absence is worth a warning, with what it means for the deals.
@@ -101,18 +102,21 @@ class ColumnPlan:
         }
         return marks, _probability_scale(counts, self.mapping.get("probability"), self._preset_scale)
 
-    def count_inputs(self) -> dict[str, str]:
-        """Per-row SQL (by column name) whose ``sum_counts`` are the counts this plan decides from."""
-        return count_inputs(self.date_cells, self.number_cells)
+    def check_inputs(self) -> dict[str, str]:
+        """Per-row SQL (by column name) that ``holds_for`` adds up: the number columns' count
+        inputs and ``_not_iso``, whether any date value is not ISO-shaped."""
+        shapes = count_inputs(self.date_cells, {}).values()
+        return {**count_inputs({}, self.number_cells), "_not_iso": " OR ".join(shapes) or "false"}
 
-    def holds_for(self, counts: ColumnCounts) -> bool:
-        """Whether ``counts`` (of all a file's rows) lead to this plan's decisions. Dates are
-        only vouched for when every value is ISO-shaped: other date columns are profiled
-        from their values, which counts do not hold."""
-        all_iso = not any(counts.date_leftovers.values()) and all(
-            profile == DateProfile(order="iso") for profile in self.dates.values()
-        )
-        return all_iso and self._number_decisions(counts) == (self.marks, self.probability_scale)
+    def holds_for(self, con: duckdb.DuckDBPyConnection, table: str, where: str) -> bool:
+        """Whether all rows of ``table`` matching ``where`` (which holds ``check_inputs``) lead
+        to this plan's decisions. Dates are only vouched for when every value is ISO-shaped:
+        other date columns are profiled from their values, which the inputs do not hold."""
+        if not all(profile == DateProfile(order="iso") for profile in self.dates.values()):
+            return False
+        (not_iso,) = con.execute(f"SELECT bool_or(_not_iso) FROM {table} WHERE {where}").fetchall()[0]
+        counts = sum_counts(con, table, where, {}, self.number_cells)
+        return not not_iso and self._number_decisions(counts) == (self.marks, self.probability_scale)
 
     def _warn_about(self, mapping: dict[str, str]) -> None:
         for canonical, effect in MISSING_COLUMN_EFFECTS.items():

@@ -248,8 +248,9 @@ def _deal_sums(
     inc, invoiced_inc = included.astype(np.float64), (included & ~before).astype(np.float64)
     # Band: the same deals' cash under the optimistic and conservative schedules.
     banded = weighted * (candidate & ~below)
+    confidence_or_zero = np.nan_to_num(confidence)
     counted = {
-        "in_periods": (included, np.nan_to_num(confidence)),  # value: the sum of their confidence
+        "in_periods": (included, confidence_or_zero),  # value: the sum of their confidence
         "forecast": (forecast, weighted),
         "in_receivables": (covered, weighted),
         "below_confidence": (below, weighted),
@@ -269,7 +270,7 @@ def _deal_sums(
         "optimistic": grid.sum_by(grid.index(day_numbers(predictions["payment_p10"])), banded),
         "conservative": grid.sum_by(grid.index(day_numbers(predictions["payment_p90"])), banded),
         "deal_count": grid.sum_by(payment_index, inc),
-        "confidence_sum": grid.sum_by(payment_index, np.nan_to_num(confidence) * inc),
+        "confidence_sum": grid.sum_by(payment_index, confidence_or_zero * inc),
         **{name: _tally(mask, values) for name, (mask, values) in counted.items()},
         "included": included,
     }

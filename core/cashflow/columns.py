@@ -190,8 +190,11 @@ def _categorical(codes: np.ndarray, texts: list[str]) -> pd.Categorical:
     unique_texts, remap = (
         np.unique(np.asarray(texts, dtype=object), return_inverse=True) if texts else ([], [])
     )
-    remap = np.append(np.asarray(remap, dtype=np.int64), -1)  # code -1 stays missing
-    return pd.Categorical.from_codes(remap[codes], categories=pd.Index(list(unique_texts), dtype="str"))
+    # Code -1 stays missing. Codes come out in the small integer type pandas keeps them in,
+    # and they are valid by construction, so pandas neither copies nor checks them.
+    remap = np.append(remap, -1).astype(np.min_scalar_type(-len(unique_texts) - 1))
+    categories = pd.Index(list(unique_texts), dtype="str")
+    return pd.Categorical.from_codes(remap[codes], categories=categories, validate=False)
 
 
 def kind_codes(frame: pd.DataFrame) -> np.ndarray:

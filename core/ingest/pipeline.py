@@ -448,7 +448,7 @@ def _parse_cells(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan
     JSON would be copied here once more)."""
     width = len(raw.headers)
     raw_cells = ", ".join(cell(i) for i in range(width))
-    parsed_cells = ", ".join(_mapped_cells(raw, plan))
+    parsed_cells = ", ".join(_cells(raw, plan, mapped=True))
     parsed_columns = ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns().items())
     inputs = "".join(f", {sql} AS {name}" for name, sql in plan.check_inputs().items())
     bad = " OR ".join(f"({condition})" for condition, _ in _checks(raw, plan))
@@ -466,10 +466,11 @@ def _parse_cells(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan
         con.execute(statement(raw.table))
 
 
-def _mapped_cells(raw: RawTable, plan: ColumnPlan) -> list[str]:
-    """The cells of mapped columns, which the parsed table holds parsed."""
+def _cells(raw: RawTable, plan: ColumnPlan, *, mapped: bool) -> list[str]:
+    """The cells of the mapped columns (which the parsed table holds parsed) or of the others
+    (which it holds as they are)."""
     unmapped = set(plan.unmapped)
-    return [cell(i) for i, header in enumerate(raw.headers) if header not in unmapped]
+    return [cell(i) for i, header in enumerate(raw.headers) if (header not in unmapped) == mapped]
 
 
 def _checks(raw: RawTable, plan: ColumnPlan) -> list[tuple[str, str]]:
@@ -509,8 +510,7 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
         "|| ' has the same id and is kept (the last one wins)'"
     )
     reasons = ", ".join(f"CASE WHEN {check} THEN {reason} END" for check, reason in _checks(raw, plan))
-    mapped = set(_mapped_cells(raw, plan))
-    unmapped = "".join(f", {cell(i)}" for i in range(width) if cell(i) not in mapped)
+    unmapped = "".join(f", {name}" for name in _cells(raw, plan, mapped=False))
     rejects = con.execute(
         f"""SELECT _row AS row_number, {_raw_row_sql(width, raw.delimiter or ",")} AS raw,
                    CASE WHEN _bad THEN concat_ws('; ', {reasons}) ELSE {duplicate_reason} END AS reason

@@ -331,14 +331,12 @@ def _as_utf8(data: bytes) -> tuple[str, bytes | memoryview]:
         return "utf-16", data.decode("utf-16", errors="replace").encode("utf-8")
     bom = data.startswith(codecs.BOM_UTF8)
     view = memoryview(data)[len(codecs.BOM_UTF8) if bom else 0 :]
-    if not _is_utf8(view):
+    if not (data.isascii() or _decodes_as_utf8(view)):
         return "cp1252", _transcode(bytes(view))
     return ("utf-8-sig" if bom else "utf-8"), view
 
 
-def _is_utf8(view: memoryview) -> bool:
-    if view.obj.isascii():
-        return True
+def _decodes_as_utf8(view: memoryview) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         for start in range(0, len(view), UTF8_SLICE):
@@ -546,7 +544,8 @@ def mark_rows_to_keep(con: duckdb.DuckDBPyConnection, raw: RawTable, table: str)
         [-1 if last_data is None else last_data],
     ).fetchall()
     footers = [rowid for rowid, text in trailing if re.search(FOOTER_LINE, text, re.IGNORECASE)]
-    raw.keep = DATA_ROWS[:-1] + (f" AND rowid NOT IN ({', '.join(map(str, footers))}))" if footers else ")")
+    not_footer = f" AND rowid NOT IN ({', '.join(map(str, footers))})" if footers else ""
+    raw.keep = f"({DATA_ROWS}{not_footer})"
     skipped = con.execute(
         f"SELECT {raw.row}, _first FROM {table} WHERE NOT {raw.keep} ORDER BY rowid"
     ).fetchall()

@@ -231,6 +231,60 @@ def _last_row_of(rows, bad, deal_id):
     return max(i for i, row in enumerate(rows) if str(row[0]) == deal_id and i not in bad) + 2
 
 
+def _rows(count: int, **late: str) -> list[dict[str, str]]:
+    """``count`` Pipedrive rows whose second half carries the ``late`` overrides."""
+    return [pipedrive_row(i, **(late if i > count // 2 else {})) for i in range(1, count + 1)]
+
+
+MESSY = [
+    *_rows(6),
+    pipedrive_row(7, Value="n/a", Deal_created="2026-13-45"),
+    pipedrive_row(8, Title='Line one\nline two, "quoted"', Organization="\u00a0شركة\u00a0"),
+    pipedrive_row(9, Status="Maybe", Title="  padded  "),
+    {**pipedrive_row(10), "Deal - ID": "", "Deal - Title": ""},
+    pipedrive_row(11, Probability="200"),
+]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pipedrive_csv(MESSY) + b"\r\nTotal,,,9000\r\nGrand Totals (11 records)\r\n",
+        pipedrive_csv([*MESSY, pipedrive_row(3, Title="again"), pipedrive_row(12)], delimiter=";"),
+        pipedrive_csv([*MESSY, pipedrive_row(12, Expected_close_date="someday")]),
+        pipedrive_csv(_rows(8, Value="1.234,56")),
+        pipedrive_csv(_rows(8, Expected_close_date="25/12/2026")),
+        pipedrive_csv(_rows(8, Probability="0.5")),
+        pipedrive_csv(_rows(8, Probability="75")),
+        pipedrive_csv(_rows(8, Value="1,200")),
+    ],
+    ids=[
+        "bad-values-footers",
+        "duplicates-semicolon",
+        "late-non-date",
+        "late-decimal-comma",
+        "late-day-first",
+        "late-fractions",
+        "percent",
+        "thousands",
+    ],
+)
+def test_parse_from_the_first_rows_in_one_pass_equals_the_parse_of_the_whole_file(data, monkeypatch):
+    whole = parse_export(data, "deals.csv")
+    monkeypatch.setattr("core.ingest.pipeline.SAMPLE_ROWS", 2)
+
+    sampled = parse_export(data, "deals.csv")
+
+    assert sampled.table.to_pylist() == whole.table.to_pylist()
+    assert sampled.rejects.to_dict("records") == whole.rejects.to_dict("records")
+    assert (sampled.rows_read, sampled.warnings, sampled.detection, sampled.as_of_guess) == (
+        whole.rows_read,
+        whole.warnings,
+        whole.detection,
+        whole.as_of_guess,
+    )
+
+
 def test_ingest_file_keeps_a_large_upload_byte_for_byte(file_store, tmp_path):
     path = tmp_path / "big.csv"
     rows = [pipedrive_row(i, Title=f"Deal {i} " + "x" * 200) for i in range(1, 5001)]

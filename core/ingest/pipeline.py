@@ -420,17 +420,19 @@ def _parse_rows(
     in ``raw.table``.
 
     The plan is made from the first ``SAMPLE_ROWS`` and the file parsed in one pass; when
-    its counts say all rows decide otherwise, or the sample is the whole file, the plan is
-    made from the whole file loaded as text and the parse runs again from that table."""
+    its counts say all rows decide otherwise, the sample is the whole file, or its dates are
+    not all ISO (which only all their values can settle), the plan is made from the whole
+    file loaded as text and the parse runs from that table."""
     if load_cells(con, raw, SAMPLE_ROWS) == SAMPLE_ROWS:
         plan = make_plan()
-        _parse_cells(con, raw, plan, from_file=True)
-        mark_rows_to_keep(con, raw, PARSED_TABLE)
-        if plan.holds_for(con, PARSED_TABLE, raw.keep):
-            con.execute(f"DROP TABLE {raw.table}")
-            raw.table = ""
-            con.execute(f"DELETE FROM {PARSED_TABLE} WHERE NOT {raw.keep}")
-            return plan
+        if plan.iso_dates:
+            _parse_cells(con, raw, plan, from_file=True)
+            mark_rows_to_keep(con, raw, PARSED_TABLE)
+            if plan.holds_for(con, PARSED_TABLE, raw.keep):
+                con.execute(f"DROP TABLE {raw.table}")
+                raw.table = ""
+                con.execute(f"DELETE FROM {PARSED_TABLE} WHERE NOT {raw.keep}")
+                return plan
         load_cells(con, raw)
     mark_rows_to_keep(con, raw, raw.table)
     plan = make_plan()

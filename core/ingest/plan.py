@@ -108,11 +108,16 @@ class ColumnPlan:
         shapes = count_inputs(self.date_cells, {}).values()
         return {**count_inputs({}, self.number_cells), "_not_iso": " OR ".join(shapes) or "false"}
 
+    @property
+    def iso_dates(self) -> bool:
+        """Whether every date column was read as plain ISO (the only dates ``holds_for`` checks)."""
+        return all(profile == DateProfile(order="iso") for profile in self.dates.values())
+
     def holds_for(self, con: duckdb.DuckDBPyConnection, table: str, where: str) -> bool:
         """Whether all rows of ``table`` matching ``where`` (which holds ``check_inputs``) lead
         to this plan's decisions. Dates are only vouched for when every value is ISO-shaped:
         other date columns are profiled from their values, which the inputs do not hold."""
-        if not all(profile == DateProfile(order="iso") for profile in self.dates.values()):
+        if not self.iso_dates:
             return False
         (not_iso,) = con.execute(f"SELECT bool_or(_not_iso) FROM {table} WHERE {where}").fetchall()[0]
         counts = sum_counts(con, table, where, {}, self.number_cells)

@@ -52,11 +52,9 @@ _DEAL_COLUMN_DDL = ",\n    ".join(f"{name} {kind}" for name, kind in DEAL_COLUMN
 
 #: (version, statements). Append a new entry to change the schema; never edit an old one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (
-        1,
-        (
-            "CREATE SEQUENCE snapshot_id_seq START 1",
-            """CREATE TABLE snapshots (
+    (1, (
+        "CREATE SEQUENCE snapshot_id_seq START 1",
+        """CREATE TABLE snapshots (
     id INTEGER PRIMARY KEY DEFAULT nextval('snapshot_id_seq'),
     kind VARCHAR NOT NULL DEFAULT 'deals',
     as_of DATE NOT NULL,
@@ -72,34 +70,34 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     label VARCHAR,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
-            f"""CREATE TABLE deals (
+        f"""CREATE TABLE deals (
     snapshot_id INTEGER NOT NULL,
     {_DEAL_COLUMN_DDL}
 )""",
-            """CREATE TABLE rejected_rows (
+        """CREATE TABLE rejected_rows (
     snapshot_id INTEGER NOT NULL,
     row_number INTEGER NOT NULL,
     raw VARCHAR,
     reason VARCHAR NOT NULL
 )""",
-            """CREATE TABLE raw_files (
+        """CREATE TABLE raw_files (
     snapshot_id INTEGER PRIMARY KEY,
     file_name VARCHAR NOT NULL,
     content BLOB NOT NULL
 )""",
-            """CREATE TABLE column_mappings (
+        """CREATE TABLE column_mappings (
     header_signature VARCHAR PRIMARY KEY,
     source VARCHAR NOT NULL,
     mapping JSON NOT NULL,
     updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
-            """CREATE TABLE assumptions (
+        """CREATE TABLE assumptions (
     version INTEGER PRIMARY KEY,
     profile JSON NOT NULL,
     note VARCHAR,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
-            """CREATE TABLE predictions (
+        """CREATE TABLE predictions (
     snapshot_id INTEGER NOT NULL,
     run_id VARCHAR NOT NULL,
     deal_id VARCHAR NOT NULL,
@@ -118,7 +116,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     flags JSON,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
-            """CREATE TABLE llm_calls (
+        """CREATE TABLE llm_calls (
     ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
     prompt_id VARCHAR,
     prompt_version VARCHAR,
@@ -137,14 +135,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     cache_hit BOOLEAN,
     request_id VARCHAR
 )""",
-            """CREATE TABLE llm_cache (
+        """CREATE TABLE llm_cache (
     key VARCHAR PRIMARY KEY,
     model VARCHAR,
     response JSON NOT NULL,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
     expires_at TIMESTAMP NOT NULL
 )""",
-            """CREATE TABLE prompt_outcomes (
+        """CREATE TABLE prompt_outcomes (
     ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
     prompt_id VARCHAR NOT NULL,
     version VARCHAR NOT NULL,
@@ -156,21 +154,15 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     cost_usd DOUBLE,
     latency_ms DOUBLE
 )""",
-        ),
-    ),
-    (
-        2,
-        (
-            "ALTER TABLE raw_files ADD COLUMN compression VARCHAR",
-            "ALTER TABLE raw_files ADD COLUMN size BIGINT",
-        ),
-    ),
-    (
-        3,
-        (
-            # Invoice lists (snapshots of kind 'invoices'): the canonical invoice schema of
-            # core/receivables/invoices.py.
-            """CREATE TABLE invoices (
+    )),
+    (2, (
+        "ALTER TABLE raw_files ADD COLUMN compression VARCHAR",
+        "ALTER TABLE raw_files ADD COLUMN size BIGINT",
+    )),
+    (3, (
+        # Invoice lists (snapshots of kind 'invoices'): the canonical invoice schema of
+        # core/receivables/invoices.py.
+        """CREATE TABLE invoices (
     snapshot_id INTEGER NOT NULL,
     invoice_id VARCHAR,
     customer VARCHAR,
@@ -184,8 +176,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     deal_id VARCHAR,
     extra JSON
 )""",
-        ),
-    ),
+    )),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

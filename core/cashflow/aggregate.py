@@ -34,7 +34,16 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.cashflow.columns import FORECAST, NOT_FORECAST, RECEIVED, VALUE_FLAGS, Flag, kind_codes, map_chunks
+from core.cashflow.columns import (
+    FORECAST,
+    NOT_FORECAST,
+    RECEIVED,
+    VALUE_FLAGS,
+    Flag,
+    date_array,
+    kind_codes,
+    map_chunks,
+)
 from core.cashflow.receivables import ReceivableFlag
 
 Granularity = Literal["week", "month"]
@@ -108,9 +117,7 @@ _NO_DAY = np.iinfo(np.int64).min // 86400
 
 def day_numbers(column: pd.Series) -> np.ndarray:
     """Days since 1970-01-01 of a date column (``_NO_DAY`` where missing), as int64."""
-    if not pd.api.types.is_datetime64_any_dtype(column):
-        column = pd.to_datetime(column, errors="coerce")
-    return column.to_numpy(dtype="datetime64[s]").view(np.int64) // 86400
+    return date_array(column).view(np.int64) // 86400
 
 
 def _tally(mask: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -41,16 +41,8 @@ def forecast_figure(periods: pd.DataFrame, *, currency: str, weighted: bool = Tr
     labels = periods["period"].astype(str).tolist()
     cash = periods[f"cash_in{suffix}"].astype(float)
     money = f"%{{y:,.0f}} {currency}"
-    band = [
-        go.Scatter(x=labels, y=periods["cash_in_p10"].astype(float), name="Cash in P10", mode="lines",
-                   line={"width": 0, "color": CASH_COLOUR}, hovertemplate=f"P10 {money}<extra></extra>",
-                   showlegend=False),
-        go.Scatter(x=labels, y=periods["cash_in_p90"].astype(float), name="Cash in P10–P90", mode="lines",
-                   line={"width": 0, "color": CASH_COLOUR}, fill="tonexty", fillcolor=BAND_FILL,
-                   hovertemplate=f"P90 {money}<extra></extra>"),
-    ]
     traces = [
-        *(band if weighted else []),
+        *(_band_traces(labels, periods, money, "Cash in ") if weighted else []),
         go.Bar(x=labels, y=periods[f"invoice_value{suffix}"].astype(float), name="Expected invoices",
                marker_color=INVOICE_COLOUR, offsetgroup="invoices",
                hovertemplate=f"%{{x}}<br>Invoices {money}<extra></extra>"),
@@ -336,18 +328,26 @@ def aging_figure(buckets: pd.DataFrame, *, currency: str) -> go.Figure:
     return figure
 
 
+def _band_traces(labels: list[str], periods: pd.DataFrame, money: str, prefix: str = "") -> list:
+    """The P10–P90 band of ``cash_in_p10``/``cash_in_p90``: an invisible P10 line and a P90
+    line filled down to it."""
+    return [
+        go.Scatter(x=labels, y=periods["cash_in_p10"].astype(float), name=f"{prefix}P10", mode="lines",
+                   line={"width": 0, "color": CASH_COLOUR}, hovertemplate=f"P10 {money}<extra></extra>",
+                   showlegend=False),
+        go.Scatter(x=labels, y=periods["cash_in_p90"].astype(float), name=f"{prefix}P10–P90", mode="lines",
+                   line={"width": 0, "color": CASH_COLOUR}, fill="tonexty", fillcolor=BAND_FILL,
+                   hovertemplate=f"P90 {money}<extra></extra>"),
+    ]
+
+
 def collections_figure(periods: pd.DataFrame, *, currency: str) -> go.Figure:
     """Open invoices' expected cash in per period with its P10/P90 band
     (``core.receivables.views.expected_collections``)."""
     labels = periods["period"].astype(str).tolist()
     money = f"%{{y:,.0f}} {currency}"
     traces = [
-        go.Scatter(x=labels, y=periods["cash_in_p10"].astype(float), name="P10", mode="lines",
-                   line={"width": 0, "color": CASH_COLOUR}, hovertemplate=f"P10 {money}<extra></extra>",
-                   showlegend=False),
-        go.Scatter(x=labels, y=periods["cash_in_p90"].astype(float), name="P10–P90", mode="lines",
-                   line={"width": 0, "color": CASH_COLOUR}, fill="tonexty", fillcolor=BAND_FILL,
-                   hovertemplate=f"P90 {money}<extra></extra>"),
+        *_band_traces(labels, periods, money),
         go.Bar(x=labels, y=periods["cash_in_receivables"].astype(float), name="Expected collections",
                marker_color=CASH_COLOUR, customdata=periods["receivable_count"],
                hovertemplate=f"%{{x}}<br>{money}<br>%{{customdata}} invoices<extra></extra>"),

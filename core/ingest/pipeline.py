@@ -46,7 +46,7 @@ from core.ingest.plan import ColumnPlan
 from core.ingest.presets import PRESET_NAMES, get_preset
 from core.ingest.readers import RawTable, load_cells, mark_rows_to_keep, open_cells, read_cells
 from core.ingest.values import DATE_ORDERS, cell, sql_literal
-from core.store import NewSnapshot, Store, pack_raw
+from core.store import NewSnapshot, Snapshot, Store, pack_raw
 
 #: Rows named in one warning before "and N more".
 ROWS_SHOWN = 5
@@ -218,41 +218,61 @@ def ingest_bytes(
             warnings=parse.warnings,
             label=label,
         )
-        with _save_lock:
-            existing = store.find_snapshot_by_sha(sha256)
-            if existing is not None:
-                return _duplicate_result(store, existing.id)
-            packing = _packer.submit(pack_raw, data)
-            snapshot = store.save_snapshot(new, cur.sql(parse.deals_sql), parse.rejects, data, packed=packing)
+        result = save_upload(
+            store,
+            new,
+            parse.rejects,
+            lambda: store.save_snapshot(
+                new, cur.sql(parse.deals_sql), parse.rejects, data, packed=_packer.submit(pack_raw, data)
+            ),
+        )
     finally:
         _drop_work_tables(cur)
-    if mapping:
+    if mapping and result.duplicate_of is None:
         remember_mapping(store, parse.detection["headers"], parse.source, mapping)
-    return IngestResult(
-        snapshot_id=snapshot.id,
-        source=snapshot.source,
-        as_of=snapshot.as_of,
-        file_name=file_name,
-        rows_read=snapshot.rows_read,
-        rows_loaded=snapshot.rows_loaded,
-        rows_rejected=snapshot.rows_rejected,
-        rejects=_reject_list(parse.rejects),
-        warnings=parse.warnings,
-        mapping=parse.mapping,
-        detection=parse.detection,
-    )
+    return result
 
 
 def ingest_file(store: Store, path: str | Path, **options: Any) -> IngestResult:
     """``ingest_bytes`` for a file on disk; the snapshot keeps the file's name."""
     path = Path(path)
+    return ingest_bytes(store, file_bytes(path), path.name, path=path, **options)
+
+
+def file_bytes(path: Path) -> bytes:
+    """The bytes of an upload on disk; a missing or unreadable file is a clear error."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file.") from None
     except OSError as exc:
         raise UnreadableFileError(f"{path}: cannot be read: {exc.strerror or exc}.") from None
-    return ingest_bytes(store, data, path.name, path=path, **options)
+
+
+def save_upload(
+    store: Store, new: NewSnapshot, rejects: pd.DataFrame, save: Callable[[], Snapshot]
+) -> IngestResult:
+    """Run ``save`` (which stores ``new``) unless the same bytes were loaded while this upload
+    was parsed, and say what was done. One lock for every kind of upload, so two threads
+    loading the same bytes at once make one snapshot."""
+    with _save_lock:
+        existing = store.find_snapshot_by_sha(new.sha256, kind=new.kind)
+        if existing is not None:
+            return _duplicate_result(store, existing.id)
+        snapshot = save()
+    return IngestResult(
+        snapshot_id=snapshot.id,
+        source=snapshot.source,
+        as_of=snapshot.as_of,
+        file_name=new.file_name,
+        rows_read=snapshot.rows_read,
+        rows_loaded=snapshot.rows_loaded,
+        rows_rejected=snapshot.rows_rejected,
+        rejects=_reject_list(rejects),
+        warnings=new.warnings,
+        mapping=new.mapping,
+        detection=new.detection,
+    )
 
 
 def _duplicate_result(store: Store, snapshot_id: int) -> IngestResult:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +38,9 @@ from core.ingest.pipeline import (
     _as_date,
     _duplicate_result,
     _raw_row_sql,
-    _reject_list,
+    file_bytes,
     read_report,
+    save_upload,
 )
 from core.ingest.presets import Preset
 from core.ingest.readers import RawTable, read_table
@@ -68,19 +68,11 @@ REQUIRED_COLUMNS = ("invoice_id", "invoice_date", "amount")
 DISPUTED_WORDS = ("yes", "y", "true", "t", "1", "disputed", "x")
 UNDISPUTED_WORDS = ("no", "n", "false", "f", "0", "-")
 
-_save_lock = threading.Lock()
-
 
 def ingest_invoice_file(store: Store, path: str | Path, **options: Any) -> IngestResult:
     """``ingest_invoice_bytes`` for a file on disk; the snapshot keeps the file's name."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file.") from None
-    except OSError as exc:
-        raise UnreadableFileError(f"{path}: cannot be read: {exc.strerror or exc}.") from None
-    return ingest_invoice_bytes(store, data, path.name, path=path, **options)
+    return ingest_invoice_bytes(store, file_bytes(path), path.name, path=path, **options)
 
 
 def ingest_invoice_bytes(
@@ -134,29 +126,17 @@ def ingest_invoice_bytes(
             warnings=warnings,
             label=label,
         )
-        with _save_lock:
-            existing = store.find_snapshot_by_sha(sha256, kind=KIND)
-            if existing is not None:
-                return _duplicate_result(store, existing.id)
-            snapshot = store.save_snapshot(
+        return save_upload(
+            store,
+            new,
+            parse.rejects,
+            lambda: store.save_snapshot(
                 new, cur.sql(parse.rows_sql), parse.rejects, data, rows_table="invoices"
-            )
+            ),
+        )
     finally:
         for table in (RAW_TABLE, PARSED_TABLE, DUPLICATES_TABLE):
             cur.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    return IngestResult(
-        snapshot_id=snapshot.id,
-        source=snapshot.source,
-        as_of=snapshot.as_of,
-        file_name=file_name,
-        rows_read=snapshot.rows_read,
-        rows_loaded=snapshot.rows_loaded,
-        rows_rejected=snapshot.rows_rejected,
-        rejects=_reject_list(parse.rejects),
-        warnings=warnings,
-        mapping=parse.mapping,
-        detection=parse.detection,
-    )
 
 
 @dataclass

@@ -9,6 +9,7 @@ and the result is a pandas Categorical, so 1M deals cost a few hundred strings.
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import os
 from collections.abc import Callable, Sequence
@@ -207,9 +208,7 @@ def kind_codes(frame: pd.DataFrame) -> np.ndarray:
 
 def day_array(column: pd.Series) -> np.ndarray:
     """A date column as ``datetime64[D]`` (NaT for missing), whatever it came in as."""
-    if not pd.api.types.is_datetime64_any_dtype(column):
-        column = pd.to_datetime(column, errors="coerce")
-    return column.to_numpy(dtype="datetime64[D]")
+    return date_array(column).astype("datetime64[D]")
 
 
 def date_array(column: pd.Series) -> np.ndarray:
@@ -229,8 +228,12 @@ def as_output_dates(days: np.ndarray) -> np.ndarray:
 
 #: Frames up to this many rows per core are worked on in one piece (see ``map_chunks``).
 CHUNK_ROWS = 250_000
-_chunk_pool: ThreadPoolExecutor | None = None
 T = TypeVar("T")
+
+
+@functools.cache
+def _chunk_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="dealcast-chunk")
 
 
 def map_chunks(function: Callable[[pd.DataFrame], T], frame: pd.DataFrame) -> list[T]:
@@ -239,14 +242,11 @@ def map_chunks(function: Callable[[pd.DataFrame], T], frame: pd.DataFrame) -> li
     numpy and Arrow release the GIL for their bulk work, so on a machine with several
     cores a 1M-deal forecast runs on all of them. A frame up to ``CHUNK_ROWS`` rows per
     core is one chunk."""
-    global _chunk_pool
     pieces = min(os.cpu_count() or 1, -(-len(frame) // CHUNK_ROWS))
     if pieces <= 1:
         return [function(frame)]
-    if _chunk_pool is None:
-        _chunk_pool = ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="dealcast-chunk")
     bounds = np.linspace(0, len(frame), pieces + 1).astype(int)
-    return list(_chunk_pool.map(function, (frame.iloc[a:b] for a, b in itertools.pairwise(bounds))))
+    return list(_chunk_pool().map(function, (frame.iloc[a:b] for a, b in itertools.pairwise(bounds))))
 
 
 def by_chunks(function: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame) -> pd.DataFrame:

@@ -51,6 +51,27 @@ def test_store_migrates_an_older_database(db_path):
         assert store.list_snapshots() == []
 
 
+def test_store_migration_4_keeps_the_deals_and_stores_per_deal_text_with_zstd(db_path, monkeypatch):
+    monkeypatch.setattr("core.store.MIGRATIONS", MIGRATIONS[:3])
+    with Store(db_path) as old:
+        old.save_snapshot(new_snapshot(3), make_deals(3), no_rejects(), b"a,b\n")
+    monkeypatch.undo()
+
+    with Store(db_path) as store:
+        assert store.schema_version == 4
+        assert store.load_deals(1)["extra"].tolist() == [json.dumps({"Custom": i}) for i in range(3)]
+        store.save_snapshot(new_snapshot(3, sha="sha-2"), make_deals(3), no_rejects(), b"c,d\n")
+        store.cursor().execute("CHECKPOINT")
+        compression = dict(store.cursor().execute(
+            """SELECT column_name, any_value(compression) FROM pragma_storage_info('deals')
+               WHERE segment_type IN ('VARCHAR', 'JSON') GROUP BY column_name"""
+        ).fetchall())
+    assert {column: compression[column] for column in ("deal_id", "title", "extra")} == dict.fromkeys(
+        ("deal_id", "title", "extra"), "ZSTD"
+    )
+    assert compression["stage"] != "ZSTD"
+
+
 def test_save_snapshot_round_trips_deals_rejects_and_raw_bytes(store):
     rejects = pd.DataFrame({"row_number": [4], "raw": ["x;y"], "reason": ["Deal - Value: 'abc'"]})
     snap = store.save_snapshot(new_snapshot(4), make_deals(3), rejects, b"\xef\xbb\xbfraw bytes")

@@ -448,7 +448,9 @@ def _parse_rows(
         if plan.iso_dates:
             _parse_cells(con, raw, plan, from_file=True)
             mark_rows_to_keep(con, raw, PARSED_TABLE)
-            if plan.holds_for(con, PARSED_TABLE, raw.keep):
+            cells = ", ".join(f"_cells[{i + 1}] AS {cell(i)}" for i in range(len(raw.headers)))
+            rejected = f"(SELECT {cells} FROM {PARSED_TABLE} WHERE _bad AND {raw.keep})"
+            if plan.holds_for(con, PARSED_TABLE, raw.keep, rejected):
                 con.execute(f"DROP TABLE {raw.table}")
                 raw.table = ""
                 con.execute(f"DELETE FROM {PARSED_TABLE} WHERE NOT {raw.keep}")

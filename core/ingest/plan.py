@@ -85,6 +85,7 @@ class ColumnPlan:
         self.number_cells = {mapping[c]: self.cells[c] for c in ("value", "probability") if c in mapping}
         self._default_mark = "," if raw.delimiter == ";" else "."
         self._preset_scale = probability_scale
+        self._date_order = date_order
         counts = count_columns(con, raw.table, raw.keep, self.date_cells, self.number_cells)
         self.dates = profile_dates(
             con, raw.table, raw.keep, self.date_cells, date_order, counts.date_leftovers
@@ -104,24 +105,30 @@ class ColumnPlan:
 
     def check_inputs(self) -> dict[str, str]:
         """Per-row SQL (by column name) that ``holds_for`` adds up: the number columns' count
-        inputs and ``_not_iso``, whether any date value is not ISO-shaped."""
-        shapes = count_inputs(self.date_cells, {}).values()
-        return {**count_inputs({}, self.number_cells), "_not_iso": " OR ".join(shapes) or "false"}
+        inputs."""
+        return count_inputs({}, self.number_cells)
 
     @property
     def iso_dates(self) -> bool:
         """Whether every date column was read as plain ISO (the only dates ``holds_for`` checks)."""
         return all(profile == DateProfile(order="iso") for profile in self.dates.values())
 
-    def holds_for(self, con: duckdb.DuckDBPyConnection, table: str, where: str) -> bool:
+    def holds_for(self, con: duckdb.DuckDBPyConnection, table: str, where: str, rejected: str) -> bool:
         """Whether all rows of ``table`` matching ``where`` (which holds ``check_inputs``) lead
-        to this plan's decisions. Dates are only vouched for when every value is ISO-shaped:
-        other date columns are profiled from their values, which the inputs do not hold."""
+        to this plan's decisions; ``rejected`` is SQL for the raw cells (``c0``...) of those
+        rows that a check rejected.
+
+        Dates are only vouched for when every column is read as ISO. Then a value that would
+        profile the column otherwise (day-first, serial, a month name) does not parse, so its
+        row is rejected: profiling the rejected rows' dates settles them. That may see a
+        non-date that merely looks like one, which only costs the slower path."""
         if not self.iso_dates:
             return False
-        (not_iso,) = con.execute(f"SELECT bool_or(_not_iso) FROM {table} WHERE {where}").fetchall()[0]
+        every_column = dict.fromkeys(self.date_cells, 1)
+        dates = profile_dates(con, rejected, "true", self.date_cells, self._date_order, every_column)
         counts = sum_counts(con, table, where, {}, self.number_cells)
-        return not not_iso and self._number_decisions(counts) == (self.marks, self.probability_scale)
+        iso = all(profile == DateProfile(order="iso") for profile in dates.values())
+        return iso and self._number_decisions(counts) == (self.marks, self.probability_scale)
 
     def _warn_about(self, mapping: dict[str, str]) -> None:
         for canonical, effect in MISSING_COLUMN_EFFECTS.items():

@@ -535,13 +535,17 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
     )
     reasons = ", ".join(f"CASE WHEN {check} THEN {reason} END" for check, reason in _checks(raw, plan))
     unmapped = "".join(f", {name}" for name in _cells(raw, plan, mapped=False))
+    if duplicates:
+        join += f" LEFT JOIN {DUPLICATES_TABLE} d ON d.deal_id = p.deal_id AND NOT p._bad"
+        kept, rejected = "d.kept", f"p._bad OR (d.kept IS NOT NULL AND d.kept <> {raw.row_of('p.rowid')})"
+    else:  # only the rejected rows are read, not every row probing an empty join
+        kept, rejected = "NULL AS kept", "p._bad"
     rejects = con.execute(
         f"""SELECT _row AS row_number, {_raw_row_sql(width, raw.delimiter or ",")} AS raw,
                    CASE WHEN _bad THEN concat_ws('; ', {reasons}) ELSE {duplicate_reason} END AS reason
-            FROM (SELECT p.* EXCLUDE (_cells{unmapped}), {raw.row_of("p.rowid")} AS _row, d.kept, {cells}
+            FROM (SELECT p.* EXCLUDE (_cells{unmapped}), {raw.row_of("p.rowid")} AS _row, {kept}, {cells}
                   FROM {PARSED_TABLE} p {join}
-                  LEFT JOIN {DUPLICATES_TABLE} d ON d.deal_id = p.deal_id AND NOT p._bad
-                  WHERE p._bad OR (d.kept IS NOT NULL AND d.kept <> {raw.row_of("p.rowid")}))
+                  WHERE {rejected})
             ORDER BY _row"""
     ).df()
     if raw.table:

@@ -245,15 +245,18 @@ _PARALLEL = "parallel := true"
 def _csv_cells(data: bytes, file_name: str, table: str, path: str | None) -> Iterator[RawTable]:
     """UTF-8 when every byte says so (checked here, so a source never fails half-way on a
     stray byte); cp1252 otherwise."""
-    encoding, utf8 = _as_utf8(data)
-    raw = _csv_layout(utf8, encoding, file_name, table)
+    encoding, utf8, ascii_only = _as_utf8(data)
+    raw = _csv_layout(utf8, encoding, file_name, table, ascii_only=ascii_only)
     with _temporary_file(utf8, path if encoding == "utf-8" else None) as csv_path:
         raw.params = [csv_path]
         yield raw
 
 
-def _csv_layout(utf8: bytes | memoryview, encoding: str, file_name: str, table: str) -> RawTable:
-    """Delimiter, header row and the ``read_csv`` source of a CSV's cells (``params`` holds the path)."""
+def _csv_layout(
+    utf8: bytes | memoryview, encoding: str, file_name: str, table: str, *, ascii_only: bool = False
+) -> RawTable:
+    """Delimiter, header row and the ``read_csv`` source of a CSV's cells (``params`` holds the
+    path); ``ascii_only`` says every byte of the file is ASCII."""
     head = bytes(utf8[:HEAD_BYTES]).decode("utf-8", errors="replace")
     if not head.strip():
         raise EmptyFileError(f"{file_name}: the file has no rows, only blank lines.")
@@ -284,7 +287,7 @@ def _csv_layout(utf8: bytes | memoryview, encoding: str, file_name: str, table: 
         delimiter=delimiter,
         header_row=found + 1,
         file_name=file_name,
-        source=_cells_sql(f"read_csv(?{args}, {_PARALLEL})", len(headers), SPARE_COLUMNS),
+        source=_cells_sql(f"read_csv(?{args}, {_PARALLEL})", len(headers), SPARE_COLUMNS, ascii_only),
     )
 
 
@@ -300,40 +303,47 @@ def _sql_value(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _cells_sql(source: str, width: int, spare: int) -> str:
+def _cells_sql(source: str, width: int, spare: int, ascii_only: bool = False) -> str:
     """SQL reading ``source`` (columns c0..) as cells: the header's columns trimmed (NULL when
     blank), ``_overflow`` (the row had more fields than the header), ``_filled`` (how many
-    cells hold something), ``_total`` (the first filled cell says Total) and ``_first`` (that
-    cell, on total rows and rows of one cell)."""
-    trimmed = ", ".join(f"{_trimmed(f'c{i}')} AS c{i}" for i in range(width))
+    cells hold something, counted up to 2: the row tests only tell blank, one cell and more),
+    ``_total`` (the first filled cell says Total) and ``_first`` (that cell, on total rows and
+    rows of one cell)."""
+    trimmed = ", ".join(f"{_trimmed(f'c{i}', ascii_only)} AS c{i}" for i in range(width))
     overflow = " OR ".join(f"c{i} IS NOT NULL" for i in range(width, width + spare)) or "false"
     filled = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
+    if width >= 2:  # most rows fill their first two cells and need no count
+        filled = f"CASE WHEN c0 IS NOT NULL AND c1 IS NOT NULL THEN 2 ELSE least(2, {filled}) END"
     first = f"coalesce({', '.join(f'c{i}' for i in range(width))})"
-    total = f"coalesce(contains(lower(_head), 'total') AND regexp_matches(_head, '{TOTAL_ROW}', 'i'), false)"
+    total = f"CASE WHEN _head ILIKE '%total%' THEN regexp_matches(_head, '{TOTAL_ROW}', 'i') ELSE false END"
     return f"""(SELECT * EXCLUDE (_head), CASE WHEN _filled = 1 OR _total THEN _head END AS _first
         FROM (SELECT *, {total} AS _total
               FROM (SELECT *, {filled} AS _filled, {first} AS _head
                     FROM (SELECT {trimmed}, ({overflow}) AS _overflow FROM {source}))))"""
 
 
-def _trimmed(c: str) -> str:
+def _trimmed(c: str, ascii_only: bool) -> str:
     """SQL: ``c`` trimmed, NULL when blank. ``trim`` copies every value, so values it would
     leave alone pass as they are: ASCII (byte length = character length, where the space is
-    the only character trim removes) with no space at either end."""
-    plain = f"strlen({c}) = length({c}) AND NOT prefix({c}, ' ') AND NOT suffix({c}, ' ') AND {c} <> ''"
+    the only character trim removes; known for every value of an ASCII file) with no space
+    at either end."""
+    ascii_value = "" if ascii_only else f"strlen({c}) = length({c}) AND "
+    plain = f"{ascii_value}NOT prefix({c}, ' ') AND NOT suffix({c}, ' ') AND {c} <> ''"
     return f"CASE WHEN {plain} THEN {c} ELSE NULLIF(trim({c}), '') END"
 
 
-def _as_utf8(data: bytes) -> tuple[str, bytes | memoryview]:
-    """The encoding the file uses and its content as UTF-8 (a view, no copy, when it already
-    is). An ASCII file is UTF-8 at once; any other is decoded in slices to check every byte."""
+def _as_utf8(data: bytes) -> tuple[str, bytes | memoryview, bool]:
+    """The encoding the file uses, its content as UTF-8 (a view, no copy, when it already is)
+    and whether it is all ASCII. An ASCII file is UTF-8 at once; any other is decoded in
+    slices to check every byte."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", data.decode("utf-16", errors="replace").encode("utf-8")
+        return "utf-16", data.decode("utf-16", errors="replace").encode("utf-8"), False
     bom = data.startswith(codecs.BOM_UTF8)
     view = memoryview(data)[len(codecs.BOM_UTF8) if bom else 0 :]
-    if not (data.isascii() or _decodes_as_utf8(view)):
-        return "cp1252", _transcode(bytes(view))
-    return ("utf-8-sig" if bom else "utf-8"), view
+    ascii_only = data.isascii()
+    if not (ascii_only or _decodes_as_utf8(view)):
+        return "cp1252", _transcode(bytes(view)), False
+    return ("utf-8-sig" if bom else "utf-8"), view, ascii_only
 
 
 def _decodes_as_utf8(view: memoryview) -> bool:

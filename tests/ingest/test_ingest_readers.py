@@ -34,6 +34,24 @@ def test_parse_export_reads_each_encoding_into_the_same_text(encoding, prefix, d
     assert parsed.detection["headers"][0] == "Deal - ID"
 
 
+@pytest.mark.parametrize(
+    ("organization", "padding"),
+    [("Acme", " "), ("Acme Café", " "), ("Acme Café", "\u00a0"), ("Acme Café", "\u3000")],
+    ids=["ascii-file", "utf8-file", "no-break-space", "ideographic-space"],
+)
+def test_parse_export_trims_cells_and_reads_a_cell_of_spaces_as_blank(organization, padding):
+    data = pipedrive_csv([
+        pipedrive_row(1, Title=f"{padding}padded{padding}", Organization=organization, Label=" "),
+        pipedrive_row(2, Title="plain", Organization=f"{padding}{organization}", Label=f"{padding}Hot"),
+    ])
+
+    parsed = parse_export(data, "deals.csv")
+
+    assert titles(parsed) == ["padded", "plain"]
+    assert parsed.deals["organization"].tolist() == [organization, organization]
+    assert [json.loads(extra)["Deal - Label"] for extra in parsed.deals["extra"]] == [None, "Hot"]
+
+
 def test_parse_export_reads_latin1_bytes_cp1252_leaves_undefined_without_crashing():
     data = b"Deal - ID,Deal - Title\r\n1,Caf\xe9 \x81\x8d\r\n"
 

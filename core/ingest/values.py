@@ -183,10 +183,12 @@ def count_inputs(dates: dict[str, str], numbers: dict[str, str]) -> dict[str, st
     ]
     for s in numbers.values():
         plain = f"TRY_CAST({s} AS DOUBLE)"
+        # A plain number is ASCII, so bytes count its digits; it has a decimal point with
+        # other than three digits after it (no point: strpos is 0).
         parts += [
-            f"CASE WHEN {plain} IS NOT NULL THEN contains({s}, '.') "
-            f"AND length({s}) - strpos({s}, '.') <> 3 ELSE regexp_matches({s}, '{point}') END",
-            f"({plain} IS NULL AND regexp_matches({s}, '{comma}'))",
+            f"CASE WHEN {plain} IS NOT NULL THEN strlen({s}) - strpos({s}, '.') NOT IN (3, strlen({s})) "
+            f"ELSE regexp_matches({s}, '{point}') END",
+            f"CASE WHEN {plain} IS NULL THEN regexp_matches({s}, '{comma}') ELSE false END",
             plain,
         ]
     return {f"_k{i}": sql for i, sql in enumerate(parts)}

@@ -177,10 +177,7 @@ def count_inputs(dates: dict[str, str], numbers: dict[str, str]) -> dict[str, st
     point = r"\.\d{1,2}\D*$|\.\d{4,}\D*$|,\d{3}\.\d"
     # Shape only (YYYY-MM-DD...): cheaper than a cast; ISO-shaped values that are not real
     # dates are rejected by the parse itself.
-    parts = [
-        f"({s} IS NOT NULL AND NOT (substr({s}, 5, 1) = '-' AND substr({s}, 8, 1) = '-'))"
-        for s in dates.values()
-    ]
+    parts = [f"({s} IS NOT NULL AND NOT {s} LIKE '____-__-%')" for s in dates.values()]
     for s in numbers.values():
         plain = f"TRY_CAST({s} AS DOUBLE)"
         # A plain number is ASCII, so bytes count its digits; it has a decimal point with
@@ -240,7 +237,7 @@ def decimal_mark(points: int, commas: int, default: str) -> str:
 def _iso_date(s: str) -> str:
     """SQL: ``s`` read as an ISO date or date-time (``YYYY-MM-DD`` first), else NULL."""
     return (
-        f"CASE WHEN substr({s}, 5, 1) = '-' THEN "
+        f"CASE WHEN {s} LIKE '____-%' THEN "
         f"coalesce(TRY_CAST({s} AS DATE), TRY_CAST(TRY_CAST({s} AS TIMESTAMP) AS DATE)) END"
     )
 
@@ -350,9 +347,17 @@ def status_sql(status: str | None, stage: str | None) -> str:
     stage named like ``Closed Won``/``closedlost``, else open."""
     from_stage = "'open'"
     if stage is not None:
-        words = " ".join(f"WHEN {sql_literal(w)} THEN {sql_literal(v)}" for w, v in _STAGE_STATUS.items())
-        from_stage = f"CASE lower({stage}) {words} ELSE 'open' END"
+        from_stage = _word_sql(stage, _STAGE_STATUS, "'open'")
     if status is None:
         return from_stage
-    words = " ".join(f"WHEN {sql_literal(w)} THEN {sql_literal(v)}" for w, v in STATUS_WORDS.items())
-    return f"CASE WHEN {status} IS NULL THEN {from_stage} ELSE CASE lower({status}) {words} END END"
+    return f"CASE WHEN {status} IS NULL THEN {from_stage} ELSE {_word_sql(status, STATUS_WORDS, 'NULL')} END"
+
+
+def _word_sql(s: str, words: dict[str, str], otherwise: str) -> str:
+    """SQL mapping the cell ``s`` through ``words`` (lower case) whatever its case. The words
+    as exports write them (lower, capitalised, title case) match first, so most cells are
+    not lower-cased (a copy of every value)."""
+    forms = {form: value for word, value in words.items() for form in (word, word.capitalize(), word.title())}
+    exact = " ".join(f"WHEN {sql_literal(w)} THEN {sql_literal(v)}" for w, v in forms.items())
+    lowered = " ".join(f"WHEN {sql_literal(w)} THEN {sql_literal(v)}" for w, v in words.items())
+    return f"CASE {s} {exact} ELSE CASE lower({s}) {lowered} ELSE {otherwise} END END"

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.ingest import ingest_bytes, ingest_file, parse_export
+from core.ingest.readers import load_cells
 from core.store import Store
 from tests.ingest.exports import pipedrive_csv, pipedrive_row
 
@@ -283,6 +284,28 @@ def test_parse_from_the_first_rows_in_one_pass_equals_the_parse_of_the_whole_fil
         whole.detection,
         whole.as_of_guess,
     )
+
+
+@pytest.mark.parametrize(
+    ("late_date", "whole_file_loaded"),
+    [("n/a", False), ("2026-13-45", False), ("25/12/2026", True), ("soon", True)],
+)
+def test_a_late_date_reloads_the_whole_file_only_when_it_may_be_another_format(
+    late_date, whole_file_loaded, monkeypatch
+):
+    loads = []
+
+    def counted_load(con, raw, limit=None):
+        loads.append(limit)  # None: the whole file as text
+        return load_cells(con, raw, limit)
+
+    monkeypatch.setattr("core.ingest.pipeline.SAMPLE_ROWS", 2)
+    monkeypatch.setattr("core.ingest.pipeline.load_cells", counted_load)
+    rows = [*(pipedrive_row(i) for i in range(1, 5)), pipedrive_row(5, Expected_close_date=late_date)]
+
+    parse_export(pipedrive_csv(rows), "deals.csv")
+
+    assert (None in loads) == whole_file_loaded
 
 
 def test_ingest_file_keeps_a_large_upload_byte_for_byte(file_store, tmp_path):

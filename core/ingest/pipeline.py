@@ -448,7 +448,7 @@ def _parse_rows(
         if plan.iso_dates:
             _parse_cells(con, raw, plan, from_file=True)
             mark_rows_to_keep(con, raw, PARSED_TABLE)
-            cells = ", ".join(f"_cells[{i + 1}] AS {cell(i)}" for i in range(len(raw.headers)))
+            cells = _kept_cells(len(raw.headers))
             rejected = f"(SELECT {cells} FROM {PARSED_TABLE} WHERE _bad AND {raw.keep})"
             if plan.holds_for(con, PARSED_TABLE, raw.keep, rejected):
                 con.execute(f"DROP TABLE {raw.table}")
@@ -526,7 +526,7 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
     if raw.table:
         cells, join = ", ".join(f"r.c{i}" for i in range(width)), f"JOIN {raw.table} r ON r.rowid = p.rowid"
     else:
-        cells, join = ", ".join(f"p._cells[{i + 1}] AS c{i}" for i in range(width)), ""
+        cells, join = _kept_cells(width, "p."), ""
     id_header = plan.mapping.get("deal_id", plan.mapping.get("title"))
     duplicate_reason = (
         f"'row ' || _row || ', column ' || {sql_literal(repr(id_header))} "
@@ -564,6 +564,11 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
             " ORDER BY rowid"
         )
     return rejects, rows_read, newest, deals_sql
+
+
+def _kept_cells(width: int, table: str = "") -> str:
+    """SQL for the cells a rejected row keeps in ``_cells`` as the columns ``c0``... of the file."""
+    return ", ".join(f"{table}_cells[{i + 1}] AS {cell(i)}" for i in range(width))
 
 
 def _raw_row_sql(width: int, delimiter: str) -> str:

@@ -253,7 +253,7 @@ def _csv_cells(data: bytes, file_name: str, table: str, path: str | None) -> Ite
 
 
 def _csv_layout(
-    utf8: bytes | memoryview, encoding: str, file_name: str, table: str, *, ascii_only: bool = False
+    utf8: bytes | memoryview, encoding: str, file_name: str, table: str, *, ascii_only: bool
 ) -> RawTable:
     """Delimiter, header row and the ``read_csv`` source of a CSV's cells (``params`` holds the
     path); ``ascii_only`` says every byte of the file is ASCII."""

@@ -260,23 +260,35 @@ def save_upload(
         if existing is not None:
             return _duplicate_result(store, existing.id)
         snapshot = save()
-    return IngestResult(
-        snapshot_id=snapshot.id,
-        source=snapshot.source,
-        as_of=snapshot.as_of,
-        file_name=new.file_name,
-        rows_read=snapshot.rows_read,
-        rows_loaded=snapshot.rows_loaded,
-        rows_rejected=snapshot.rows_rejected,
-        rejects=_reject_list(rejects),
-        warnings=new.warnings,
-        mapping=new.mapping,
-        detection=new.detection,
-    )
+    return _result(snapshot, rejects, new.warnings, mapping=new.mapping, detection=new.detection)
 
 
 def _duplicate_result(store: Store, snapshot_id: int) -> IngestResult:
     snapshot = store.get_snapshot(snapshot_id)
+    warning = (
+        f"{snapshot.file_name}: these exact bytes are already loaded as snapshot {snapshot.id}; "
+        "nothing was written."
+    )
+    return _result(
+        snapshot,
+        store.load_rejects(snapshot.id),
+        [warning],
+        mapping=snapshot.mapping,
+        detection=snapshot.detection,
+        duplicate_of=snapshot.id,
+    )
+
+
+def _result(
+    snapshot: Snapshot,
+    rejects: pd.DataFrame,
+    warnings: list[str],
+    *,
+    mapping: dict[str, str],
+    detection: dict[str, Any],
+    duplicate_of: int | None = None,
+) -> IngestResult:
+    """The result of an upload that is (now, or already was) ``snapshot``."""
     return IngestResult(
         snapshot_id=snapshot.id,
         source=snapshot.source,
@@ -285,14 +297,11 @@ def _duplicate_result(store: Store, snapshot_id: int) -> IngestResult:
         rows_read=snapshot.rows_read,
         rows_loaded=snapshot.rows_loaded,
         rows_rejected=snapshot.rows_rejected,
-        rejects=_reject_list(store.load_rejects(snapshot.id)),
-        warnings=[
-            f"{snapshot.file_name}: these exact bytes are already loaded as snapshot {snapshot.id}; "
-            "nothing was written."
-        ],
-        duplicate_of=snapshot.id,
-        mapping=snapshot.mapping,
-        detection=snapshot.detection,
+        rejects=_reject_list(rejects),
+        warnings=warnings,
+        duplicate_of=duplicate_of,
+        mapping=mapping,
+        detection=detection,
     )
 
 

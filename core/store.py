@@ -33,7 +33,7 @@ import contextlib
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -350,20 +350,46 @@ class Store:
         is waited for just before the raw bytes are). Raises ``ValueError`` when
         the counts do not add up, and nothing is written.
         """
-        rows_loaded = len(rows)
-        rows_rejected = len(rejects)
-        if rows_loaded + rows_rejected != snapshot.rows_read:
-            raise ValueError(
-                f"{snapshot.file_name}: rows read ({snapshot.rows_read}) != loaded "
-                f"({rows_loaded}) + rejected ({rows_rejected})"
-            )
         columns = self._table_columns(rows_table)
+
+        def write(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[NewSnapshot, pd.DataFrame, int]:
+            cur.register("incoming_rows", rows)
+            try:
+                select = ", ".join(f"CAST({name} AS {kind})" for name, kind in columns.items())
+                (written,) = cur.execute(
+                    f"INSERT INTO {rows_table} SELECT ?, {select} FROM incoming_rows", [snapshot_id]
+                ).fetchall()[0]
+            finally:
+                cur.unregister("incoming_rows")
+            return snapshot, rejects, written
+
+        return self.write_snapshot(write, raw, packed=packed)
+
+    def write_snapshot(
+        self,
+        write: Callable[[duckdb.DuckDBPyConnection, int], tuple[NewSnapshot, pd.DataFrame, int]],
+        raw: bytes,
+        *,
+        packed: Future[tuple[str | None, bytes]] | None = None,
+    ) -> Snapshot:
+        """``save_snapshot`` for an upload whose rows ``write(cur, snapshot_id)`` inserts itself,
+        in the same transaction, before its counts are known: it returns the snapshot, its
+        rejected rows and how many rows it wrote. Whatever ``write`` raises undoes it all."""
         with self.transaction() as cur:
-            (snapshot_id,) = cur.execute(
-                """INSERT INTO snapshots (kind, as_of, source, file_name, sha256, rows_read,
+            (snapshot_id,) = cur.execute("SELECT nextval('snapshot_id_seq')").fetchall()[0]
+            snapshot, rejects, rows_loaded = write(cur, snapshot_id)
+            rows_rejected = len(rejects)
+            if rows_loaded + rows_rejected != snapshot.rows_read:
+                raise ValueError(
+                    f"{snapshot.file_name}: rows read ({snapshot.rows_read}) != loaded "
+                    f"({rows_loaded}) + rejected ({rows_rejected})"
+                )
+            cur.execute(
+                """INSERT INTO snapshots (id, kind, as_of, source, file_name, sha256, rows_read,
                        rows_loaded, rows_rejected, mapping, detection, warnings, label)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
+                    snapshot_id,
                     snapshot.kind,
                     snapshot.as_of,
                     snapshot.source,
@@ -377,16 +403,7 @@ class Store:
                     json.dumps(snapshot.warnings),
                     snapshot.label,
                 ],
-            ).fetchone()
-            cur.register("incoming_rows", rows)
-            try:
-                select = ", ".join(f"CAST({name} AS {kind})" for name, kind in columns.items())
-                cur.execute(
-                    f"INSERT INTO {rows_table} SELECT ?, {select} FROM incoming_rows",
-                    [snapshot_id],
-                )
-            finally:
-                cur.unregister("incoming_rows")
+            )
             if rows_rejected:
                 cur.register("incoming_rejects", rejects)
                 try:

@@ -93,6 +93,25 @@ def test_save_snapshot_refuses_counts_that_do_not_add_up_and_writes_nothing(stor
     assert store.list_snapshots() == []
 
 
+def test_write_snapshot_lets_the_caller_write_rows_first_and_undoes_all_when_it_raises(store):
+    def write(cur, snapshot_id):
+        cur.execute("INSERT INTO deals SELECT ?, * EXCLUDE (snapshot_id) FROM incoming", [snapshot_id])
+        return new_snapshot(3), no_rejects(), 3
+
+    store.cursor().register("incoming", make_deals(3).assign(snapshot_id=0))
+    snap = store.write_snapshot(write, b"abc")
+    assert (snap.rows_loaded, store.load_deals(snap.id)["deal_id"].tolist()) == (3, ["0", "1", "2"])
+
+    def give_up(cur, snapshot_id):
+        write(cur, snapshot_id)
+        raise RuntimeError("not after all")
+
+    with pytest.raises(RuntimeError):
+        store.write_snapshot(give_up, b"def")
+    assert [s.id for s in store.list_snapshots()] == [snap.id]
+    assert store.query_df("SELECT count(*) AS n FROM deals")["n"][0] == 3
+
+
 def test_failure_half_way_leaves_no_snapshot(store):
     broken = make_deals(3)
     broken["created_at"] = broken["created_at"].astype("string")

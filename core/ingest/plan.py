@@ -5,7 +5,9 @@ decimal mark each number column uses, whether probabilities are percentages) and
 hands out SQL: one expression per canonical column, one check per parsed column (the
 condition that rejects a row and the reason it gives), and the JSON of the unmapped
 columns for ``extra``. A plan made from the first rows of a file says, through
-``holds_for``, whether the counts of all its rows lead to the same decisions.
+``holds_for``, whether the counts of all its rows lead to the same decisions. When DuckDB's
+reader converts the number columns (``typed_numbers``), the SQL reads them as given and
+``holds_beside_typed_numbers`` checks the decisions from the rows it refused.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ class ColumnPlan:
             con, raw.table, raw.keep, self.date_cells, date_order, counts.date_leftovers
         )
         self.marks, self.probability_scale = self._number_decisions(counts)
+        probability = mapping.get("probability")
+        self._scale_settled = probability is None or (counts.largest_plain[probability] or 0) > 1
         self._warn_about(mapping)
 
     def _number_decisions(self, counts: ColumnCounts) -> tuple[dict[str, str], float]:
@@ -113,22 +117,52 @@ class ColumnPlan:
         """Whether every date column was read as plain ISO (the only dates ``holds_for`` checks)."""
         return all(profile == DateProfile(order="iso") for profile in self.dates.values())
 
+    @property
+    def reads_typed_numbers(self) -> bool:
+        """Whether rows whose numbers DuckDB's reader converts (``typed_numbers``) may be read
+        by this plan without counting them: its dates are ISO, its numbers use the decimal
+        point (plain numbers never count as decimal commas) and its probability scale is
+        settled (a sample value above 1 settles it whatever the other rows hold)."""
+        return (
+            self.iso_dates and all(mark == "." for mark in self.marks.values()) and self._scale_settled
+        )
+
+    def typed_numbers(self) -> dict[str, str]:
+        """The number cells DuckDB's reader converts for ``columns(typed_numbers=True)``."""
+        return dict.fromkeys(self.number_cells.values(), "DOUBLE")
+
     def holds_for(self, con: duckdb.DuckDBPyConnection, table: str, where: str, rejected: str) -> bool:
         """Whether all rows of ``table`` matching ``where`` (which holds ``check_inputs``) lead
         to this plan's decisions; ``rejected`` is SQL for the raw cells (``c0``...) of those
-        rows that a check rejected.
-
-        Dates are only vouched for when every column is read as ISO. Then a value that would
-        profile the column otherwise (day-first, serial, a month name) does not parse, so its
-        row is rejected: profiling the rejected rows' dates settles them. That may see a
-        non-date that merely looks like one, which only costs the slower path."""
+        rows that a check rejected."""
         if not self.iso_dates:
             return False
+        counts = sum_counts(con, table, where, {}, self.number_cells)
+        return self._rejected_dates_iso(con, rejected) and self._number_decisions(counts) == (
+            self.marks,
+            self.probability_scale,
+        )
+
+    def holds_beside_typed_numbers(
+        self, con: duckdb.DuckDBPyConnection, table: str, where: str, rejected: str
+    ) -> bool:
+        """``holds_for`` when the file's other rows were read with ``typed_numbers``: ``table``
+        holds only the rows whose numbers the reader could not convert."""
+        if not self.reads_typed_numbers:
+            return False
+        counts = sum_counts(con, table, where, {}, self.number_cells)
+        return self._rejected_dates_iso(con, rejected) and not any(counts.decimal_commas.values())
+
+    def _rejected_dates_iso(self, con: duckdb.DuckDBPyConnection, rejected: str) -> bool:
+        """Whether the dates of rejected rows (SQL for their cells) leave every column ISO.
+
+        Under an ISO plan a value that would profile its column otherwise (day-first, serial,
+        a month name) does not parse, so its row is rejected: profiling the rejected rows'
+        dates settles all rows. That may see a non-date that merely looks like one, which
+        only costs the slower path."""
         every_column = dict.fromkeys(self.date_cells, 1)
         dates = profile_dates(con, rejected, "true", self.date_cells, self._date_order, every_column)
-        counts = sum_counts(con, table, where, {}, self.number_cells)
-        iso = all(profile == DateProfile(order="iso") for profile in dates.values())
-        return iso and self._number_decisions(counts) == (self.marks, self.probability_scale)
+        return all(profile == DateProfile(order="iso") for profile in dates.values())
 
     def _warn_about(self, mapping: dict[str, str]) -> None:
         for canonical, effect in MISSING_COLUMN_EFFECTS.items():
@@ -155,8 +189,9 @@ class ColumnPlan:
     def _text(self, canonical: str) -> str:
         return self.cells.get(canonical, "NULL")
 
-    def columns(self) -> dict[str, str]:
-        """Canonical column -> SQL over the raw cells."""
+    def columns(self, *, typed_numbers: bool = False) -> dict[str, str]:
+        """Canonical column -> SQL over the raw cells (with ``typed_numbers``, the number cells
+        come converted to DOUBLE: plain numbers, with no symbol, separator or percent sign)."""
         out = {
             canonical: self._text(canonical)
             for canonical in DEAL_COLUMNS
@@ -165,21 +200,25 @@ class ColumnPlan:
         out["deal_id"] = f"coalesce({self._text('deal_id')}, {self._text('title')})"
         out["status"] = status_sql(self.cells.get("status"), self.cells.get("stage"))
         if "value" in self.cells:
-            out["value"] = number_sql(self.cells["value"], self.marks[self.mapping["value"]])
-        out["currency"] = self._currency_sql()
+            s = self.cells["value"]
+            out["value"] = s if typed_numbers else number_sql(s, self.marks[self.mapping["value"]])
+        out["currency"] = self._currency_sql(typed_numbers)
         if "probability" in self.cells:
             s = self.cells["probability"]
-            number = number_sql(s, self.marks[self.mapping["probability"]])
-            out["probability"] = (
-                f"{number} / CASE WHEN {percent_sql(s)} THEN 100 ELSE {self.probability_scale} END"
-            )
+            if typed_numbers:
+                out["probability"] = f"{s} / {self.probability_scale}"
+            else:
+                number = number_sql(s, self.marks[self.mapping["probability"]])
+                out["probability"] = (
+                    f"{number} / CASE WHEN {percent_sql(s)} THEN 100 ELSE {self.probability_scale} END"
+                )
         for canonical in DATE_COLUMNS:
             if canonical in self.cells:
                 profile = self.dates[self.mapping[canonical]]
                 out[canonical] = date_sql(self.cells[canonical], profile, self.date_system)
         return out
 
-    def _currency_sql(self) -> str:
+    def _currency_sql(self, typed_numbers: bool) -> str:
         symbols = " ".join(
             f"WHEN {sql_literal(k.upper())} THEN {sql_literal(v)}" for k, v in CURRENCY_SYMBOLS.items()
         )
@@ -188,7 +227,8 @@ class ColumnPlan:
             code = f"upper({self.cells['currency']})"
             parts.append(f"CASE {code} {symbols} ELSE {code} END")
         if "value" in self.cells:
-            parts.append(currency_in_value_sql(self.cells["value"]))
+            if not typed_numbers:  # a converted number carries no currency
+                parts.append(currency_in_value_sql(self.cells["value"]))
             if "currency" not in self.cells:
                 parts.append(
                     f"CASE WHEN {self.cells['value']} IS NOT NULL THEN {sql_literal(self.rates.base)} END"
@@ -199,17 +239,17 @@ class ColumnPlan:
         cases = " ".join(f"WHEN {sql_literal(code)} THEN {rate!r}" for code, rate in self.rates.rates.items())
         return f"value * CASE currency {cases} END" if "value" in self.cells else "CAST(NULL AS DOUBLE)"
 
-    def checks(self) -> list[tuple[str, str]]:
-        """(SQL condition that rejects a row, SQL of the reason it gives), one per check."""
+    def checks(self, *, typed_numbers: bool = False) -> list[tuple[str, str]]:
+        """(SQL condition that rejects a row, SQL of the reason it gives), one per check. With
+        ``typed_numbers`` (see ``columns``) only the conditions hold: the reasons quote text."""
         checks = []
         for canonical, what in (("value", "a number"), ("probability", "a probability")):
             if canonical in self.cells:
                 s = self.cells[canonical]
-                bad = (
-                    f"{canonical} IS NULL"
-                    if canonical == "value"
-                    else f"NOT coalesce({canonical} BETWEEN 0 AND 1, false)"
-                )
+                if canonical == "probability":
+                    bad = f"NOT coalesce({canonical} BETWEEN 0 AND 1, false)"
+                else:  # the reader converts inf and nan, which the text parse refuses
+                    bad = f"NOT isfinite({canonical})" if typed_numbers else f"{canonical} IS NULL"
                 checks.append((f"{s} IS NOT NULL AND {bad}", reason_sql(self.mapping[canonical], s, what)))
         if "status" in self.cells:
             s = self.cells["status"]

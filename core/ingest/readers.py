@@ -13,6 +13,9 @@ python-calamine through pandas.
 caller may read once straight into its own table (a million rows then go from the file
 to parsed values without a table of text in between); ``load_cells`` loads the source,
 or its first rows, into a temporary table; ``read_table`` does both for the whole file.
+For a CSV, ``typed_source`` reads the cells with some columns converted by DuckDB's
+reader (rows it cannot convert are recorded, not loaded) and ``load_records`` loads
+chosen records, given as text, with their positions in the file.
 
 Rows that are not deals are not data: blank rows, ``Total``/``Grand Total`` rows and the
 footer lines reports end with (``Grand Totals (5 records)``, ``Confidential Information``,
@@ -32,9 +35,10 @@ import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -111,15 +115,23 @@ class RawTable:
     blank_rows: int = 0
     summary_rows: list[str] = field(default_factory=list)
     keep: str = DATA_ROWS
+    #: A record's position among the file's records (0 for the first after the header):
+    #: ``rowid`` when ``table`` holds them all in file order, else a column of ``table``.
+    position: str = "rowid"
+    #: A CSV's ``read_csv`` options (its lines before the first record: ``skip``) and whether
+    #: every byte of it is ASCII: what ``typed_source`` and ``lines_source`` read it with.
+    csv_options: dict = field(default_factory=dict)
+    ascii_only: bool = False
 
     @property
     def row(self) -> str:
         """SQL for the spreadsheet row number of a record of ``table``."""
-        return self.row_of("rowid")
+        return self.row_of("")
 
-    def row_of(self, rowid: str) -> str:
-        """SQL for the spreadsheet row number of the record at position ``rowid`` (SQL)."""
-        return f"({rowid} + {self.header_row + 1})"
+    def row_of(self, alias: str) -> str:
+        """SQL for the spreadsheet row number of a record of a table named ``alias`` (with its
+        dot; "" for none) that carries ``position`` from ``table``."""
+        return f"({alias}{self.position} + {self.header_row + 1})"
 
     @property
     def warnings(self) -> list[str]:
@@ -278,7 +290,6 @@ def _csv_layout(
         "null_padding": True,
         "strict_mode": False,
     }
-    args = "".join(f", {key} := {_sql_value(value)}" for key, value in options.items())
     return RawTable(
         kind="csv",
         table=table,
@@ -287,8 +298,70 @@ def _csv_layout(
         delimiter=delimiter,
         header_row=found + 1,
         file_name=file_name,
-        source=_cells_sql(f"read_csv(?{args}, {_PARALLEL})", len(headers), SPARE_COLUMNS, ascii_only),
+        source=_read_csv_sql(options, len(headers), ascii_only),
+        csv_options=options,
+        ascii_only=ascii_only,
     )
+
+
+def _read_csv_sql(options: dict, width: int, ascii_only: bool, typed: dict[str, str] | None = None) -> str:
+    """The cells source (``_cells_sql``) of ``read_csv`` with ``options``; ``typed`` gives some
+    columns a type for DuckDB's reader to convert them to."""
+    if typed:
+        options = {**options, "columns": {**options["columns"], **typed}}
+    args = "".join(f", {key} := {_sql_value(value)}" for key, value in options.items())
+    return _cells_sql(f"read_csv(?{args}, {_PARALLEL})", width, SPARE_COLUMNS, ascii_only, set(typed or ()))
+
+
+def typed_source(raw: RawTable, typed: dict[str, str], rejects_table: str, rejects_scan: str) -> str:
+    """SQL (with ``raw.params``) reading a CSV's cells with the columns in ``typed`` converted by
+    DuckDB's reader. A row with a value it cannot convert is left out and recorded in the
+    temporary ``rejects_table`` (its ``line``, counted in records from the top of the file
+    as ``csv_options["skip"]`` counts lines, and ``csv_line``, the row's text)."""
+    options = {
+        **raw.csv_options,
+        "store_rejects": True,
+        "rejects_table": rejects_table,
+        "rejects_scan": rejects_scan,
+    }
+    return _read_csv_sql(options, len(raw.headers), raw.ascii_only, typed)
+
+
+def count_lines(data: bytes) -> int:
+    """Lines in ``data`` (the last need not end with a newline), counted by numpy in slices,
+    which leaves the GIL free for other threads and bounds the memory the count takes."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    newlines = sum(
+        int(np.count_nonzero(view[start : start + UTF8_SLICE] == ord("\n")))
+        for start in range(0, len(view), UTF8_SLICE)
+    )
+    return newlines + (bool(data) and not data.endswith(b"\n"))
+
+
+def load_records(
+    con: duckdb.DuckDBPyConnection, raw: RawTable, records: list[tuple[int, str]], table: str
+) -> tuple[RawTable, int]:
+    """Load some records of a CSV, given as (position among its records, text), into the
+    temporary ``table`` as ``raw`` reads the whole file, each with its ``position``; return
+    the ``RawTable`` of that table and the rows loaded (more than the records when a text
+    holds a line break that splits it)."""
+    text = "".join(line.lstrip("\r\n") + "\n" for _, line in records)
+    part = replace(
+        raw,
+        table=table,
+        source=_read_csv_sql({**raw.csv_options, "skip": 0}, len(raw.headers), raw.ascii_only),
+        position="_position",
+    )
+    with _temporary_file(text.encode("utf-8")) as path:
+        part.params = [path]
+        loaded = load_cells(con, part)
+    con.execute(f"ALTER TABLE {table} ADD COLUMN _position BIGINT")
+    # Rows of a table made inside a transaction have row ids from a large base, not 0.
+    con.execute(
+        f"UPDATE {table} SET _position = (?::BIGINT[])[rowid - (SELECT min(rowid) FROM {table}) + 1]",
+        [[at for at, _ in records]],
+    )
+    return part, loaded
 
 
 def _sql_value(value: object) -> str:
@@ -303,18 +376,23 @@ def _sql_value(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _cells_sql(source: str, width: int, spare: int, ascii_only: bool = False) -> str:
+def _cells_sql(
+    source: str, width: int, spare: int, ascii_only: bool = False, typed: set[str] = frozenset()
+) -> str:
     """SQL reading ``source`` (columns c0..) as cells: the header's columns trimmed (NULL when
     blank), ``_overflow`` (the row had more fields than the header), ``_filled`` (how many
     cells hold something, counted up to 2: the row tests only tell blank, one cell and more),
     ``_total`` (the first filled cell says Total) and ``_first`` (that cell, on total rows and
-    rows of one cell)."""
-    trimmed = ", ".join(f"{_trimmed(f'c{i}', ascii_only)} AS c{i}" for i in range(width))
+    rows of one cell). Columns in ``typed`` come converted (not trimmed) and, as a number or
+    date cannot say Total, are not looked at for it."""
+    trimmed = ", ".join(
+        f"{f'c{i}' if f'c{i}' in typed else _trimmed(f'c{i}', ascii_only)} AS c{i}" for i in range(width)
+    )
     overflow = " OR ".join(f"c{i} IS NOT NULL" for i in range(width, width + spare)) or "false"
     filled = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
     if width >= 2:  # most rows fill their first two cells and need no count
         filled = f"CASE WHEN c0 IS NOT NULL AND c1 IS NOT NULL THEN 2 ELSE least(2, {filled}) END"
-    first = f"coalesce({', '.join(f'c{i}' for i in range(width))})"
+    first = f"coalesce({', '.join(f'c{i}' for i in range(width) if f'c{i}' not in typed) or 'NULL'})"
     total = f"CASE WHEN _head ILIKE '%total%' THEN regexp_matches(_head, '{TOTAL_ROW}', 'i') ELSE false END"
     return f"""(SELECT * EXCLUDE (_head), CASE WHEN _filled = 1 OR _total THEN _head END AS _first
         FROM (SELECT *, {total} AS _total

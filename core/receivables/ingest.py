@@ -41,6 +41,7 @@ from core.ingest.pipeline import (
     file_bytes,
     read_report,
     save_upload,
+    saved_result,
 )
 from core.ingest.presets import Preset
 from core.ingest.readers import RawTable, read_table
@@ -128,10 +129,12 @@ def ingest_invoice_bytes(
         )
         return save_upload(
             store,
-            new,
-            parse.rejects,
-            lambda: store.save_snapshot(
-                new, cur.sql(parse.rows_sql), parse.rejects, data, rows_table="invoices"
+            sha256,
+            KIND,
+            lambda: saved_result(
+                store.save_snapshot(new, cur.sql(parse.rows_sql), parse.rejects, data, rows_table="invoices"),
+                new,
+                parse.rejects,
             ),
         )
     finally:

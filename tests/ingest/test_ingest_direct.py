@@ -1,0 +1,231 @@
+"""The direct load: a plain CSV goes from DuckDB's typed reader straight into ``deals``.
+
+It is only a faster way to the same snapshot. Every test here ingests a file twice, once
+allowed to load it directly and once by the full parse alone, and compares everything
+saved: deals, rejected rows, counts, warnings, the detection report. A file the direct
+load cannot vouch for is handed to the full parse with nothing written.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.ingest import ingest_bytes, pipeline
+from core.ingest.readers import count_lines
+from core.store import Store
+from tests.ingest.exports import pipedrive_csv, pipedrive_row
+
+#: Rows the column plan is made from in these tests (the files are a little longer).
+SAMPLE = 4
+
+
+def plain(deal_id: int, **overrides: str) -> dict[str, str]:
+    """A row the direct load takes: a probability above 1 settles the probability scale."""
+    return pipedrive_row(deal_id, **{"Probability": "60", **overrides})
+
+
+def rows_with(late: dict[int, dict[str, str]], count: int = 12) -> list[dict[str, str]]:
+    """``count`` plain rows, row ``i`` changed by ``late[i]`` (rows after the sample)."""
+    return [plain(i, **late.get(i, {})) for i in range(1, count + 1)]
+
+
+def saved(store: Store, result) -> dict:
+    """Everything an ingest left in ``store`` and said about it (ids aside)."""
+    cur = store.cursor()
+    snapshot = store.get_snapshot(result.snapshot_id)
+    return {
+        "result": result.model_dump(exclude={"snapshot_id"}),
+        "snapshot": snapshot.model_dump(exclude={"id", "created_at"}),
+        "deals": cur.execute("SELECT * EXCLUDE (snapshot_id) FROM deals ORDER BY deal_id").fetchall(),
+        "rejects": cur.execute(
+            "SELECT * EXCLUDE (snapshot_id) FROM rejected_rows ORDER BY row_number"
+        ).fetchall(),
+        "snapshots": cur.execute("SELECT count(*) FROM snapshots").fetchall()[0][0],
+    }
+
+
+def ingest_both(data: bytes, monkeypatch, sample: int = SAMPLE) -> tuple[dict, dict, str]:
+    """(saved when the direct load may take ``data``, saved by the full parse alone, which
+    path the first took: "direct" or "full"), the plan made from ``sample`` rows."""
+    taken = []
+    load_direct = pipeline._load_direct
+
+    def spied(*args):
+        loaded = load_direct(*args)
+        taken.append("direct")
+        return loaded
+
+    with monkeypatch.context() as patch, Store(":memory:") as store:
+        patch.setattr(pipeline, "SAMPLE_ROWS", sample)
+        patch.setattr(pipeline, "_load_direct", spied)
+        direct = saved(store, ingest_bytes(store, data, "deals.csv"))
+    with monkeypatch.context() as patch, Store(":memory:") as store:
+        patch.setattr(pipeline, "SAMPLE_ROWS", sample)
+        patch.setattr(pipeline, "_direct_eligible", lambda *args: False)
+        full = saved(store, ingest_bytes(store, data, "deals.csv"))
+    return direct, full, (taken or ["full"])[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pipedrive_csv(rows_with({})),
+        pipedrive_csv(rows_with({}), line_end="\n"),
+        pipedrive_csv(rows_with({6: {"Value": "n/a"}, 9: {"Value": "abc", "Status": "Maybe"}})),
+        pipedrive_csv(rows_with({6: {"Value": "$1,200"}, 7: {"Value": "(500)"}, 8: {"Probability": "75%"}})),
+        pipedrive_csv(rows_with({6: {"Value": " 12 "}, 7: {"Value": "1e3"}, 8: {"Value": ""}})),
+        pipedrive_csv(rows_with({6: {"Value": "1,000 XYZ", "Currency_of_Value": ""}})),
+        pipedrive_csv(rows_with({6: {"Value": "n/a", "Title": 'Acme, "Inc" شركة'}, 7: {"Title": "Café"}})),
+        pipedrive_csv(rows_with({6: {"Value": "n/a", "Organization": "Café"}}), encoding="cp1252"),
+    ],
+    ids=[
+        "plain",
+        "lf-line-ends",
+        "refused-values-rejected",
+        "refused-values-that-load",
+        "values-the-reader-converts",
+        "refused-value-with-an-unknown-currency",
+        "refused-row-with-quotes-and-utf8",
+        "cp1252",
+    ],
+)
+def test_a_plain_file_loads_directly_and_saves_what_the_full_parse_saves(data, monkeypatch):
+    direct, full, path = ingest_both(data, monkeypatch)
+
+    assert path == "direct"
+    assert direct == full
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pipedrive_csv(rows_with({6: {"Expected_close_date": "2026-13-45"}})),
+        pipedrive_csv(rows_with({6: {"Status": "Maybe"}})),
+        pipedrive_csv(rows_with({6: {"Probability": "200"}})),
+        pipedrive_csv(rows_with({6: {"Value": "inf"}})),
+        pipedrive_csv(rows_with({6: {"Value": "1.234,56"}, 7: {"Value": "9,5"}})),
+        pipedrive_csv(rows_with({6: {"Currency_of_Value": ""}})),
+        pipedrive_csv(rows_with({6: {"Currency_of_Value": "XYZ"}})),
+        pipedrive_csv([*rows_with({}), plain(3, Title="again")]),
+        pipedrive_csv(rows_with({6: {"Title": "two\nlines"}, 7: {"Value": "n/a"}})),
+        pipedrive_csv(rows_with({})).replace(b"\r\n7,", b"\r\n\r\n7,"),
+        pipedrive_csv(rows_with({})) + b"Grand Totals (12 records)\r\n",
+        pipedrive_csv(rows_with({})) + b"Total,,,12000\r\n",
+        pipedrive_csv(rows_with({})).replace(b"\r\n7,", b",extra\r\n7,"),
+        pipedrive_csv(rows_with({i: {"Probability": "0.5"} for i in range(1, 13)})),
+        pipedrive_csv(rows_with({i: {"Probability": ""} for i in range(1, 13)})),
+        pipedrive_csv(rows_with({i: {"Value": "$1,000"} for i in range(1, 13)})),
+        pipedrive_csv(rows_with({i: {"Value": "1,5"} for i in range(1, 13)}), delimiter=";"),
+    ],
+    ids=[
+        "late-bad-date",
+        "late-bad-status",
+        "late-probability-out-of-range",
+        "late-infinite-value",
+        "late-decimal-commas",
+        "value-without-currency",
+        "value-with-an-unknown-currency",
+        "duplicated-deal-id",
+        "record-over-two-lines",
+        "blank-line",
+        "footer",
+        "total-row",
+        "more-fields-than-headers",
+        "probabilities-as-fractions",
+        "no-probabilities",
+        "sample-of-formatted-values",
+        "decimal-commas",
+    ],
+)
+def test_a_file_the_direct_load_cannot_vouch_for_is_saved_by_the_full_parse(data, monkeypatch):
+    direct, full, path = ingest_both(data, monkeypatch)
+
+    assert path == "full"
+    assert direct == full
+
+
+def test_values_the_typed_reader_refuses_are_read_from_their_text(monkeypatch):
+    late = {6: {"Value": "$1,200", "Currency_of_Value": ""}, 8: {"Value": "n/a"}, 9: {"Probability": "75%"}}
+    data = pipedrive_csv(rows_with(late))
+
+    direct, _, path = ingest_both(data, monkeypatch)
+
+    deals = {deal[0]: deal for deal in direct["deals"]}
+    assert path == "direct"
+    assert (deals["6"][5], deals["6"][6]) == (1200.0, "USD")
+    assert deals["9"][8] == 0.75
+    assert "8" not in deals
+    assert direct["rejects"] == [
+        (9, "8,Fit-out 8,Sara Al-Qahtani,n/a,SAR,500,Projects,Approved,Open,2026-01-05 09:30:00,"
+         "2026-02-01 10:00:00,2026-01-20 08:00:00,,,,2026-03-31,60,Saudi Aramco,Ahmed Saleh,"
+         "2026-02-10,2026-01-30,", "row 9, column 'Deal - Value': 'n/a' is not a number")
+    ]
+    assert direct["snapshot"]["rows_read"] == 12
+
+
+def test_a_large_file_loads_directly_and_its_refused_rows_keep_their_row_numbers(monkeypatch):
+    """Some 20 MB with the default sample: a refused row every 997 rows, numbered as the full
+    parse numbers them. (The benchmark's 1M-row file, read by several threads, compares the same.)"""
+    rows = [
+        plain(i, Value="n/a" if i % 997 == 0 else str(i), Title=f"Fit-out {i} " + "x" * 80)
+        for i in range(1, 80_001)
+    ]
+    data = pipedrive_csv(rows, line_end="\n")
+
+    direct, full, path = ingest_both(data, monkeypatch, sample=10_000)
+
+    assert len(data) > 20 * 1024 * 1024
+    assert path == "direct"
+    assert [row for row, *_ in direct["rejects"]] == [i + 1 for i in range(997, 80_001, 997)]
+    assert direct == full
+
+
+def test_a_direct_load_that_gives_up_writes_nothing_of_its_own(monkeypatch, caplog):
+    data = pipedrive_csv(rows_with({6: {"Value": "n/a"}, 10: {"Status": "Maybe"}}))
+    caplog.set_level("INFO", logger="core.ingest")
+
+    direct, full, path = ingest_both(data, monkeypatch)
+
+    assert path == "full"
+    assert direct == full
+    assert direct["snapshots"] == 1
+    assert len(direct["deals"]) == 10
+    assert "deals.csv: not loaded directly (" in caplog.text
+
+
+#: (column, value) a late row may carry: most the direct load reads (some from their text),
+#: some that hand the file to the full parse.
+MESSY_CELLS = [
+    *(("Value", value) for value in ("12.5", " 7 ", "1e3", "-3", "", "n/a", "$1,200", "(5)", "inf", "1,5")),
+    *(("Probability", value) for value in ("", "75%", "0.5", "200", "abc", " 30 ")),
+    *(("Expected_close_date", value) for value in ("", "2026-03-31 10:00:00", "2026-13-45", "31/03/2026")),
+    *(("Status", value) for value in ("won", "Lost", "", "Maybe")),
+    *(("Currency_of_Value", value) for value in ("usd", "", "XYZ")),
+]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    late=st.lists(st.lists(st.sampled_from(MESSY_CELLS), max_size=2), min_size=1, max_size=10),
+    repeated_ids=st.lists(st.integers(min_value=1, max_value=16), max_size=1),
+)
+def test_the_direct_load_saves_what_the_full_parse_saves_whatever_the_late_rows_hold(
+    late, repeated_ids, monkeypatch
+):
+    rows = [plain(i) for i in range(1, SAMPLE + 1)]
+    rows += [plain(SAMPLE + i, **dict(cells)) for i, cells in enumerate(late, start=1)]
+    rows += [plain(deal_id, Title="repeated") for deal_id in repeated_ids]
+
+    direct, full, _ = ingest_both(pipedrive_csv(rows), monkeypatch)
+
+    assert direct == full
+
+
+@pytest.mark.parametrize(
+    ("data", "lines"),
+    [(b"", 0), (b"a", 1), (b"a\n", 1), (b"a\r\nb", 2), (b"a\n\nb\n", 3), (b"\n" * 5, 5)],
+)
+def test_count_lines_counts_a_last_line_without_a_newline(data, lines):
+    assert count_lines(data) == lines

@@ -8,6 +8,8 @@ load cannot vouch for is handed to the full parse with nothing written.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +33,13 @@ def rows_with(late: dict[int, dict[str, str]], count: int = 12) -> list[dict[str
     return [plain(i, **late.get(i, {})) for i in range(1, count + 1)]
 
 
+def cut_short(data: bytes, line: int, fields: int) -> bytes:
+    """``data`` with its line ``line`` (0 for the header) cut to its first ``fields`` fields."""
+    lines = data.split(b"\r\n")
+    lines[line] = b",".join(lines[line].split(b",")[:fields])
+    return b"\r\n".join(lines)
+
+
 def saved(store: Store, result) -> dict:
     """Everything an ingest left in ``store`` and said about it (ids aside)."""
     cur = store.cursor()
@@ -46,26 +55,32 @@ def saved(store: Store, result) -> dict:
     }
 
 
-def ingest_both(data: bytes, monkeypatch, sample: int = SAMPLE) -> tuple[dict, dict, str]:
-    """(saved when the direct load may take ``data``, saved by the full parse alone, which
-    path the first took: "direct" or "full"), the plan made from ``sample`` rows."""
-    taken = []
+def spy_on_direct_loads(patch) -> list[int]:
+    """Have ``patch`` (a monkeypatch) note the snapshot id of every direct load that succeeds."""
+    loads = []
     load_direct = pipeline._load_direct
 
     def spied(*args):
         loaded = load_direct(*args)
-        taken.append("direct")
+        loads.append(args[-1])
         return loaded
 
+    patch.setattr(pipeline, "_load_direct", spied)
+    return loads
+
+
+def ingest_both(data: bytes, monkeypatch, sample: int = SAMPLE) -> tuple[dict, dict, str]:
+    """(saved when the direct load may take ``data``, saved by the full parse alone, which
+    path the first took: "direct" or "full"), the plan made from ``sample`` rows."""
     with monkeypatch.context() as patch, Store(":memory:") as store:
         patch.setattr(pipeline, "SAMPLE_ROWS", sample)
-        patch.setattr(pipeline, "_load_direct", spied)
+        loads = spy_on_direct_loads(patch)
         direct = saved(store, ingest_bytes(store, data, "deals.csv"))
     with monkeypatch.context() as patch, Store(":memory:") as store:
         patch.setattr(pipeline, "SAMPLE_ROWS", sample)
         patch.setattr(pipeline, "_direct_eligible", lambda *args: False)
         full = saved(store, ingest_bytes(store, data, "deals.csv"))
-    return direct, full, (taken or ["full"])[0]
+    return direct, full, "direct" if loads else "full"
 
 
 @pytest.mark.parametrize(
@@ -79,6 +94,7 @@ def ingest_both(data: bytes, monkeypatch, sample: int = SAMPLE) -> tuple[dict, d
         pipedrive_csv(rows_with({6: {"Value": "1,000 XYZ", "Currency_of_Value": ""}})),
         pipedrive_csv(rows_with({6: {"Value": "n/a", "Title": 'Acme, "Inc" شركة'}, 7: {"Title": "Café"}})),
         pipedrive_csv(rows_with({6: {"Value": "n/a", "Organization": "Café"}}), encoding="cp1252"),
+        cut_short(pipedrive_csv(rows_with({7: {"Value": "n/a"}})), 7, 10),
     ],
     ids=[
         "plain",
@@ -89,6 +105,7 @@ def ingest_both(data: bytes, monkeypatch, sample: int = SAMPLE) -> tuple[dict, d
         "refused-value-with-an-unknown-currency",
         "refused-row-with-quotes-and-utf8",
         "cp1252",
+        "short-row",
     ],
 )
 def test_a_plain_file_loads_directly_and_saves_what_the_full_parse_saves(data, monkeypatch):
@@ -180,6 +197,28 @@ def test_a_large_file_loads_directly_and_its_refused_rows_keep_their_row_numbers
     assert path == "direct"
     assert [row for row, *_ in direct["rejects"]] == [i + 1 for i in range(997, 80_001, 997)]
     assert direct == full
+
+
+def test_two_threads_load_directly_at_once_each_into_its_own_snapshot(file_store, monkeypatch):
+    monkeypatch.setattr(pipeline, "SAMPLE_ROWS", SAMPLE)
+    direct = spy_on_direct_loads(monkeypatch)
+    files = {n: pipedrive_csv(rows_with({6: {"Value": "n/a"}, 9: {"Title": f"upload {n}"}})) for n in (1, 2)}
+    results = {}
+
+    def load(n: int) -> None:
+        results[n] = ingest_bytes(file_store, files[n], f"deals-{n}.csv")
+
+    threads = [threading.Thread(target=load, args=(n,)) for n in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(direct) == sorted(result.snapshot_id for result in results.values())
+    for n, result in results.items():
+        deals = file_store.load_deals(result.snapshot_id).set_index("deal_id")
+        assert (result.rows_loaded, [r.row for r in result.rejects]) == (11, [7])
+        assert deals.loc["9", "title"] == f"upload {n}"
 
 
 def test_a_direct_load_that_gives_up_writes_nothing_of_its_own(monkeypatch, caplog):

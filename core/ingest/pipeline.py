@@ -749,6 +749,8 @@ def _save_direct(
 
     try:
         return save_upload(store, opened.sha256, "deals", save)
+    except duckdb.InterruptException:
+        raise
     except (_NeedsFullParse, duckdb.Error) as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         logger.info("%s: not loaded directly (%s); parsing it in full.", opened.raw.file_name, why)

@@ -61,8 +61,9 @@ HEADER_SEARCH_ROWS = 30
 SPARE_COLUMNS = 8
 #: Skipped rows named in a warning.
 ROWS_SHOWN = 5
-#: Bytes decoded at a time when checking that a file is UTF-8 (bounds the memory it takes).
-UTF8_SLICE = 32 * 1024 * 1024
+#: Bytes looked at a time when checking that a whole file is UTF-8 or counting its lines
+#: (bounds the memory it takes).
+SLICE_BYTES = 32 * 1024 * 1024
 
 _MAGIC = (
     (b"%PDF", "a PDF document"),
@@ -119,7 +120,7 @@ class RawTable:
     #: ``rowid`` when ``table`` holds them all in file order, else a column of ``table``.
     position: str = "rowid"
     #: A CSV's ``read_csv`` options (its lines before the first record: ``skip``) and whether
-    #: every byte of it is ASCII: what ``typed_source`` and ``lines_source`` read it with.
+    #: every byte of it is ASCII: what ``typed_source`` and ``load_records`` read it with.
     csv_options: dict = field(default_factory=dict)
     ascii_only: bool = False
 
@@ -332,8 +333,8 @@ def count_lines(data: bytes) -> int:
     which leaves the GIL free for other threads and bounds the memory the count takes."""
     view = np.frombuffer(data, dtype=np.uint8)
     newlines = sum(
-        int(np.count_nonzero(view[start : start + UTF8_SLICE] == ord("\n")))
-        for start in range(0, len(view), UTF8_SLICE)
+        int(np.count_nonzero(view[start : start + SLICE_BYTES] == ord("\n")))
+        for start in range(0, len(view), SLICE_BYTES)
     )
     return newlines + (bool(data) and not data.endswith(b"\n"))
 
@@ -427,8 +428,8 @@ def _as_utf8(data: bytes) -> tuple[str, bytes | memoryview, bool]:
 def _decodes_as_utf8(view: memoryview) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        for start in range(0, len(view), UTF8_SLICE):
-            decoder.decode(view[start : start + UTF8_SLICE])
+        for start in range(0, len(view), SLICE_BYTES):
+            decoder.decode(view[start : start + SLICE_BYTES])
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False

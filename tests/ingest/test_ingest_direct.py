@@ -184,7 +184,7 @@ def test_values_the_typed_reader_refuses_are_read_from_their_text(monkeypatch):
 
 def test_a_large_file_loads_directly_and_its_refused_rows_keep_their_row_numbers(monkeypatch):
     """Some 20 MB with the default sample: a refused row every 997 rows, numbered as the full
-    parse numbers them. (The benchmark's 1M-row file, read by several threads, compares the same.)"""
+    parse numbers them."""
     rows = [
         plain(i, Value="n/a" if i % 997 == 0 else str(i), Title=f"Fit-out {i} " + "x" * 80)
         for i in range(1, 80_001)

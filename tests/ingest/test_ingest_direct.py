@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from core.ingest import ingest_bytes, pipeline
 from core.ingest.readers import count_lines
 from core.store import Store
-from tests.ingest.exports import pipedrive_csv, pipedrive_row
+from tests.ingest.exports import PIPEDRIVE_HEADERS, pipedrive_csv, pipedrive_row, to_csv
 
 #: Rows the column plan is made from in these tests (the files are a little longer).
 SAMPLE = 4
@@ -278,26 +278,42 @@ def test_a_direct_load_that_gives_up_writes_nothing_of_its_own(monkeypatch, capl
 #: some that hand the file to the full parse.
 MESSY_CELLS = [
     *(("Value", value) for value in ("12.5", " 7 ", "1e3", "-3", "", "n/a", "$1,200", "(5)", "inf", "1,5")),
-    *(("Probability", value) for value in ("", "75%", "0.5", "200", "abc", " 30 ")),
+    *(("Value", value) for value in ("+5", "5.", "1,000.50", "€7", "0x10", "1_000")),
+    *(("Probability", value) for value in ("", "75%", "0.5", "200", "abc", " 30 ", "100", "0")),
     *(("Expected_close_date", value) for value in ("", "2026-03-31 10:00:00", "2026-13-45", "31/03/2026")),
+    *(("Deal_created", value) for value in ("2026-01-05T09:30:00", "2026-01-05 09:30")),
     *(("Status", value) for value in ("won", "Lost", "", "Maybe")),
     *(("Currency_of_Value", value) for value in ("usd", "", "XYZ")),
+    *(("Title", value) for value in ('a, "b"', "ü ş", "x;y\tz")),
+    ("Organization", "  padded  "),
 ]
+#: Columns a file may lack (it always has the title).
+OPTIONAL_HEADERS = [header for header in PIPEDRIVE_HEADERS if header != "Deal - Title"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     late=st.lists(st.lists(st.sampled_from(MESSY_CELLS), max_size=2), min_size=1, max_size=10),
     repeated_ids=st.lists(st.integers(min_value=1, max_value=16), max_size=1),
+    missing=st.sets(st.sampled_from(OPTIONAL_HEADERS), max_size=6),
+    layout=st.fixed_dictionaries(
+        {
+            "delimiter": st.sampled_from([",", ";", "\t"]),
+            "line_end": st.sampled_from(["\r\n", "\n"]),
+            "quote_all": st.booleans(),
+        }
+    ),
+    top=st.sampled_from([b"", b"\xef\xbb\xbf", b"Deals report\r\nRun 2026-02-01\r\n\r\n"]),
 )
-def test_the_direct_load_saves_what_the_full_parse_saves_whatever_the_late_rows_hold(
-    late, repeated_ids, monkeypatch
+def test_the_direct_load_saves_what_the_full_parse_saves_whatever_the_file_holds(
+    late, repeated_ids, missing, layout, top, monkeypatch
 ):
     rows = [plain(i) for i in range(1, SAMPLE + 1)]
     rows += [plain(SAMPLE + i, **dict(cells)) for i, cells in enumerate(late, start=1)]
     rows += [plain(deal_id, Title="repeated") for deal_id in repeated_ids]
+    headers = [header for header in PIPEDRIVE_HEADERS if header not in missing]
 
-    direct, full, _ = ingest_both(pipedrive_csv(rows), monkeypatch)
+    direct, full, _ = ingest_both(top + to_csv(rows, headers, **layout), monkeypatch)
 
     assert direct == full
 

@@ -273,7 +273,7 @@ def ingest_bytes(
     finally:
         _drop_work_tables(cur)
     if mapping and result.duplicate_of is None:
-        remember_mapping(store, parse.detection["headers"], parse.source, mapping)
+        remember_mapping(store, result.detection["headers"], result.source, mapping)
     return result
 
 

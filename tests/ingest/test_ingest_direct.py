@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.ingest import ingest_bytes, pipeline
+from core.ingest.mapping import remembered_mapping
 from core.ingest.readers import count_lines
 from core.store import Store
 from tests.ingest.exports import PIPEDRIVE_HEADERS, pipedrive_csv, pipedrive_row, to_csv
@@ -259,6 +260,19 @@ def test_two_threads_load_directly_at_once_each_into_its_own_snapshot(file_store
         deals = file_store.load_deals(result.snapshot_id).set_index("deal_id")
         assert (result.rows_loaded, [r.row for r in result.rejects]) == (11, [7])
         assert deals.loc["9", "title"] == f"upload {n}"
+
+
+def test_a_mapping_given_with_a_file_loaded_directly_is_remembered_for_its_headers(monkeypatch):
+    mapping = {"deal_id": "Deal - ID", "title": "Deal - Title", "value": "Deal - Value",
+               "currency": "Deal - Currency of Value", "probability": "Deal - Probability"}
+    data = pipedrive_csv(rows_with({}))
+    monkeypatch.setattr(pipeline, "SAMPLE_ROWS", SAMPLE)
+    direct = spy_on_direct_loads(monkeypatch)
+    with Store(":memory:") as store:
+        result = ingest_bytes(store, data, "deals.csv", source="generic", mapping=mapping)
+
+        assert direct == [result.snapshot_id]
+        assert remembered_mapping(store, list(PIPEDRIVE_HEADERS)) == ("generic", mapping)
 
 
 def test_a_direct_load_that_gives_up_writes_nothing_of_its_own(monkeypatch, caplog):

@@ -549,8 +549,7 @@ def _parse_rows(
         if sample_plan.iso_dates:
             _parse_cells(con, raw, sample_plan, from_file=True)
             mark_rows_to_keep(con, raw, PARSED_TABLE)
-            cells = _kept_cells(len(raw.headers))
-            rejected = f"(SELECT {cells} FROM {PARSED_TABLE} WHERE _bad AND {raw.keep})"
+            rejected = _rejected_cells(len(raw.headers), raw.keep)
             if sample_plan.holds_for(con, PARSED_TABLE, raw.keep, rejected):
                 con.execute(f"DROP TABLE {raw.table}")
                 raw.table = ""
@@ -574,16 +573,14 @@ def _parse_cells(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan
     width = len(raw.headers)
     raw_cells = ", ".join(cell(i) for i in range(width))
     parsed_cells = ", ".join(_cells(raw, plan, mapped=True))
-    parsed_columns = ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns().items())
     inputs = "".join(f", {sql} AS {name}" for name, sql in plan.check_inputs().items())
-    bad = " OR ".join(f"({condition})" for condition, _ in _checks(raw, plan))
 
     def statement(source: str) -> str:
         return f"""CREATE OR REPLACE TEMP TABLE {PARSED_TABLE} AS
             SELECT * EXCLUDE ({parsed_cells}), {plan.value_base_sql()} AS value_base,
-                   coalesce({bad}, false) AS _bad,
+                   {_bad_sql(raw, plan)} AS _bad,
                    CASE WHEN _bad THEN [{raw_cells}] END AS _cells
-            FROM (SELECT *, {parsed_columns}{inputs} FROM {source})"""
+            FROM (SELECT *, {_parsed_sql(plan)}{inputs} FROM {source})"""
 
     if from_file:
         read_cells(con, raw, statement)
@@ -596,6 +593,18 @@ def _cells(raw: RawTable, plan: ColumnPlan, *, mapped: bool) -> list[str]:
     (which it holds as they are)."""
     unmapped = set(plan.unmapped)
     return [cell(i) for i, header in enumerate(raw.headers) if (header not in unmapped) == mapped]
+
+
+def _parsed_sql(plan: ColumnPlan, *, typed_numbers: bool = False) -> str:
+    """The plan's canonical columns as a select list over the cells (``typed_numbers`` as
+    ``ColumnPlan.columns`` takes it)."""
+    return ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns(typed_numbers=typed_numbers).items())
+
+
+def _bad_sql(raw: RawTable, plan: ColumnPlan, *, typed_numbers: bool = False) -> str:
+    """SQL over the parsed columns: whether any check rejects the row (see ``_checks``)."""
+    checks = _checks(raw, plan, typed_numbers=typed_numbers)
+    return f"coalesce({' OR '.join(f'({condition})' for condition, _ in checks)}, false)"
 
 
 def _checks(raw: RawTable, plan: ColumnPlan, *, typed_numbers: bool = False) -> list[tuple[str, str]]:
@@ -671,6 +680,12 @@ def _deal_select(plan: ColumnPlan, value_base: str = "value_base") -> str:
     ``value_base`` is the SQL given."""
     values = {**{name: name for name in DEAL_COLUMNS}, "value_base": value_base, "extra": plan.extra_sql()}
     return ", ".join(f"CAST({values[name]} AS {kind}) AS {name}" for name, kind in DEAL_COLUMNS.items())
+
+
+def _rejected_cells(width: int, where: str = "true") -> str:
+    """SQL for the cells, as the file's columns, of the parsed table's rejected rows matching
+    ``where``."""
+    return f"(SELECT {_kept_cells(width)} FROM {PARSED_TABLE} WHERE _bad AND {where})"
 
 
 def _kept_cells(width: int, table: str = "") -> str:
@@ -766,16 +781,14 @@ def _direct_eligible(opened: _Opened, plan: ColumnPlan) -> bool:
         return False
     if not plan.reads_typed_numbers:
         return False
-    parsed = ", ".join(f"{sql} AS {name}" for name, sql in plan.columns().items())
-    bad = " OR ".join(f"({condition})" for condition, _ in _checks(raw, plan))
     text = " OR ".join(
         f"({s} IS NOT NULL AND TRY_CAST({s} AS DOUBLE) IS NULL)" for s in plan.number_cells.values()
     )
     irregular, failing, textual, rows = opened.con.execute(
         f"""SELECT count(*) FILTER (WHERE NOT {DIRECT_ROWS}),
-                   count(*) FILTER (WHERE ({bad}) AND NOT ({text or "false"})),
+                   count(*) FILTER (WHERE {_bad_sql(raw, plan)} AND NOT ({text or "false"})),
                    count(*) FILTER (WHERE {text or "false"}), count(*)
-            FROM (SELECT *, {parsed} FROM {raw.table})"""
+            FROM (SELECT *, {_parsed_sql(plan)} FROM {raw.table})"""
     ).fetchall()[0]
     return not irregular and not failing and textual <= DIRECT_TEXT_SHARE * rows
 
@@ -795,17 +808,15 @@ def _load_direct(
     line, a record spanning lines), the reader refused a row for anything but a value, two
     rows share a deal id, or a loaded value has no rate (its warning names rows)."""
     raw = opened.raw
-    parsed = ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns(typed_numbers=True).items())
-    bad = " OR ".join(f"({condition})" for condition, _ in _checks(raw, plan, typed_numbers=True))
     source = typed_source(raw, plan.typed_numbers(), REJECTS_TABLE, REJECT_SCANS_TABLE)
     # A row that is not a plain deal passing every check stops the insert: a filter would parse
     # each row twice (once to check it, once to insert it).
     (inserted,) = cur.execute(
         f"""INSERT INTO deals
-            SELECT CASE WHEN NOT {DIRECT_ROWS} OR coalesce({bad}, false) THEN error({sql_literal(NOT_PLAIN)})
-                        ELSE ? END,
+            SELECT CASE WHEN NOT {DIRECT_ROWS} OR {_bad_sql(raw, plan, typed_numbers=True)}
+                        THEN error({sql_literal(NOT_PLAIN)}) ELSE ? END,
                    {_deal_select(plan, plan.value_base_sql())}
-            FROM (SELECT *, {parsed} FROM {source})""",
+            FROM (SELECT *, {_parsed_sql(plan, typed_numbers=True)} FROM {source})""",
         [snapshot_id, *raw.params],
     ).fetchall()[0]
     refused = cur.execute(
@@ -860,7 +871,7 @@ def _reparse(
                    count(*) FILTER (WHERE NOT _bad AND value IS NOT NULL AND value_base IS NULL)
             FROM {PARSED_TABLE}"""
     ).fetchall()[0]
-    rejected = f"(SELECT {_kept_cells(len(part.headers))} FROM {PARSED_TABLE} WHERE _bad)"
+    rejected = _rejected_cells(len(part.headers))
     if irregular:
         raise _NeedsFullParse(f"{irregular} refused rows are not plain deals")
     if not plan.holds_beside_typed_numbers(cur, PARSED_TABLE, "true", rejected):

@@ -55,6 +55,10 @@ def warning_masks(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> dict[s
     return {
         f"invoice more than {limits.max_invoice_days_ahead} days after the as-of date": forecast
         & (invoice > today + np.timedelta64(limits.max_invoice_days_ahead, "D")),
+        "invoice date not after the as-of date (and not a fact)": forecast
+        & ((bits & int(Flag.INVOICED)) == 0)
+        & (invoice <= today),
+        "payment date not after its invoice date": forecast & (payment <= invoice),
         f"payment more than {limits.max_payment_gap_days} days after the invoice": forecast
         & ((payment - invoice) > np.timedelta64(limits.max_payment_gap_days, "D")),
         "confidence below 0.40": forecast

@@ -33,6 +33,7 @@ import pandas as pd
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.columns import day_array
 from core.cashflow.engines import EngineContext, register_refiner
+from core.cashflow.rules import LOW_CONFIDENCE
 from core.outputs import DatePrediction, DatePredictions
 
 if TYPE_CHECKING:
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
     from core.store import Store
 
 PROMPT_ID = "cashflow.predict_dates"
-#: An LLM answer less sure than this is replaced by the rules estimate (DESIGN 5.3).
-LOW_CONFIDENCE = 0.40
 #: Longest model text kept in a deal's reasoning, and in a failure reason.
 MAX_REASONING_CHARS = 300
 MAX_ERROR_CHARS = 160

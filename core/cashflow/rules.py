@@ -43,6 +43,9 @@ from core.cashflow.columns import (
 )
 from core.cashflow.receivables import Receivables, with_receivables
 
+#: An engine's prediction less confident than this gives way to the stage estimate (DESIGN 5.3).
+LOW_CONFIDENCE = 0.40
+
 _PASSTHROUGH = ("deal_id", "title", "pipeline", "stage", "status", "owner", "organization")
 _NO_ROW = -1
 
@@ -132,7 +135,9 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     penalty = np.array([0.0, *(a.stuck[level].confidence_penalty for level in levels[1:])])[passed]
     stuck_level = np.array(levels)[passed]
 
-    confidence = stage_confidence[row] - penalty
+    # The seed's order: the stuck penalty (step 2), then a late stage *sets* its confidence
+    # (step 3), so a stuck late-stage deal keeps the late-stage confidence; it still gets the days.
+    confidence = np.where(late, stage_confidence[row], stage_confidence[row] - penalty)
     invoice = today + (realistic + add_days).astype("timedelta64[D]")
     p10 = today + (optimistic + add_days).astype("timedelta64[D]")
     p90 = today + (conservative + add_days).astype("timedelta64[D]")
@@ -282,10 +287,12 @@ def _invoice_reasons(source, stage_codes, stages, stage_rows, stuck_level, a: As
         text = _SOURCE_TEXT[kind].format(stage=stage_name or "(none)", rule=rule, a=a)
         if stuck_code:
             stuck = a.stuck[stuck_code - 1]
-            text += (
-                f"; over {stuck.over_days} days in stage: +{stuck.add_days} days, "
-                f"confidence -{stuck.confidence_penalty:.2f}"
+            effect = (
+                f"late stage, so confidence stays {a.late_stage_confidence:.2f}"
+                if rule.late
+                else f"confidence -{stuck.confidence_penalty:.2f}"
             )
+            text += f"; over {stuck.over_days} days in stage: +{stuck.add_days} days, {effect}"
         texts.append(text)
     return text_part(codes, texts)
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from core.cashflow import SEED_PROFILE, DealPrediction, DeterministicRules, predict_frame
+from core.cashflow import SEED_PROFILE, DealForPrediction, DealPrediction, DeterministicRules, predict_frame
 from core.cashflow.assumptions import PaymentRule
 from tests.cashflow.helpers import AS_OF, days_ago, days_ahead, deals
 
@@ -81,10 +81,12 @@ def test_rules_stuck_deals_get_later_dates_and_lower_confidence(days_in_stage, a
     assert ("stuck" in p["flags"]) == (added_days > 0)
 
 
-def test_rules_late_stage_stuck_loses_from_0_85():
+def test_rules_late_stage_sets_0_85_after_the_stuck_penalty():
     p = one(stage="Awaiting GCC", created_at=days_ago(100), stage_changed_at=days_ago(70))
-    assert p.confidence == 0.75
-    assert "late_stage" in p["flags"]
+    assert p.confidence == 0.85  # seed order: step 3 (late stage) follows step 2 (stuck)
+    assert p.predicted_invoice_date.date() == days_ahead(10 + 14)  # the stuck days still count
+    assert {"late_stage", "stuck"} <= set(p["flags"].split(","))
+    assert "late stage, so confidence stays 0.85" in p.reasoning
 
 
 def test_rules_days_in_stage_fall_back_to_creation_date():
@@ -258,45 +260,70 @@ def test_rules_confidence_is_clamped_to_the_floor():
 # -- overrides every engine obeys (an LLM's dates go through the same code) --
 
 RULES = DeterministicRules()
+#: A fresh Approved deal: the stage estimate is 29 days at 0.70, payment 37 days later.
+APPROVED = DealForPrediction(
+    deal_id="7", stage="Approved", value=10.0, value_base=10.0, created_at=days_ago(10),
+    stage_changed_at=days_ago(5),
+)
 
 
 def guess(**fields) -> DealPrediction:
-    return DealPrediction(deal_id="7", confidence=0.8, reasoning="model guess", **fields)
+    return DealPrediction(deal_id="7", confidence=0.8, method="llm", reasoning="model guess", **fields)
 
 
 def test_apply_overrides_moves_a_guessed_invoice_over_30_days_past():
-    p = RULES.apply_overrides(guess(predicted_invoice_date=days_ago(31)), AS_OF)
+    p = RULES.apply_overrides(guess(predicted_invoice_date=days_ago(31)), APPROVED, AS_OF)
     assert p.predicted_invoice_date == days_ahead(7)
     assert p.confidence == 0.60
     assert p.predicted_payment_date == days_ahead(7 + 37)
     assert "past_invoice_moved" in p.flags
+    assert p.method == "llm"
 
 
 def test_apply_overrides_keeps_a_guess_within_30_days_and_rolls_its_overdue_payment():
-    p = RULES.apply_overrides(guess(predicted_invoice_date=days_ago(30)), AS_OF)
+    p = RULES.apply_overrides(guess(predicted_invoice_date=days_ago(30)), APPROVED, AS_OF)
     assert p.predicted_invoice_date == days_ago(30)
     assert p.predicted_payment_date == days_ahead(7)
 
 
 def test_apply_overrides_never_moves_a_fact():
-    p = RULES.apply_overrides(guess(predicted_invoice_date=days_ago(90)), AS_OF, invoice_is_fact=True)
+    invoiced = APPROVED.model_copy(update={"stage": "Invoice Issued", "stage_changed_at": days_ago(90)})
+    p = RULES.apply_overrides(guess(predicted_invoice_date=days_ahead(5)), invoiced, AS_OF)
     assert p.predicted_invoice_date == days_ago(90)
     assert p.predicted_payment_date == AS_OF
+    assert (p.confidence, p.method) == (0.95, "rules")
     assert "overdue_rolled" in p.flags
+
+
+@pytest.mark.parametrize("confidence", [0.39, 0.0, None])
+def test_apply_overrides_uses_the_stage_estimate_below_0_40(confidence):
+    p = RULES.apply_overrides(
+        guess(predicted_invoice_date=days_ahead(3)).model_copy(update={"confidence": confidence}),
+        APPROVED,
+        AS_OF,
+    )
+    assert (p.predicted_invoice_date, p.confidence, p.method) == (days_ahead(29), 0.70, "rules")
+    assert "stage estimate used" in p.reasoning
+
+
+def test_apply_overrides_keeps_a_prediction_at_0_40():
+    p = RULES.apply_overrides(
+        guess(predicted_invoice_date=days_ahead(3)).model_copy(update={"confidence": 0.40}), APPROVED, AS_OF
+    )
+    assert (p.predicted_invoice_date, p.confidence) == (days_ahead(3), 0.40)
 
 
 def test_apply_overrides_past_invoice_penalty_has_a_floor():
     p = RULES.apply_overrides(
-        guess(predicted_invoice_date=days_ago(60)).model_copy(update={"confidence": 0.4}), AS_OF
+        guess(predicted_invoice_date=days_ago(60)).model_copy(update={"confidence": 0.4}), APPROVED, AS_OF
     )
     assert p.confidence == 0.30
 
 
-def test_apply_overrides_puts_payment_after_the_invoice():
+def test_apply_overrides_puts_payment_after_the_invoice_with_the_deals_terms():
+    aramco = APPROVED.model_copy(update={"organization": "Saudi Aramco"})  # 7-day terms in the seed profile
     p = RULES.apply_overrides(
-        guess(predicted_invoice_date=days_ahead(10), predicted_payment_date=days_ahead(5)),
-        AS_OF,
-        payment_terms_days=7,
+        guess(predicted_invoice_date=days_ahead(10), predicted_payment_date=days_ahead(5)), aramco, AS_OF
     )
     assert p.predicted_payment_date == days_ahead(17)
     assert "payment_fixed" in p.flags
@@ -304,7 +331,7 @@ def test_apply_overrides_puts_payment_after_the_invoice():
 
 def test_apply_overrides_clamps_and_rounds_confidence():
     p = RULES.apply_overrides(
-        guess(predicted_invoice_date=days_ahead(10)).model_copy(update={"confidence": 0.99}), AS_OF
+        guess(predicted_invoice_date=days_ahead(10)).model_copy(update={"confidence": 0.99}), APPROVED, AS_OF
     )
     assert p.confidence == 0.95
 
@@ -322,23 +349,51 @@ def test_validate_prediction_warns_about_far_invoices_and_long_payment_gaps():
     )
 
 
-def test_get_stage_estimate_reads_the_table():
-    estimate = RULES.get_stage_estimate("awaiting gr")
+@pytest.mark.parametrize("invoice_days", [0, -3])
+def test_validate_prediction_warns_about_an_invoice_not_after_today(invoice_days):
+    p = guess(predicted_invoice_date=days_ahead(invoice_days), predicted_payment_date=days_ahead(40))
+    assert "invoice date not after the as-of date (and not a fact)" in RULES.validate_prediction(p, AS_OF)
+    fact = p.model_copy(update={"flags": ["invoiced"]})
+    assert RULES.validate_prediction(fact, AS_OF) == []
+
+
+@pytest.mark.parametrize("payment_days", [10, 4])
+def test_validate_prediction_warns_about_a_payment_not_after_its_invoice(payment_days):
+    p = guess(predicted_invoice_date=days_ahead(10), predicted_payment_date=days_ahead(payment_days))
+    assert RULES.validate_prediction(p, AS_OF) == ["payment date not after its invoice date"]
+
+
+def test_get_stage_estimate_gives_days_or_none():
+    assert RULES.get_stage_estimate("awaiting gr") == 7
+    assert RULES.get_stage_estimate("Order Received") == 42
+    assert RULES.get_stage_estimate("Qualified") is None
+    assert RULES.get_stage_estimate(None) is None
+
+
+def test_stage_estimate_reads_the_table():
+    estimate = RULES.stage_estimate("awaiting gr")
     assert (estimate.matched, estimate.realistic, estimate.confidence, estimate.late) == (
         "Awaiting GR",
         7,
         0.85,
         True,
     )
-    unknown = RULES.get_stage_estimate("Qualified")
+    unknown = RULES.stage_estimate("Qualified")
     assert (unknown.known, unknown.realistic, unknown.confidence) == (False, 45, 0.50)
-    assert RULES.get_stage_estimate("Invoice Issued").invoiced
+    assert RULES.stage_estimate("Invoice Issued").invoiced
 
 
-def test_precheck_deal_names_what_is_wrong():
-    from core.cashflow import DealForPrediction
+def test_precheck_deal_settles_an_invoiced_stage_with_its_stage_change_date():
+    invoiced = APPROVED.model_copy(update={"stage": "Invoice Issued", "stage_changed_at": days_ago(4)})
+    p = RULES.precheck_deal(invoiced, AS_OF)
+    assert p is not None
+    assert (p.predicted_invoice_date, p.confidence) == (days_ago(4), 0.95)
+    assert RULES.precheck_deal(APPROVED.model_copy(update={"status": "lost"}), AS_OF).kind == "not_forecast"
+    assert RULES.precheck_deal(APPROVED, AS_OF) is None
 
-    check = RULES.precheck_deal(
+
+def test_check_deal_names_what_is_wrong():
+    check = RULES.check_deal(
         DealForPrediction(deal_id="9", stage="Approved", value=5, currency="ZZZ", created_at=days_ahead(2)),
         AS_OF,
     )
@@ -348,8 +403,6 @@ def test_precheck_deal_names_what_is_wrong():
 
 
 def test_predict_deal_matches_the_frame_path():
-    from core.cashflow import DealForPrediction
-
     deal = DealForPrediction(
         deal_id="5",
         stage="Approved",
@@ -362,3 +415,42 @@ def test_predict_deal_matches_the_frame_path():
     assert p.predicted_invoice_date == days_ahead(29)
     assert p.reasoning.startswith("Stage 'Approved' (stage table): invoice in 29 days")
     assert isinstance(p.predicted_invoice_date, dt.date)
+
+
+# -- the seed's rule order, every case ---------------------------------------------------
+
+LATE = {"Awaiting MDD", "Awaiting GCC", "Awaiting GR"}
+STUCK_BANDS = [0, 30, 31, 60, 61, 200]  # days in stage: fresh, edges of the 30- and 60-day bands
+
+
+def seed_order(stage: str, realistic: int, known: bool, days_in_stage: int, invoice_fact: dt.date | None):
+    """The reference engine's five steps, written out from the seed document."""
+    if stage == "Invoice Issued" or invoice_fact is not None:  # step 4: the invoice is a fact
+        return invoice_fact or days_ago(days_in_stage), 0.95
+    days, confidence = (realistic, 0.70) if known else (45, 0.50)  # step 1
+    if days_in_stage > 60:  # step 2
+        days, confidence = days + 14, confidence - 0.10
+    elif days_in_stage > 30:
+        days, confidence = days + 7, confidence - 0.05
+    if stage in LATE:  # step 3 sets, whatever step 2 did
+        confidence = 0.85
+    return days_ahead(days), round(min(max(confidence, 0.30), 0.95), 2)  # step 5
+
+
+def test_rules_follow_the_seed_order_for_every_stage_stuck_band_and_invoice_case():
+    cases = [
+        (stage, realistic, stage != "A stage nobody defined", band, fact)
+        for stage, _, realistic, _, _ in [*STAGE_TABLE, ("Invoice Issued", 0, 0, 0, 0.95)]
+        for band in STUCK_BANDS
+        for fact in (None, days_ago(3))
+    ]
+    rows = [
+        {"stage": stage, "created_at": days_ago(400), "stage_changed_at": days_ago(band),
+         "invoice_date": fact}
+        for stage, _, _, band, fact in cases
+    ]
+    frame = predict_frame(deals(*rows), AS_OF, SEED_PROFILE)
+    got = list(zip([d.date() for d in frame["predicted_invoice_date"]], frame["confidence"], strict=True))
+    expected = [seed_order(*case) for case in cases]
+    assert len(cases) == 13 * 6 * 2
+    assert [c for c, g, e in zip(cases, got, expected, strict=True) if g != e] == []

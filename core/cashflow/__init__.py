@@ -1,7 +1,10 @@
 """The forecast: rules, learned history model, prediction service, aggregation, backtest (DESIGN 5).
 
     from core.cashflow import get_cashflow_prediction_service, CashflowPredictionInput
-    result = get_cashflow_prediction_service().predict_cashflow(CashflowPredictionInput(snapshot="latest"))
+    service = get_cashflow_prediction_service()
+    result = await service.predict_cashflow(CashflowPredictionInput(pipeline_name="Aramco Projects"))
+    result = service.predict_cashflow_sync(CashflowPredictionInput(horizon_days=90, granularity="week"))
+    result.metadata.deals_analyzed, result.aggregated_forecast[0].expected_invoice_value_sar
 
 Engines and refiners are found through ``register_engine`` / ``register_refiner``; the
 LLM path registers its refiner as ``"llm"``.

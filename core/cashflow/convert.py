@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
-from core.cashflow.columns import Flag, day_array
+from core.cashflow.columns import KINDS, Flag, day_array
 from core.cashflow.models import DealForPrediction, DealPrediction
 from core.deals import conform
 
@@ -42,6 +42,27 @@ def deals_frame(deals: Iterable[DealForPrediction]) -> pd.DataFrame:
     """A canonical deals frame from single deal models."""
     rows = [deal.model_dump() for deal in deals]
     return conform(pd.DataFrame(rows) if rows else pd.DataFrame({"deal_id": []}))
+
+
+def flag_bits(flags: Iterable[str]) -> int:
+    """The bits of flags given by name (as ``DealPrediction.flags`` lists them)."""
+    return sum(int(getattr(Flag, name.upper(), 0)) for name in flags)
+
+
+def predictions_frame(predictions: Iterable[DealPrediction]) -> pd.DataFrame:
+    """A prediction frame (what engines produce) back from prediction models, for the
+    seed-style calls that hand predictions to ``generate_forecast_table`` and friends."""
+    records = [p.model_dump() for p in predictions]
+    frame = pd.DataFrame(records, columns=list(DealPrediction.model_fields))
+    for name in ("predicted_invoice_date", "predicted_payment_date", "invoice_p10", "invoice_p90",
+                 "payment_p10", "payment_p90"):
+        frame[name] = pd.to_datetime(frame[name])
+    for name in ("value_base", "probability", "weighted_value", "confidence"):
+        frame[name] = frame[name].astype(np.float64)
+    frame["kind"] = pd.Categorical(frame["kind"], categories=list(KINDS))
+    frame["flag_bits"] = np.array([flag_bits(flags) for flags in frame["flags"]], dtype=np.int64)
+    frame["flags"] = [",".join(flags) for flags in frame["flags"]]
+    return frame
 
 
 def warning_masks(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> dict[str, np.ndarray]:

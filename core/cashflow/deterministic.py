@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 
 from core.cashflow import rules
 from core.cashflow.assumptions import SEED_PROFILE, Assumptions
 from core.cashflow.columns import Flag, flag_names
-from core.cashflow.convert import deal_predictions, deals_frame, warning_masks
+from core.cashflow.convert import deal_predictions, deals_frame, flag_bits, warning_masks
 from core.cashflow.models import DealForPrediction, DealPrecheck, DealPrediction, StageEstimate
 
 
@@ -104,7 +103,7 @@ class DeterministicRules:
                 "predicted_invoice_date": pd.to_datetime([prediction.predicted_invoice_date]),
                 "predicted_payment_date": pd.to_datetime([prediction.predicted_payment_date]),
                 "confidence": [prediction.confidence],
-                "flag_bits": [_bits(prediction.flags)],
+                "flag_bits": [flag_bits(prediction.flags)],
             }
         )
         return [text for text, mask in warning_masks(frame, today, self.assumptions).items() if mask[0]]
@@ -152,7 +151,3 @@ class DeterministicRules:
 def _settled(prediction: DealPrediction) -> bool:
     """The rules decide this deal outright: not forecast, received, or invoiced (a fact)."""
     return prediction.kind != "forecast" or "invoiced" in prediction.flags
-
-
-def _bits(flags: list[str]) -> int:
-    return int(np.sum([getattr(Flag, name.upper(), 0) for name in flags]))

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from core.config import get_settings
 from core.errors import InputError
@@ -23,13 +23,20 @@ GroupBy = Literal["week", "month", "owner", "stage"]
 ProgressCallback = Callable[[int, int, str], None]
 
 
-class DealForPrediction(BaseModel):
-    """One deal in the canonical schema (core.deals), for callers that hold single deals."""
+class _Input(BaseModel):
+    """Base of every input model: an unknown field is an error, never silently ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DealForPrediction(_Input):
+    """One deal in the canonical schema (core.deals), for callers that hold single deals.
+
+    The seed's ``deal_title`` is accepted for ``title`` (and read back as ``deal_title``).
+    """
 
     deal_id: str
-    title: str | None = None
+    title: str | None = Field(None, validation_alias=AliasChoices("title", "deal_title"))
     pipeline: str | None = None
     stage: str | None = None
     status: str | None = "open"
@@ -51,6 +58,11 @@ class DealForPrediction(BaseModel):
     payment_date: dt.date | None = None
     notes: str | None = None
 
+    @property
+    def deal_title(self) -> str | None:
+        """The seed's name for ``title``."""
+        return self.title
+
 
 def _llm_setting(name: str):
     """The LLM path's defaults come from settings (``DEALCAST_LLM_FORECAST_*``)."""
@@ -62,7 +74,7 @@ def _llm_setting(name: str):
     return value
 
 
-class PredictionOptions(BaseModel):
+class PredictionOptions(_Input):
     """How to predict: which engine, and whether (and for which deals) to ask the LLM."""
 
     engine: EngineName = "rules"
@@ -80,7 +92,7 @@ class PredictionOptions(BaseModel):
     payment_min_samples: int = Field(5, ge=1, description="receivables: fewest paid invoices per customer")
 
 
-class ForecastOptions(BaseModel):
+class ForecastOptions(_Input):
     """How to aggregate: the dashboard's sliders and filters."""
 
     horizon_days: int = Field(90, ge=1, le=3660)
@@ -90,8 +102,19 @@ class ForecastOptions(BaseModel):
     owner: str | None = None
 
 
-class CashflowPredictionInput(BaseModel):
-    """A forecast request: a stored snapshot (or explicit deals with an as-of date)."""
+#: The seed's top-level request fields and where Dealcast keeps each of them.
+SEED_REQUEST_FIELDS = {"pipeline_name": "pipeline", "owner_name": "owner", "horizon_days": "horizon_days",
+                       "granularity": "granularity", "min_confidence": "min_confidence"}
+
+
+class CashflowPredictionInput(_Input):
+    """A forecast request: a stored snapshot (or explicit deals with an as-of date).
+
+    The seed's flat form, ``CashflowPredictionInput(pipeline_name="Aramco Projects",
+    horizon_days=90, granularity="week")``, is accepted: those fields (and ``owner_name``,
+    ``min_confidence``) go into ``forecast`` and are read back from it, never kept twice.
+    A field given both ways is an error.
+    """
 
     snapshot: int | str | None = "latest"
     deals: list[DealForPrediction] | None = None
@@ -99,6 +122,39 @@ class CashflowPredictionInput(BaseModel):
     options: PredictionOptions = PredictionOptions()
     forecast: ForecastOptions = ForecastOptions()
     include_deals: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_fields(cls, data: object) -> object:
+        if not isinstance(data, dict) or not SEED_REQUEST_FIELDS.keys() & data.keys():
+            return data
+        data = dict(data)
+        given = data.get("forecast") or {}
+        forecast = given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else dict(given)
+        for seed, own in SEED_REQUEST_FIELDS.items():
+            if seed not in data:
+                continue
+            if own in forecast:
+                raise ValueError(f"{seed} and forecast.{own} are the same setting; give one of them")
+            forecast[own] = data.pop(seed)
+        data["forecast"] = forecast
+        return data
+
+    @property
+    def pipeline_name(self) -> str | None:
+        return self.forecast.pipeline
+
+    @property
+    def owner_name(self) -> str | None:
+        return self.forecast.owner
+
+    @property
+    def horizon_days(self) -> int:
+        return self.forecast.horizon_days
+
+    @property
+    def granularity(self) -> str:
+        return self.forecast.granularity
 
 
 class DealPrediction(BaseModel):
@@ -126,6 +182,11 @@ class DealPrediction(BaseModel):
     flags: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 
+    @property
+    def deal_title(self) -> str | None:
+        """The seed's name for ``title``."""
+        return self.title
+
 
 class Amount(BaseModel):
     """A number of deals and their weighted value."""
@@ -152,6 +213,11 @@ class CashflowBucket(BaseModel):
     cash_in_pipeline: float = 0.0
     cash_in_receivables: float = 0.0
     receivable_count: int = 0
+
+    @property
+    def expected_invoice_value_sar(self) -> float:
+        """The seed's name for ``invoice_value`` (weighted, in the base currency: SAR by default)."""
+        return self.invoice_value
 
 
 class ForecastPeriod(BaseModel):
@@ -212,6 +278,16 @@ class PredictionMetadata(BaseModel):
     generated_at: dt.datetime
     receivables_snapshot_id: int | None = None
 
+    @property
+    def deals_analyzed(self) -> int:
+        """The seed's name for ``deals_analysed``."""
+        return self.deals_analysed
+
+    @property
+    def avg_confidence(self) -> float | None:
+        """The seed's name for ``average_confidence``."""
+        return self.average_confidence
+
 
 class CashflowPredictionResult(BaseModel):
     """Per-deal predictions, periods, totals, exclusions, warnings and metadata."""
@@ -226,6 +302,16 @@ class CashflowPredictionResult(BaseModel):
     warnings: list[str]
     assumptions: dict[str, object]
     metadata: PredictionMetadata
+
+    @property
+    def aggregated_forecast(self) -> list[CashflowBucket]:
+        """The seed's name for ``buckets``."""
+        return self.buckets
+
+    @property
+    def per_deal_predictions(self) -> list[DealPrediction]:
+        """The seed's name for ``predictions``."""
+        return self.predictions
 
 
 class StageEstimate(BaseModel):

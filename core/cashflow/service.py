@@ -8,6 +8,7 @@ methods (``predict_cashflow``, ``predict_deal_dates``, ``generate_forecast_table
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import uuid
@@ -20,11 +21,11 @@ import pandas as pd
 # Importing these registers the "learned" and "auto" engines and the "llm" refiner.
 from core.cashflow import learned as _learned  # noqa: F401
 from core.cashflow import llm_refiner as _llm_refiner  # noqa: F401
-from core.cashflow.aggregate import Aggregation, aggregate
+from core.cashflow.aggregate import Aggregation, aggregate, scope_mask
 from core.cashflow.assumptions import Assumptions, load_assumptions
 from core.cashflow.behaviour import BehaviourModel
 from core.cashflow.columns import day_array
-from core.cashflow.convert import deal_predictions, deal_records, deals_frame, run_warnings
+from core.cashflow.convert import deal_predictions, deal_records, deals_frame, predictions_frame, run_warnings
 from core.cashflow.engines import (
     EngineContext,
     LLMPathUnavailableError,
@@ -228,43 +229,100 @@ class CashflowPredictionService:
             )
         return self.run(request.snapshot or "latest", request.options, progress=progress)
 
-    def predict_cashflow(
+    async def predict_cashflow(
         self, request: CashflowPredictionInput, *, progress: ProgressCallback | None = None
     ) -> CashflowPredictionResult:
-        """Per-deal predictions, dense periods, totals, exclusions, warnings and metadata."""
+        """Awaitable ``predict_cashflow_sync``: the forecast runs in a worker thread."""
+        return await asyncio.to_thread(self.predict_cashflow_sync, request, progress=progress)
+
+    def predict_cashflow_sync(
+        self, request: CashflowPredictionInput, *, progress: ProgressCallback | None = None
+    ) -> CashflowPredictionResult:
+        """Per-deal predictions, dense periods, totals, exclusions, warnings and metadata.
+
+        A pipeline or owner filter limits the per-deal predictions and counts to the deals
+        it names; a filter no deal matches gives an empty forecast and a warning.
+        """
         run = self._run_for(request, progress)
         return build_result(run, request.forecast, include_deals=request.include_deals)
 
-    def predict_deal_dates(
+    async def predict_deal_dates(
         self,
         deals: Sequence[DealForPrediction],
-        *,
-        as_of: dt.date,
         options: PredictionOptions | None = None,
+        today: dt.date | None = None,
     ) -> list[DealPrediction]:
-        """Invoice and payment dates for explicit deals (results are not stored)."""
+        """Awaitable ``predict_deal_dates_sync``."""
+        return await asyncio.to_thread(self.predict_deal_dates_sync, deals, options, today)
+
+    def predict_deal_dates_sync(
+        self,
+        deals: Sequence[DealForPrediction],
+        options: PredictionOptions | None = None,
+        today: dt.date | None = None,
+    ) -> list[DealPrediction]:
+        """Invoice and payment dates for explicit deals as of ``today`` (default: today's UTC
+        date, since explicit deals have no snapshot); results are not stored."""
+        today = today or _utc_today()
         options = (options or PredictionOptions()).model_copy(update={"store_results": False})
-        run = self.run_deals(deals_frame(deals), as_of, options)
-        return deal_predictions(run.frame, as_of, run.assumptions)
+        run = self.run_deals(deals_frame(deals), today, options)
+        return deal_predictions(run.frame, today, run.assumptions)
 
     def generate_forecast_table(
         self,
-        request: CashflowPredictionInput,
-        group_by: GroupBy = "month",
+        source: CashflowPredictionInput | Sequence[DealPrediction],
+        options: ForecastOptions | GroupBy | None = None,
         *,
         run: PredictionRun | None = None,
+        today: dt.date | None = None,
     ) -> ForecastTable:
-        """Forecast values grouped by week, month, owner or stage; real sums over the included deals."""
-        run = run or self._run_for(request, None)
-        return forecast_table(run, request.forecast, group_by)
+        """Forecast values grouped by week, month, owner or stage; real sums over the included deals.
+
+        ``source`` is a request (forecast now) or, as in the seed, predictions already made
+        (their periods start at ``today``, default today's UTC date). ``options`` is a
+        ``ForecastOptions`` (grouped by its granularity) or a grouping name.
+        """
+        forecast = options if isinstance(options, ForecastOptions) else None
+        if isinstance(source, CashflowPredictionInput):
+            forecast = forecast or source.forecast
+            run = run or self._run_for(source, None)
+        else:
+            forecast = forecast or ForecastOptions()
+            run = self._run_of(source, today)
+        group_by = options if isinstance(options, str) else forecast.granularity
+        return forecast_table(run, forecast, group_by)
 
     def explain_assumptions(
-        self, request: CashflowPredictionInput | None = None, *, run: PredictionRun | None = None
+        self,
+        source: CashflowPredictionInput | Sequence[DealPrediction] | None = None,
+        *,
+        run: PredictionRun | None = None,
     ) -> AssumptionsReport:
-        """The assumptions in force, how each deal used them, and the spread of confidence."""
-        if run is None and request is not None:
-            run = self._run_for(request, None)
+        """The assumptions in force, how each deal used them, and the spread of confidence.
+
+        ``source`` is a request (forecast now), the seed's list of predictions, or None
+        (the assumptions alone, or ``run``'s use of them)."""
+        if run is None and isinstance(source, CashflowPredictionInput):
+            run = self._run_for(source, None)
+        elif run is None and source is not None:
+            run = self._run_of(source, None)
         return assumptions_report(self.assumptions if run is None else run.assumptions, run)
+
+    def _run_of(self, predictions: Sequence[DealPrediction], today: dt.date | None) -> PredictionRun:
+        """A run around predictions made elsewhere, so tables and reports read them like any run."""
+        return PredictionRun(
+            run_id="",
+            snapshot_id=None,
+            as_of=today or _utc_today(),
+            engine=",".join(sorted({p.method for p in predictions})) or "rules",
+            assumptions=self.assumptions,
+            frame=predictions_frame(predictions),
+            generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        )
+
+
+def _utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
 
 
 def _receivable_fields(receivables: Receivables | None, a: Assumptions) -> dict[str, object]:
@@ -322,10 +380,15 @@ def _amounts(values: dict[str, dict[str, float | int]]) -> dict[str, Amount]:
 def build_result(
     run: PredictionRun, forecast: ForecastOptions, *, include_deals: bool
 ) -> CashflowPredictionResult:
+    """The result model of a run under a request's filters: the per-deal part holds the deals
+    in the pipeline and owner asked for; a filter no deal matches gives no periods and a warning."""
     agg = run.aggregate(forecast)
-    frame, a = run.frame, run.assumptions
+    a = run.assumptions
+    scope = scope_mask(run.frame, forecast.pipeline, forecast.owner)
+    frame = run.frame if scope.all() else run.frame[scope].reset_index(drop=True)
     predicted = frame["kind"] == "forecast"
-    buckets = [CashflowBucket.model_validate(row) for row in _records(agg.periods)]
+    nothing = bool(forecast.pipeline or forecast.owner) and not scope.any()
+    buckets = [] if nothing else [CashflowBucket.model_validate(row) for row in _records(agg.periods)]
     return CashflowPredictionResult(
         predictions=deal_predictions(frame, run.as_of, a) if include_deals else [],
         buckets=buckets,
@@ -333,7 +396,7 @@ def build_result(
         excluded=_amounts(agg.excluded),
         shown=_amounts(agg.shown),
         receivables=_amounts(agg.receivables),
-        warnings=[*run.warnings, *run_warnings(frame, run.as_of, a)],
+        warnings=[*run.warnings, *_scope_warnings(run.frame, forecast), *run_warnings(frame, run.as_of, a)],
         assumptions=a.model_dump(mode="json"),
         metadata=PredictionMetadata(
             run_id=run.run_id,
@@ -352,6 +415,20 @@ def build_result(
             receivables_snapshot_id=run.receivables_snapshot_id,
         ),
     )
+
+
+def _scope_warnings(frame: pd.DataFrame, forecast: ForecastOptions) -> list[str]:
+    """Say so when a pipeline or owner filter matches no deal (the forecast is then empty)."""
+    warnings = []
+    for column, wanted in (("pipeline", forecast.pipeline), ("owner", forecast.owner)):
+        if wanted and not (frame[column] == wanted).fillna(False).any():
+            known = sorted(str(v) for v in pd.unique(frame[column].dropna()))
+            listed = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+            warnings.append(
+                f"No deal has {column} {wanted!r}, so the forecast is empty"
+                + (f" ({column}s in this forecast: {listed})." if known else ".")
+            )
+    return warnings
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

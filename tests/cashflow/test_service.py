@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pandas as pd
 import pytest
 
@@ -37,7 +39,7 @@ def snapshot(store):
 
 def test_predict_cashflow_returns_predictions_buckets_totals_and_metadata(store, snapshot):
     service = CashflowPredictionService(store)
-    result = service.predict_cashflow(CashflowPredictionInput(forecast=ForecastOptions(horizon_days=90)))
+    result = service.predict_cashflow_sync(CashflowPredictionInput(forecast=ForecastOptions(horizon_days=90)))
     assert [p.deal_id for p in result.predictions] == ["1", "2", "3"]
     assert result.metadata.deals_analysed == 3 and result.metadata.deals_with_predictions == 2
     assert result.metadata.average_confidence == 0.68  # (0.85 + 0.50) / 2
@@ -55,8 +57,8 @@ def test_predict_cashflow_returns_predictions_buckets_totals_and_metadata(store,
 
 def test_predict_deal_dates_for_explicit_deals(store):
     service = CashflowPredictionService(store)
-    [p] = service.predict_deal_dates(
-        [DealForPrediction(deal_id="A-1", stage="Awaiting GR", value=10)], as_of=AS_OF
+    [p] = service.predict_deal_dates_sync(
+        [DealForPrediction(deal_id="A-1", stage="Awaiting GR", value=10)], today=AS_OF
     )
     assert (p.deal_id, p.predicted_invoice_date, p.confidence) == ("A-1", days_ahead(7), 0.85)
     assert store.query_df("SELECT count(*) AS n FROM predictions")["n"].iloc[0] == 0
@@ -64,7 +66,7 @@ def test_predict_deal_dates_for_explicit_deals(store):
 
 def test_explicit_deals_need_an_as_of_date(store):
     with pytest.raises(InputError, match="as_of"):
-        CashflowPredictionService(store).predict_cashflow(
+        CashflowPredictionService(store).predict_cashflow_sync(
             CashflowPredictionInput(deals=[DealForPrediction(deal_id="1")])
         )
 
@@ -165,3 +167,70 @@ def test_neutralise_formulas_prefixes_only_text_that_starts_a_formula():
     out = neutralise_formulas(frame)
     assert out["t"].tolist()[:5] == ["'=1+1", "'+966", "'-x", "'@SUM", "fine"]
     assert out["n"].tolist() == [-1, 2, 3, 4, 5, 6]
+
+
+# -- the seed's interface: flat request fields, awaitable methods, its field names --------
+
+
+def test_seed_request_fields_go_into_the_forecast_options():
+    request = CashflowPredictionInput(pipeline_name="Aramco Projects", horizon_days=30, granularity="month")
+    expected = ForecastOptions(pipeline="Aramco Projects", horizon_days=30, granularity="month")
+    assert request.forecast == expected
+    assert request.granularity == "month"
+    assert (request.pipeline_name, request.horizon_days) == ("Aramco Projects", 30)
+    assert "pipeline_name" not in request.model_dump()  # an alias, not a second copy
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"pipline_name": "typo"},
+        {"forecast": {"horizon": 30}},
+        {"options": {"engin": "rules"}},
+        {"deals": [{"deal_id": "1", "stagee": "Approved"}]},
+        {"horizon_days": 30, "forecast": {"horizon_days": 60}},
+    ],
+)
+def test_cashflow_inputs_refuse_unknown_or_doubled_fields(fields):
+    with pytest.raises(ValueError, match=r"not permitted|same setting"):
+        CashflowPredictionInput(**fields)
+
+
+def test_a_pipeline_no_deal_has_gives_an_empty_forecast_and_a_warning(store, snapshot):
+    service = CashflowPredictionService(store)
+    result = service.predict_cashflow_sync(CashflowPredictionInput(pipeline_name="Nope"))
+    assert result.aggregated_forecast == [] and result.per_deal_predictions == []
+    assert result.metadata.deals_analyzed == 0 and result.totals.cash_in == 0
+    assert any("No deal has pipeline 'Nope'" in w for w in result.warnings)
+
+
+def test_an_owner_filter_limits_the_per_deal_part_to_that_owner(store, snapshot):
+    service = CashflowPredictionService(store)
+    result = service.predict_cashflow_sync(CashflowPredictionInput(owner_name="Sara"))
+    assert [p.deal_id for p in result.per_deal_predictions] == ["1", "3"]
+    assert result.metadata.deals_analyzed == 2 and result.metadata.avg_confidence == 0.85
+    assert sum(b.expected_invoice_value_sar for b in result.aggregated_forecast) == 1000.0
+    assert not any("No deal" in w for w in result.warnings)
+
+
+def test_predict_cashflow_and_predict_deal_dates_are_awaitable(store, snapshot):
+    service = CashflowPredictionService(store)
+    request = CashflowPredictionInput(horizon_days=90, granularity="week")
+    result = asyncio.run(service.predict_cashflow(request))
+    assert result.per_deal_predictions[0].deal_title == "Deal 1"
+    deal = DealForPrediction(deal_id="A-1", deal_title="Lobby", stage="Awaiting GR")
+    [p] = asyncio.run(service.predict_deal_dates([deal], PredictionOptions(), AS_OF))
+    assert (p.deal_title, p.predicted_invoice_date) == ("Lobby", days_ahead(7))
+
+
+def test_forecast_table_and_assumptions_from_the_seeds_list_of_predictions(store):
+    service = CashflowPredictionService(store)
+    predictions = service.predict_deal_dates_sync(
+        [DealForPrediction(deal_id=str(i), stage=s, value=100.0) for i, s in enumerate(["Awaiting GR", "X"])],
+        today=AS_OF,
+    )
+    table = service.generate_forecast_table(predictions, ForecastOptions(granularity="month"), today=AS_OF)
+    assert table.group_by == "month" and sum(row.invoice_value for row in table.rows) == 200.0
+    report = service.explain_assumptions(predictions)
+    assert [d["deal_id"] for d in report.per_deal] == ["0", "1"]
+    assert report.methods == {"rules": 2}

@@ -1,10 +1,10 @@
-# Dealcast: `make run` serves the dashboard, `make test` runs lint and the test suite.
+# Dealcast: `make run` serves the dashboard, `make api` the HTTP API, `make test` runs lint and the tests.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint bench clean
+.PHONY: run api test lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(VENV)/.installed: requirements.txt
 run: $(VENV)/.installed
 	$(PY) -m core setup
 	$(PY) -m streamlit run app.py --server.headless true --server.port $(PORT)
+
+api: $(VENV)/.installed
+	$(PY) -m core setup
+	$(PY) -m core serve
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -64,6 +64,25 @@ class Settings:
     )
     llm_forecast_batch_size: int = _setting(10, "Deals per LLM request in the forecast's LLM path.")
     llm_forecast_in_flight: int = _setting(5, "LLM requests the forecast keeps in flight at once.")
+    db_lock_timeout: float = _setting(
+        30.0,
+        "Seconds a unit of work waits for another process (dashboard, API, CLI) to let go of the "
+        "DuckDB file before it fails with a clear message.",
+    )
+    api_host: str = _setting("127.0.0.1", "Address `python -m core serve` listens on.")
+    api_port: int = _setting(8000, "Port `python -m core serve` listens on.")
+    api_tokens: str = _setting(
+        "",
+        "Comma-separated bearer tokens the HTTP API accepts; never logged. Without any, the API "
+        "serves loopback only and asks for no token.",
+        secret=True,
+    )
+    metrics_port: int = _setting(
+        0, "Port on which the dashboard process serves Prometheus /metrics; 0 means not served."
+    )
+    log_format: str = _setting(
+        "auto", "Log events as `json` or `console`; `auto`: json unless stderr is a terminal."
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +100,11 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def api_token_list(self) -> tuple[str, ...]:
+        """The API's bearer tokens, blanks dropped."""
+        return tuple(token.strip() for token in self.api_tokens.split(",") if token.strip())
 
 
 def _coerce(key: str, raw: str, kind: type) -> object:

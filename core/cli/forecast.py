@@ -6,29 +6,13 @@ import argparse
 import sys
 
 from core.cashflow import ForecastOptions, PredictionOptions, run_backtest
-from core.cashflow.convert import DEAL_FIELDS, deal_records, run_warnings
+from core.cashflow.convert import DEAL_FIELDS, run_warnings
+from core.cashflow.document import forecast_document, period_rows
 from core.cashflow.engines import engine_names
-from core.cashflow.receivables import receivables_json, receivables_line
+from core.cashflow.receivables import receivables_line
 from core.cashflow.service import CashflowPredictionService
 from core.cli._shared import open_store, print_json
 from core.export import write_table
-
-PERIOD_FIELDS = (
-    "period",
-    "start",
-    "end",
-    "invoice_value",
-    "invoice_value_unweighted",
-    "cash_in",
-    "cash_in_unweighted",
-    "cash_in_p10",
-    "cash_in_p90",
-    "deal_count",
-    "avg_confidence",
-    "cash_in_pipeline",
-    "cash_in_receivables",
-    "receivable_count",
-)
 
 
 def _confidence(text: str) -> float:
@@ -138,37 +122,11 @@ def run_forecast(args: argparse.Namespace) -> int | None:
         agg = run.aggregate(forecast)
         if args.out:
             write_table(run.frame.loc[:, list(DEAL_FIELDS)], args.out)
-        periods = [{name: row[name] for name in PERIOD_FIELDS} for row in agg.periods.to_dict("records")]
         if args.json:
-            print_json(
-                {
-                    "snapshot_id": run.snapshot_id,
-                    "as_of": run.as_of,
-                    "engine": run.engine,
-                    "horizon_days": args.horizon,
-                    "granularity": args.granularity,
-                    "min_confidence": args.min_confidence,
-                    "pipeline": args.pipeline,
-                    "owner": args.owner,
-                    "base_currency": run.assumptions.base_currency,
-                    "assumptions_version": run.assumptions.version,
-                    "run_id": run.run_id,
-                    "periods": _json_safe(periods),
-                    "totals": agg.totals,
-                    "excluded": agg.excluded,
-                    "shown": agg.shown,
-                    "warnings": [*run.warnings, *run_warnings(run.frame, run.as_of, run.assumptions)],
-                    "deals": deal_records(run.frame, run.as_of, run.assumptions),
-                    "receivables": receivables_json(run, agg),
-                }
-            )
+            print_json(forecast_document(run, forecast, agg))
         else:
-            _print_forecast(run, agg, periods)
+            _print_forecast(run, agg, period_rows(agg))
     return None
-
-
-def _json_safe(rows: list[dict]) -> list[dict]:
-    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()} for row in rows]
 
 
 def _money(value: float) -> str:
@@ -188,7 +146,7 @@ def _print_forecast(run, agg, periods: list[dict]) -> None:
     print(header)
     print("-" * len(header))
     for row in periods:
-        conf = "" if row["avg_confidence"] != row["avg_confidence"] else f"{row['avg_confidence']:.2f}"
+        conf = "" if row["avg_confidence"] is None else f"{row['avg_confidence']:.2f}"
         print(
             f"{row['period']:<9} {row['start']!s:<10} {_money(row['invoice_value']):>14} "
             f"{_money(row['cash_in']):>14} {_money(row['cash_in_p10']):>14} {_money(row['cash_in_p90']):>14} "

@@ -1,0 +1,71 @@
+"""The forecast as one JSON document: what ``forecast --json`` prints and the API's predict returns.
+
+Both call ``forecast_document`` on a ``PredictionRun``, so the command line and the HTTP API
+give the same periods, totals and deals for the same snapshot and options.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.cashflow.aggregate import Aggregation
+from core.cashflow.convert import deal_records, run_warnings
+from core.cashflow.models import ForecastOptions
+from core.cashflow.receivables import receivables_json
+
+PERIOD_FIELDS = (
+    "period",
+    "start",
+    "end",
+    "invoice_value",
+    "invoice_value_unweighted",
+    "cash_in",
+    "cash_in_unweighted",
+    "cash_in_p10",
+    "cash_in_p90",
+    "deal_count",
+    "avg_confidence",
+    "cash_in_pipeline",
+    "cash_in_receivables",
+    "receivable_count",
+)
+
+
+def period_rows(agg: Aggregation) -> list[dict[str, Any]]:
+    """The periods of an aggregation as plain dicts (NaN as None), in ``PERIOD_FIELDS`` order."""
+    return [
+        {name: (None if isinstance(row[name], float) and row[name] != row[name] else row[name])
+         for name in PERIOD_FIELDS}
+        for row in agg.periods.to_dict("records")
+    ]
+
+
+def forecast_document(
+    run, forecast: ForecastOptions, agg: Aggregation | None = None, *, include_deals: bool = True
+) -> dict[str, Any]:
+    """Periods, totals, exclusions, warnings, per-deal predictions and receivables of one run.
+
+    ``agg`` is ``run.aggregate(forecast)`` when the caller has it already; ``include_deals``
+    False leaves the per-deal list empty (the periods and totals are the same).
+    """
+    agg = agg or run.aggregate(forecast)
+    return {
+        "snapshot_id": run.snapshot_id,
+        "as_of": run.as_of,
+        "engine": run.engine,
+        "horizon_days": forecast.horizon_days,
+        "granularity": forecast.granularity,
+        "min_confidence": forecast.min_confidence,
+        "pipeline": forecast.pipeline,
+        "owner": forecast.owner,
+        "base_currency": run.assumptions.base_currency,
+        "assumptions_version": run.assumptions.version,
+        "run_id": run.run_id,
+        "periods": period_rows(agg),
+        "totals": agg.totals,
+        "excluded": agg.excluded,
+        "shown": agg.shown,
+        "warnings": [*run.warnings, *run_warnings(run.frame, run.as_of, run.assumptions)],
+        "deals": deal_records(run.frame, run.as_of, run.assumptions) if include_deals else [],
+        "receivables": receivables_json(run, agg),
+    }

@@ -18,7 +18,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 SMS_MAX_CHARS = 160
 WHATSAPP_SHORT_MAX_CHARS = 160
@@ -27,7 +27,17 @@ STATUS_FLAG_MAX_CHARS = 80
 
 Confidence = Annotated[float, Field(ge=0.0, le=1.0, description="how sure the model is, 0.0 to 1.0")]
 Text = Annotated[str, Field(min_length=1)]
-Items = Annotated[list[str], Field(default_factory=list)]
+
+
+def _none_as(empty: object) -> BeforeValidator:
+    """A field the result can do without: null reads as ``empty``, like a missing field."""
+    return BeforeValidator(lambda value: empty if value is None else value)
+
+
+# Optional fields: a model may leave them out or send null (many OpenAI-compatible servers
+# write "body_html": null); neither is worth a re-ask, since the result does without them.
+Items = Annotated[list[str], _none_as([]), Field(default_factory=list)]
+OptionalText = Annotated[str, _none_as(""), Field(default="")]
 
 
 def _at_most_words(limit: int):
@@ -57,10 +67,10 @@ class ComplianceCheck(BaseModel):
     A presence flag is None when that check was switched off.
     """
 
-    survey_checklist_present: bool | None
-    quality_docs_present: bool | None
+    survey_checklist_present: bool | None = None
+    quality_docs_present: bool | None = None
     missing_items: Items
-    comment: str
+    comment: OptionalText
     confidence: Confidence
 
 
@@ -86,9 +96,9 @@ class DealHealthAnalysis(BaseModel):
     status_flag: Annotated[str, Field(min_length=1, max_length=STATUS_FLAG_MAX_CHARS)]
     summary: Text
     blockers: Items
-    attribution: Text
-    communication_assessment: Text
-    recommended_action: Text
+    attribution: OptionalText
+    communication_assessment: OptionalText
+    recommended_action: OptionalText
     confidence: Confidence
 
 
@@ -97,7 +107,7 @@ class FollowupEmail(BaseModel):
 
     subject: Annotated[str, Field(min_length=1, max_length=200)]
     body: Text
-    body_html: Text
+    body_html: Annotated[str | None, Field(default=None, description="simple HTML; null: built from body")]
     suggested_followups: Items
     confidence: Confidence
 
@@ -151,7 +161,7 @@ class DatePrediction(BaseModel):
     confidence: Confidence
     assumptions: Items
     missing_fields: Items
-    reasoning: str = ""
+    reasoning: OptionalText
 
     def invoice_date(self) -> dt.date | None:
         """The predicted invoice date; raises ValueError when it is not YYYY-MM-DD."""

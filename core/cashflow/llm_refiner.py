@@ -208,7 +208,7 @@ async def _ask(
     config = template.config
     async with gate:
         try:
-            result = await client.generate_structured_completion(
+            answer = await client.generate_structured_completion(
                 DatePredictions,
                 system_prompt=batch.system_prompt,
                 user_prompt=batch.user_prompt,
@@ -221,7 +221,7 @@ async def _ask(
             )
         except LLMError as exc:
             return BatchOutcome(batch, error=exc)
-    return BatchOutcome(batch, answer=result.data)
+    return BatchOutcome(batch, answer=answer)
 
 
 # -- the prompt ---------------------------------------------------------------------------

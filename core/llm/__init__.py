@@ -2,7 +2,9 @@
 
     client = get_llm_client()                       # from settings, with the default store
     reply = run_sync(client.generate_completion(system_prompt="...", user_prompt="...", tier="fast"))
-    result = run_sync(client.generate_structured_completion(MySchema, user_prompt="..."))
+    data = run_sync(client.generate_structured_completion(MySchema, user_prompt="..."))  # a MySchema
+    result = run_sync(client.generate_structured_completion_with_response(MySchema, user_prompt="..."))
+    result.data, result.response.usage    # the instance, and the reply it came from
 
 The modules: client (LLMClient), config (LLMTimeout, RetryPolicy), errors (the exception
 tree), models (LLMResponse, StructuredResult), usage (tokens and prices), circuit

@@ -259,6 +259,20 @@ class LLMClient:
         self,
         schema: type[SchemaT],
         messages: list[dict[str, Any]] | None = None,
+        **options: Any,
+    ) -> SchemaT:
+        """A reply validated against ``schema``: an instance of ``schema`` (the seed's contract).
+
+        Takes the options of ``generate_structured_completion_with_response``, which also
+        gives the reply's usage, attempts and latency.
+        """
+        result = await self.generate_structured_completion_with_response(schema, messages, **options)
+        return result.data
+
+    async def generate_structured_completion_with_response(
+        self,
+        schema: type[SchemaT],
+        messages: list[dict[str, Any]] | None = None,
         *,
         system_prompt: str | None = None,
         user_prompt: str | None = None,
@@ -271,12 +285,15 @@ class LLMClient:
         variant: str | None = None,
         use_cache: bool = True,
         response_format: dict[str, Any] | None = UNSET,
+        reask: bool = True,
     ) -> StructuredResult[SchemaT]:
-        """A reply validated against ``schema``; asks once more, quoting the problem, if invalid.
+        """A reply validated against ``schema``, with the reply it came from (``.data``, ``.response``).
 
         The schema is added to the system prompt; ``response_format`` defaults to JSON mode
-        when the client's ``json_mode`` is on (``None`` sends none). A reply cut off by
-        ``max_tokens`` raises LLMValidationError at once; so does a second invalid reply.
+        when the client's ``json_mode`` is on (``None`` sends none). An invalid reply is
+        asked about once more, quoting the problem (``reask=False``: a caller that re-asks
+        itself gets the LLMValidationError at once). A reply cut off by ``max_tokens``
+        raises LLMValidationError at once; so does a second invalid reply.
         """
         if response_format is UNSET:
             response_format = JSON_OBJECT if self.json_mode else None
@@ -304,11 +321,11 @@ class LLMClient:
             return StructuredResult(data, response)
         except LLMValidationError as exc:
             first = exc.response
-            if first is None or first.finish_reason == "length":
+            if not reask or first is None or first.finish_reason == "length":
                 raise
             reason = exc.message
-        reask = replace(call, messages=with_reask(call.messages, first.content, reason))
-        response, data = await self._run(reask, accept)
+        again = replace(call, messages=with_reask(call.messages, first.content, reason))
+        response, data = await self._run(again, accept)
         self._recorder.remember(call, response)  # the same question next time gets the good answer
         return StructuredResult(data, combined(first, response))
 

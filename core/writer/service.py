@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.llm import LLMClient, LLMError, LLMResponse, get_llm_client, run_sync
+from core.llm import LLMClient, LLMError, LLMResponse, LLMValidationError, get_llm_client, run_sync
 from core.prompts import PromptError, PromptRegistry, PromptTemplate, get_prompt_registry
 from core.writer import tasks
 from core.writer.models import (
@@ -172,30 +172,42 @@ class WriterService:
         feedback = ""
         problems: list[str] = []
         responses: list[LLMResponse] = []
+        refused: LLMValidationError | None = None  # the last answer's, when its JSON did not fit
+        # One question and at most one re-ask in all: the client's own re-ask is off, so an
+        # answer refused for its schema or for the checks below costs one more request, not three.
         for _ in range(2):
             try:
-                answer = await client.generate_structured_completion(
+                answer = await client.generate_structured_completion_with_response(
                     schema, system_prompt=system, user_prompt=user + feedback,
                     tier=config.tier, temperature=config.temperature, max_tokens=config.max_tokens,
                     prompt_id=config.id, prompt_version=config.version, variant=config.variant,
                     # The client caches every schema-valid reply, including one rejected here: a
                     # re-ask must reach the model, or a repeated call would replay both rejections.
-                    use_cache=not feedback,
+                    use_cache=not feedback, reask=False,
                 )
+            except LLMValidationError as exc:
+                if exc.response is not None:
+                    responses.append(exc.response)
+                refused = exc
+                problems = [f"the answer did not fit the JSON fields asked for: {exc.message}"]
             except LLMError as exc:
                 self._record(template, context, responses, success=False)
                 return task.fallback(context, failure_reason(exc))
-            responses.append(answer.response)
-            try:
-                result = task.build(answer.data.model_dump(mode="json"), context)
-                problems = result_problems(result, context)
-            except ValidationError as exc:
-                problems = problems_from_error(exc)
-            if not problems:
-                self._record(template, context, responses, success=True, confidence=result.confidence)
-                return result
+            else:
+                refused = None
+                responses.append(answer.response)
+                try:
+                    result = task.build(answer.data.model_dump(mode="json"), context)
+                    problems = result_problems(result, context)
+                except ValidationError as exc:
+                    problems = problems_from_error(exc)
+                if not problems:
+                    self._record(template, context, responses, success=True, confidence=result.confidence)
+                    return result
             feedback = REASK.format(problems="\n".join(f"- {problem}" for problem in problems))
         self._record(template, context, responses, success=False)
+        if refused is not None:
+            return task.fallback(context, failure_reason(refused))
         return task.fallback(context, "The LLM's answer was rejected twice: " + " ".join(problems))
 
     async def _stream(self, task: Task[Any, Any], context: Any, field: str) -> AsyncIterator[str]:

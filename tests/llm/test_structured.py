@@ -18,7 +18,7 @@ class Summary(BaseModel):
 def structured(client, **options):
     options.setdefault("system_prompt", "Summarise the deal.")
     options.setdefault("user_prompt", "Deal 42: waiting for site readiness.")
-    return run(client, lambda c: c.generate_structured_completion(Summary, **options))
+    return run(client, lambda c: c.generate_structured_completion_with_response(Summary, **options))
 
 
 GOOD = {"summary": "Waiting on the site.", "confidence": 0.8}
@@ -138,8 +138,8 @@ def test_only_valid_structured_replies_are_cached(make_client, openai_server, st
     client = make_client(store=store)
 
     async def twice(c):
-        first = await c.generate_structured_completion(Summary, user_prompt="same")
-        second = await c.generate_structured_completion(Summary, user_prompt="same")
+        first = await c.generate_structured_completion_with_response(Summary, user_prompt="same")
+        second = await c.generate_structured_completion_with_response(Summary, user_prompt="same")
         return first, second
 
     first, second = run(client, twice)
@@ -147,3 +147,21 @@ def test_only_valid_structured_replies_are_cached(make_client, openai_server, st
     assert first.data == second.data == Summary(**GOOD)
     assert len(openai_server.requests) == 2  # the invalid reply and the re-ask; the repeat is cached
     assert second.response.cache_hit is True
+
+
+def test_structured_completion_returns_the_schema_instance(make_client, openai_server):
+    openai_server.script(Reply.json(GOOD))
+
+    data = run(make_client(), lambda c: c.generate_structured_completion(Summary, user_prompt="Deal 42"))
+
+    assert data == Summary(**GOOD)
+
+
+def test_without_reask_an_invalid_reply_raises_after_one_request(make_client, openai_server):
+    openai_server.script(Reply.json({"wrong": 1}), Reply.json(GOOD))
+
+    with pytest.raises(LLMValidationError) as caught:
+        structured(make_client(), reask=False)
+
+    assert len(openai_server.requests) == 1
+    assert caught.value.response is not None  # the caller can quote the reply when it asks again

@@ -321,3 +321,30 @@ def test_writer_without_its_prompt_falls_back_saying_which(llm, tmp_path, llm_se
     )
     assert "".join(writer.stream_deal_summary_sync(summary_context())) == result.summary
     assert llm_server.requests == []
+
+
+def test_writer_accepts_null_optional_fields_without_a_re_ask(writer, llm_server):
+    answer = {**ANSWERS["email.followup"], "body_html": None, "suggested_followups": None}
+    llm_server.script(Reply.json(answer))
+    result = writer.draft_email_sync(email_context())
+    assert len(llm_server.requests) == 1
+    assert result.source == "llm" and result.confidence == 0.75
+    assert result.body_html.startswith("<p>Dear Khalid,")  # built from the body
+    assert result.suggested_followups == []
+
+
+def test_writer_accepts_missing_optional_fields(writer, llm_server):
+    answer = {k: v for k, v in ANSWERS["deal.summarize"].items() if k not in ("blockers", "missing_info")}
+    llm_server.script(Reply.json(answer))
+    result = writer.summarize_deal_sync(summary_context())
+    assert len(llm_server.requests) == 1
+    assert result.source == "llm" and result.blockers == []
+
+
+def test_writer_refused_answer_costs_at_most_one_re_ask(writer, llm_server):
+    too_long = {**ANSWERS["notes.summarize"], "summary": "word " * 80}
+    llm_server.script(Reply.text("I cannot help with that."), Reply.json(too_long), Reply.json(too_long))
+    result = writer.summarize_notes_sync(notes_context(max_length=20))
+    assert len(llm_server.requests) == 2  # the question and one re-ask, whatever went wrong
+    assert "did not fit the JSON fields" in sent_text(llm_server.requests[1])
+    assert result.source == "fallback" and result.confidence == 0.0

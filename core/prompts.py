@@ -41,7 +41,7 @@ from typing import Any, Literal
 import jinja2
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core import outputs
 from core.config import PROMPTS_DIR, get_settings
@@ -240,6 +240,8 @@ class PromptTemplate(BaseModel):
     required_variables: tuple[str, ...]
     optional_variables: tuple[str, ...] = ()
     defaults: dict[str, Any] = Field(default_factory=dict)
+    #: Other names a caller may give a variable (e.g. the seed's ``deal_title`` for ``title``).
+    aliases: dict[str, str] = Field(default_factory=dict)
     sample: dict[str, Any] = Field(default_factory=dict)
     output_model: str
     system: str = Field(min_length=1)
@@ -252,6 +254,14 @@ class PromptTemplate(BaseModel):
         if name not in outputs.OUTPUT_MODELS:
             raise ValueError(f"{name!r} is not a class in core.outputs ({', '.join(outputs.OUTPUT_MODELS)})")
         return name
+
+    @model_validator(mode="after")
+    def _aliases_name_variables(self) -> PromptTemplate:
+        for alias, name in self.aliases.items():
+            if name not in self.variables or alias in self.variables:
+                raise ValueError(f"alias {alias!r} must name a variable ({name!r} is not one) "
+                                 "and must not be a variable itself")
+        return self
 
     @property
     def pinned_id(self) -> str:
@@ -463,6 +473,10 @@ class PromptRegistry:
 
     @staticmethod
     def _values(template: PromptTemplate, variables: Mapping[str, Any]) -> dict[str, Any]:
+        doubled = sorted(a for a, name in template.aliases.items() if a in variables and name in variables)
+        if doubled:
+            raise PromptError(f"{template.pinned_id}: {', '.join(doubled)} given under both names")
+        variables = {template.aliases.get(name, name): value for name, value in variables.items()}
         unknown = sorted(set(variables) - set(template.variables))
         if unknown:
             raise PromptError(

@@ -55,7 +55,8 @@ PHRASES: dict[Language, dict[str, str]] = {
         "greeting.other": "Dear {names},",
         "email.opening": "I am writing regarding: {intent}.",
         "email.default_intent": DEFAULT_EMAIL_INTENT,
-        "email.deal": "- {title}{org}: currently {stage}{days}{value}.",
+        "email.deal": "- {title}{org}: currently {stage}{days}{value}.{issue}",
+        "email.issue": " Open point: {issue}.",
         "email.org": " ({org})",
         "email.days": " for {days} days",
         "email.value": ", value {value}",
@@ -118,7 +119,8 @@ PHRASES: dict[Language, dict[str, str]] = {
         "greeting.other": "السادة {names} المحترمين،",
         "email.opening": "تحية طيبة، أكتب إليكم بخصوص: {intent}.",
         "email.default_intent": "الخطوة التالية وموعدها",
-        "email.deal": "- {title}{org}: المرحلة الحالية {stage}{days}{value}.",
+        "email.deal": "- {title}{org}: المرحلة الحالية {stage}{days}{value}.{issue}",
+        "email.issue": " نقطة مفتوحة: {issue}.",
         "email.org": " ({org})",
         "email.days": " منذ {days} يومًا",
         "email.value": "، بقيمة {value}",
@@ -220,6 +222,7 @@ def _deal_line(language: Language, deal: DealFacts) -> str:
         stage=deal.stage or _t(language, "unknown_stage"),
         days=_t(language, "email.days", days=deal.days_in_stage) if deal.days_in_stage is not None else "",
         value=_t(language, "email.value", value=value) if value else "",
+        issue=_t(language, "email.issue", issue=deal.issue.rstrip(".")) if deal.issue else "",
     )
 
 
@@ -244,7 +247,7 @@ def fallback_email(context: EmailDraftContext, reason: str) -> DraftEmailResult:
         _t(lang, "email.closing") + "\n" + (context.sender_name or _t(lang, "email.team")),
     ])
     return DraftEmailResult(
-        deal_ids=[deal.deal_id for deal in deals],
+        deal_ids=[deal.deal_id for deal in deals if deal.deal_id],
         subject=truncate_chars(f"{prefix}{intent[:1].upper()}{intent[1:]}: {about}", 120),
         body=body,
         body_html=text_to_html(body),

@@ -18,7 +18,7 @@ import re
 from enum import Enum, StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 # The verdicts and channel limits the prompts' output models enforce.
 from core.outputs import EMAIL_REMINDER_MAX_WORDS, SMS_MAX_CHARS, HealthStatus
@@ -147,10 +147,12 @@ class _Context(BaseModel):
 
 
 class _DealContext(_Context):
-    """A context about one deal. ``notes`` takes the CRM text column or a list of notes."""
+    """A context about one deal. ``notes`` takes the CRM text column or a list of notes.
+
+    The seed's ``deal_title`` is accepted for ``title`` and read back under that name."""
 
     deal_id: str = Field(min_length=1)
-    title: str = Field(min_length=1)
+    title: str = Field(min_length=1, validation_alias=AliasChoices("title", "deal_title"))
     stage: str | None = None
     notes: list[Note] = Field(default_factory=list)
 
@@ -162,15 +164,24 @@ class _DealContext(_Context):
         """The key that picks an A/B prompt variant for this deal, stable across runs."""
         return self.deal_id
 
+    @property
+    def deal_title(self) -> str:
+        """The seed's name for ``title``."""
+        return self.title
+
 
 class DealFacts(BaseModel):
-    """The facts about one deal an email can cite."""
+    """The facts about one deal an email can cite (the seed's ``deal_contexts`` entries:
+    ``title``, ``pipeline``, ``stage``, ``issue``). Without a ``deal_id`` the deal is
+    cited by its facts only and the result lists no id for it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    deal_id: str = Field(min_length=1)
+    deal_id: str | None = Field(default=None, min_length=1)
     title: str = Field(min_length=1)
+    pipeline: str | None = None
     stage: str | None = None
+    issue: str | None = Field(default=None, description="what holds the deal up, in a few words")
     value: float | None = None
     currency: str | None = None
     organization: str | None = None
@@ -202,7 +213,7 @@ class EmailDraftContext(_Context):
 
     @property
     def assignment_key(self) -> str:
-        return ",".join(deal.deal_id for deal in self.deal_contexts)
+        return ",".join(deal.deal_id or deal.title for deal in self.deal_contexts)
 
 
 class ReminderDraftContext(_Context):
@@ -241,9 +252,11 @@ class ReminderDraftContext(_Context):
 
 
 class DealSummaryContext(_DealContext):
-    """A summary of one deal: where it stands, what blocks it, what to do next."""
+    """A summary of one deal: where it stands, what blocks it, what to do next.
 
-    owner: str | None = None
+    The seed's ``owner_name`` is accepted for ``owner`` and read back under that name."""
+
+    owner: str | None = Field(default=None, validation_alias=AliasChoices("owner", "owner_name"))
     days_in_stage: int | None = Field(default=None, ge=0)
     value: float | None = None
     currency: str | None = None
@@ -255,6 +268,11 @@ class DealSummaryContext(_DealContext):
     max_length: int = Field(default=120, ge=10, le=2000, description="most words in the summary")
     tone: Tone = Tone.PROFESSIONAL
     constraints: list[str] = Field(default_factory=list, description="extra instructions, one each")
+
+    @property
+    def owner_name(self) -> str | None:
+        """The seed's name for ``owner``."""
+        return self.owner
 
 
 class ComplianceContext(_DealContext):
@@ -399,6 +417,15 @@ class ComplianceResult(WriterResult):
     quality_docs_present: bool | None = Field(default=None, description="None when not checked")
     missing_items: list[str] = Field(default_factory=list)
     comment: str = ""
+
+    @property
+    def status(self) -> Literal["complete", "incomplete", "not_checked"]:
+        """One word for the check: complete (every checked document present, nothing missing),
+        incomplete, or not_checked (no check was switched on)."""
+        flags = [f for f in (self.survey_checklist_present, self.quality_docs_present) if f is not None]
+        if not flags and not self.missing_items:
+            return "not_checked"
+        return "complete" if all(flags) and not self.missing_items else "incomplete"
 
 
 class OrderReceivedResult(WriterResult):

@@ -91,7 +91,8 @@ class DealRecord(BaseModel):
 
     def facts(self) -> DealFacts:
         return DealFacts(
-            deal_id=self.deal_id, title=self.get("title") or self.deal_id, stage=self.get("stage"),
+            deal_id=self.deal_id, title=self.get("title") or self.deal_id, pipeline=self.get("pipeline"),
+            stage=self.get("stage"),
             value=self.get("value"), currency=self.get("currency"), organization=self.get("organization"),
             contact=self.get("contact"), owner=self.get("owner"), days_in_stage=self.days_in_stage,
             expected_close=self.get("expected_close"), notes=self.notes,

@@ -120,7 +120,7 @@ def _email_build(answer: dict[str, Any], context: EmailDraftContext) -> DraftEma
     html = sanitize_html(answer.get("body_html")) or text_to_html(body)
     return from_answer(
         DraftEmailResult, answer, answer["confidence"],
-        deal_ids=[deal.deal_id for deal in context.deal_contexts], body_html=html,
+        deal_ids=[deal.deal_id for deal in context.deal_contexts if deal.deal_id], body_html=html,
         language=context.language,
     )
 

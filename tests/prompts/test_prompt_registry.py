@@ -196,3 +196,13 @@ def test_get_prompt_registry_is_process_wide_and_records_into_the_configured_dat
         assert rows == [("reminder.sms", "control")]
     finally:
         get_settings.cache_clear()
+
+
+def test_render_accepts_the_seeds_variable_names_as_aliases(registry):
+    facts = {"stage": "Approved", "days_in_stage": 12, "notes": ["Site not ready"]}
+    seed = {"deal_title": "Lobby", "owner_name": "Omar", **facts}
+    own = {"title": "Lobby", "owner": "Omar", **facts}
+    render = registry.render_prompt
+    assert render("deal.summarize.v1", seed) == render("deal.summarize.v1", own)
+    with pytest.raises(PromptError, match="deal_title given under both names"):
+        registry.render_prompt("deal.summarize.v1", {"deal_title": "Lobby", "title": "Lobby"})

@@ -58,6 +58,9 @@ class Settings:
     llm_max_concurrency: int = _setting(5, "LLM requests in flight at once.")
     llm_requests_per_minute: int = _setting(0, "Requests per minute cap; 0 means no cap.")
     llm_cache_ttl_seconds: int = _setting(7 * 24 * 3600, "Seconds a cached LLM response is reused.")
+    llm_cache_max_rows: int = _setting(
+        50_000, "Most cached LLM responses kept; past it the least recently used go (expired ones always)."
+    )
     llm_forecast_policy: str = _setting(
         "unknown_and_stuck",
         "Deals `forecast --llm on` asks the LLM about: all, unknown (stages), stuck or unknown_and_stuck.",

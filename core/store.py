@@ -211,6 +211,11 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "DROP TABLE deals",
         "ALTER TABLE deals_v4 RENAME TO deals",
     )),
+    (5, (
+        # The response cache is an LRU with a size bound: a hit marks the row used.
+        "ALTER TABLE llm_cache ADD COLUMN last_used_at TIMESTAMP",
+        "UPDATE llm_cache SET last_used_at = created_at",
+    )),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -58,7 +58,7 @@ def test_store_migration_4_keeps_the_deals_and_stores_per_deal_text_with_zstd(db
     monkeypatch.undo()
 
     with Store(db_path) as store:
-        assert store.schema_version == 4
+        assert store.schema_version == SCHEMA_VERSION
         assert store.load_deals(1)["extra"].tolist() == [json.dumps({"Custom": i}) for i in range(3)]
         store.save_snapshot(new_snapshot(3, sha="sha-2"), make_deals(3), no_rejects(), b"c,d\n")
         store.cursor().execute("CHECKPOINT")
@@ -70,6 +70,21 @@ def test_store_migration_4_keeps_the_deals_and_stores_per_deal_text_with_zstd(db
         ("deal_id", "title", "extra"), "ZSTD"
     )
     assert compression["stage"] != "ZSTD"
+
+
+def test_store_migration_5_marks_cached_replies_used_when_they_were_written(db_path, monkeypatch):
+    monkeypatch.setattr("core.store.MIGRATIONS", MIGRATIONS[:4])
+    with Store(db_path) as old:
+        old.cursor().execute(
+            "INSERT INTO llm_cache (key, model, response, created_at, expires_at) "
+            "VALUES ('k', 'm', '{}', TIMESTAMP '2026-01-02 03:04:05', TIMESTAMP '2027-01-01')"
+        )
+    monkeypatch.undo()
+
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        (used,) = store.cursor().execute("SELECT last_used_at FROM llm_cache").fetchone()
+    assert used == dt.datetime(2026, 1, 2, 3, 4, 5)
 
 
 def test_save_snapshot_round_trips_deals_rejects_and_raw_bytes(store):

@@ -7,6 +7,7 @@ import streamlit as st
 from core.charts import llm_calls_figure, llm_errors_figure, llm_tokens_figure
 from core.llm.call_report import call_filters, usage_report
 from core.llm.status import llm_status
+from core.llm.usage import format_cost
 from views._common import app_store, llm_client, sidebar
 
 TABLE_COLUMNS = {
@@ -58,7 +59,11 @@ else:
     tiles[0].metric("Calls", f"{totals['calls']:,}")
     tiles[1].metric("Failed", f"{totals['failures']:,}")
     tiles[2].metric("Tokens", f"{totals['total_tokens']:,}")
-    tiles[3].metric("Cost (USD)", f"${totals['cost_usd']:,.4f}")
+    unknown = totals["cost_unknown_calls"]
+    tiles[3].metric(
+        "Cost (USD)", format_cost(None if unknown and unknown == totals["calls"] else totals["cost_usd"]),
+        help=f"Cost unknown for {unknown:,} call(s): model not in the price table." if unknown else None,
+    )
     tiles[4].metric("Latency p50", milliseconds(totals["latency_p50_ms"]))
     tiles[5].metric("Latency p95", milliseconds(totals["latency_p95_ms"]))
     rate = totals["cache_hit_rate"]

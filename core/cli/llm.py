@@ -10,6 +10,7 @@ from core.config import get_settings
 from core.llm import LLMClient, LLMResponse, llm_status, run_sync
 from core.llm.config import TIERS
 from core.llm.status import LLMStatus
+from core.llm.usage import format_cost
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -83,7 +84,8 @@ def format_status(status: LLMStatus) -> str:
         calls = status.calls
         lines.append(
             f"Calls:     {calls.calls} logged ({calls.successes} ok, {calls.failures} failed, "
-            f"{calls.cache_hits} from cache), {calls.total_tokens:,} tokens, ${calls.total_cost_usd:.4f}"
+            f"{calls.cache_hits} from cache), {calls.total_tokens:,} tokens, "
+            + format_cost(calls.total_cost_usd, calls.cost_unknown_calls)
         )
     return "\n".join(lines)
 

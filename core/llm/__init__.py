@@ -7,7 +7,7 @@
     result.data, result.response.usage    # the instance, and the reply it came from
 
 The modules: client (LLMClient), config (LLMTimeout, RetryPolicy), errors (the exception
-tree), models (LLMResponse, StructuredResult), usage (tokens and prices), circuit
+tree), models (LLMResponse, StructuredResult), usage (Usage alias TokenUsage, prices), circuit
 (breaker, rate limiter), cache / calllog / metrics / recording (what every call leaves
 behind), transport (httpx errors into LLM errors), parsing, runner (run_sync).
 """
@@ -28,7 +28,7 @@ from core.llm.errors import (
 from core.llm.models import LLMResponse, StructuredResult
 from core.llm.runner import get_llm_client, run_sync
 from core.llm.status import LLMStatus, llm_status
-from core.llm.usage import Usage
+from core.llm.usage import TokenUsage, Usage, format_cost
 
 __all__ = [
     "CircuitBreaker",
@@ -47,7 +47,9 @@ __all__ = [
     "LLMValidationError",
     "RetryPolicy",
     "StructuredResult",
+    "TokenUsage",
     "Usage",
+    "format_cost",
     "get_llm_client",
     "llm_status",
     "run_sync",

@@ -1,8 +1,12 @@
-"""The response cache in the store's ``llm_cache`` table.
+"""The response cache in the store's ``llm_cache`` table: an LRU with a TTL and a size bound.
 
 A Streamlit rerun or a repeated forecast asks the same question again; the answer comes
 from here instead of the server. The key is a SHA-256 over everything that shapes the
 answer (server, model, messages, parameters), never over the API key.
+
+Each hit marks its row used (``last_used_at``). Each write purges: expired rows go, and
+past ``max_rows`` live rows the least recently used go, so the table never outgrows the
+bound by more than the row just written.
 """
 
 from __future__ import annotations
@@ -26,31 +30,47 @@ def cache_key(
 
 
 class ResponseCache:
-    """Stored replies with an expiry time; ``clock`` gives epoch seconds (injectable for tests)."""
+    """Stored replies with an expiry time and a row bound; ``clock`` gives epoch seconds
+    (injectable for tests)."""
 
-    def __init__(self, store: Store, ttl_seconds: float, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store, ttl_seconds: float, *, max_rows: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        if max_rows < 1:
+            raise ValueError(f"DEALCAST_LLM_CACHE_MAX_ROWS must be at least 1, not {max_rows}")
         self.store = store
         self.ttl_seconds = ttl_seconds
+        self.max_rows = max_rows
         self._clock = clock
 
     def _now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self._clock(), dt.UTC).replace(tzinfo=None)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The stored reply for ``key`` if it has not expired."""
+        """The stored reply for ``key`` if it has not expired; the row is marked used."""
+        now = self._now()
         row = self.store.cursor().execute(
-            "SELECT response FROM llm_cache WHERE key = ? AND expires_at > ?", [key, self._now()]
+            "UPDATE llm_cache SET last_used_at = ? WHERE key = ? AND expires_at > ? RETURNING response",
+            [now, key, now],
         ).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, model: str, response: Mapping[str, Any]) -> None:
+        """Store a reply, then purge expired rows and the least recently used past the bound."""
         now = self._now()
         expires = now + dt.timedelta(seconds=self.ttl_seconds)
-        self.store.cursor().execute(
-            "INSERT OR REPLACE INTO llm_cache (key, model, response, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [key, model, json.dumps(response), now, expires],
-        )
+        with self.store.transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO llm_cache "
+                "(key, model, response, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [key, model, json.dumps(response), now, expires, now],
+            )
+            cur.execute(
+                """DELETE FROM llm_cache WHERE expires_at <= ? OR key IN (
+                       SELECT key FROM llm_cache WHERE expires_at > ?
+                       ORDER BY last_used_at DESC, created_at DESC, key OFFSET ?)""",
+                [now, now, self.max_rows],
+            )
 
 
 def cache_size(store: Store, *, clock: Callable[[], float] = time.time) -> dict[str, int]:

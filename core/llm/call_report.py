@@ -48,6 +48,7 @@ coalesce(sum(prompt_tokens), 0)::BIGINT AS prompt_tokens,
 coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
 coalesce(sum(total_tokens), 0)::BIGINT AS total_tokens,
 coalesce(sum(cost_usd), 0.0) AS cost_usd,
+count(*) FILTER (WHERE cost_usd IS NULL) AS cost_unknown_calls,
 {_percentile(50)} AS latency_p50_ms,
 {_percentile(95)} AS latency_p95_ms
 """
@@ -56,7 +57,8 @@ coalesce(sum(cost_usd), 0.0) AS cost_usd,
 @dataclass(frozen=True)
 class UsageReport:
     """The log under the chosen filters. ``totals`` holds calls, successes, failures,
-    cache_hits, cache_hit_rate, the three token counts, cost_usd, latency_p50_ms,
+    cache_hits, cache_hit_rate, the three token counts, cost_usd (of the calls whose cost is
+    known), cost_unknown_calls, latency_p50_ms,
     latency_p95_ms, first_call_at and last_call_at."""
 
     totals: dict[str, Any]

@@ -26,7 +26,7 @@ class CallRecord:
     completion_tokens: int
     cached_tokens: int
     total_tokens: int
-    cost_usd: float
+    cost_usd: float | None      # None: unknown (no reported cost, model not in the price table)
     latency_ms: float
     error_type: str | None
     cache_hit: bool
@@ -57,8 +57,10 @@ def call_totals(store: Store) -> dict[str, Any]:
                   count(*) FILTER (WHERE cache_hit),
                   coalesce(sum(total_tokens), 0),
                   coalesce(sum(cost_usd), 0),
+                  count(*) FILTER (WHERE cost_usd IS NULL),
                   max(ts)
            FROM llm_calls"""
     ).fetchone()
-    names = ("calls", "successes", "failures", "cache_hits", "total_tokens", "total_cost_usd", "last_call_at")
+    names = ("calls", "successes", "failures", "cache_hits", "total_tokens", "total_cost_usd",
+             "cost_unknown_calls", "last_call_at")
     return dict(zip(names, row, strict=True))

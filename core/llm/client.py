@@ -91,6 +91,7 @@ class LLMClient:
         max_concurrency: int | None = None,
         requests_per_minute: int | None = None,
         cache_ttl: float | None = None,
+        cache_max_rows: int | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
         json_mode: bool = True,
@@ -115,6 +116,7 @@ class LLMClient:
         self._recorder = Recorder(
             store, settings.llm_cache_ttl_seconds if cache_ttl is None else cache_ttl, self.base_url,
             clock=self._clock, redact=self._redact,
+            cache_max_rows=settings.llm_cache_max_rows if cache_max_rows is None else cache_max_rows,
         )
         self._transport = transport
         self._loop: asyncio.AbstractEventLoop | None = None

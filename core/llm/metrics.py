@@ -20,7 +20,7 @@ NO_PROMPT = "(none)"
 def _group() -> dict[str, Any]:
     return {
         "request_count": 0, "success_count": 0, "failure_count": 0, "cache_hits": 0,
-        "total_tokens": 0, "total_cost_usd": 0.0,
+        "total_tokens": 0, "total_cost_usd": 0.0, "cost_unknown_count": 0,
     }
 
 
@@ -49,7 +49,8 @@ class Metrics:
                 group["success_count" if call.succeeded else "failure_count"] += 1
                 group["cache_hits"] += int(call.cache_hit)
                 group["total_tokens"] += call.total_tokens
-                group["total_cost_usd"] += call.cost_usd
+                group["total_cost_usd"] += call.cost_usd or 0.0
+                group["cost_unknown_count"] += int(call.cost_usd is None)
             totals["attempt_count"] += call.attempts
             totals["retry_count"] += max(call.attempts - 1, 0)
             totals["prompt_tokens"] += call.prompt_tokens

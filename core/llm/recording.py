@@ -33,13 +33,15 @@ class Recorder:
 
     def __init__(
         self, store: Store | None, cache_ttl: float, base_url: str, *,
-        clock: Callable[[], float], redact: Callable[[str], str],
+        clock: Callable[[], float], redact: Callable[[str], str], cache_max_rows: int,
     ) -> None:
         self.store = store
         self.metrics = Metrics()
         self.base_url = base_url
         caching = store is not None and cache_ttl > 0
-        self._cache = ResponseCache(store, cache_ttl, clock=clock) if caching else None
+        self._cache = (
+            ResponseCache(store, cache_ttl, max_rows=cache_max_rows, clock=clock) if caching else None
+        )
         self._clock = clock
         self._redact = redact
 
@@ -116,7 +118,7 @@ class Recorder:
             "completion_tokens": record.completion_tokens,
             "cached_tokens": record.cached_tokens,
             "total_tokens": record.total_tokens,
-            "estimated_cost_usd": f"{record.cost_usd:.6f}",
+            "estimated_cost_usd": "unknown" if record.cost_usd is None else f"{record.cost_usd:.6f}",
             "response_time_ms": f"{record.latency_ms:.1f}",
             "attempts": record.attempts,
             "cache_hit": str(record.cache_hit).lower(),

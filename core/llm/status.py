@@ -22,6 +22,7 @@ class CallTotals(BaseModel):
     cache_hits: int = 0
     total_tokens: int = 0
     total_cost_usd: float = 0.0
+    cost_unknown_calls: int = 0
     last_call_at: dt.datetime | None = None
 
 

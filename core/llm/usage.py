@@ -19,7 +19,11 @@ PER_MILLION = 1_000_000
 
 
 class Usage(BaseModel):
-    """Tokens one reply (or several added together) used, and what they cost."""
+    """Tokens one reply (or several added together) used, and what they cost.
+
+    ``cost_usd`` is None when the cost is unknown: the server reported none and the model
+    is not in the price table. That is shown as "cost unknown", never as $0.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -27,10 +31,31 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     cached_tokens: int = 0
     total_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(**{name: getattr(self, name) + getattr(other, name) for name in Usage.model_fields})
+        tokens = {name: getattr(self, name) + getattr(other, name) for name in _TOKEN_FIELDS}
+        unknown = self.cost_usd is None or other.cost_usd is None
+        return Usage(**tokens, cost_usd=None if unknown else self.cost_usd + other.cost_usd)
+
+    @property
+    def estimated_cost_usd(self) -> float | None:
+        """The seed's name for ``cost_usd``."""
+        return self.cost_usd
+
+
+_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens")
+
+#: The seed's name for ``Usage``: the same class.
+TokenUsage = Usage
+
+
+def format_cost(cost_usd: float | None, unknown_calls: int = 0) -> str:
+    """``$0.0123``; "cost unknown" for an unknown cost; a total that leaves some calls out says so."""
+    if cost_usd is None:
+        return "cost unknown"
+    text = f"${cost_usd:,.4f}"
+    return f"{text} + cost unknown for {unknown_calls} call(s)" if unknown_calls else text
 
 
 class Price(BaseModel):
@@ -60,11 +85,11 @@ def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
 
 
 def estimate_cost(model: str, prompt_tokens: int, cached_tokens: int, completion_tokens: int,
-                  prices: Mapping[str, Price] | None = None) -> float:
-    """USD for these tokens at the table's prices; 0.0 for a model not in the table."""
+                  prices: Mapping[str, Price] | None = None) -> float | None:
+    """USD for these tokens at the table's prices; None (unknown) for a model not in the table."""
     price = price_for(model, load_prices() if prices is None else prices)
     if price is None:
-        return 0.0
+        return None
     uncached = max(prompt_tokens - cached_tokens, 0)
     return (
         uncached * price.input + cached_tokens * price.cached_input + completion_tokens * price.output

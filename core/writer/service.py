@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.llm import LLMClient, LLMError, LLMResponse, LLMValidationError, get_llm_client, run_sync
+from core.llm import LLMClient, LLMError, LLMResponse, LLMValidationError, Usage, get_llm_client, run_sync
 from core.prompts import PromptError, PromptRegistry, PromptTemplate, get_prompt_registry
 from core.writer import tasks
 from core.writer.models import (
@@ -254,7 +254,7 @@ class WriterService:
             success=success,
             confidence=confidence,
             total_tokens=sum(r.usage.total_tokens for r in responses) if responses else None,
-            cost_usd=sum(r.usage.cost_usd for r in responses) if responses else None,
+            cost_usd=sum((r.usage for r in responses), Usage()).cost_usd if responses else None,
             latency_ms=sum(r.latency_ms for r in responses) if responses else None,
         )
 

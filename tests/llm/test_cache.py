@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
+
 from core.llm import LLMStatusError, RetryPolicy
 from core.llm.cache import cache_size
 from tests.llm.helpers import ask, run
@@ -99,3 +101,39 @@ def test_no_store_means_no_cache(make_client, openai_server):
 
     assert run(client, twice).cache_hit is False
     assert len(openai_server.requests) == 2
+
+
+def test_cache_keeps_at_most_max_rows_and_evicts_the_least_recently_used(
+    make_client, openai_server, store, clock
+):
+    client = make_client(store=store, cache_max_rows=2)
+
+    async def questions(c):
+        for prompt in ("a", "b"):
+            await c.generate_completion(user_prompt=prompt)
+            clock.advance(1)
+        await c.generate_completion(user_prompt="a")  # a hit: "a" is now the most recently used
+        clock.advance(1)
+        await c.generate_completion(user_prompt="c")  # the third row pushes out "b", not "a"
+        clock.advance(1)
+        return [(await c.generate_completion(user_prompt=p)).cache_hit for p in ("a", "c", "b")]
+
+    assert run(client, questions) == [True, True, False]
+    assert len(openai_server.requests) == 4  # a, b, c, and b again
+    assert cache_size(store, clock=clock)["rows"] == 2
+
+
+def test_cache_purges_expired_rows_when_it_writes(make_client, openai_server, store, clock):
+    ask(make_client(store=store, cache_ttl=60), user_prompt="old")
+    clock.advance(61)
+    assert cache_size(store, clock=clock) == {"rows": 1, "live_rows": 0}
+
+    ask(make_client(store=store, cache_ttl=60), user_prompt="new")
+
+    assert cache_size(store, clock=clock) == {"rows": 1, "live_rows": 1}
+    assert store.query_df("SELECT count(*) AS n FROM llm_cache WHERE model IS NULL")["n"].iloc[0] == 0
+
+
+def test_cache_max_rows_below_one_is_refused(make_client, store):
+    with pytest.raises(ValueError, match="DEALCAST_LLM_CACHE_MAX_ROWS must be at least 1"):
+        make_client(store=store, cache_max_rows=0)

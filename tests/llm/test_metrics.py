@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from core.llm import LLMStatusError, RetryPolicy
+from core.cli.llm import format_status
+from core.llm import LLMStatusError, RetryPolicy, llm_status
 from core.llm.metrics import _percentile
 from tests.llm.helpers import run
 from tests.support.openai_server import Reply
@@ -83,3 +84,18 @@ def test_percentile_is_nearest_rank():
     values = [float(v) for v in range(1, 101)]
 
     assert (_percentile(values, 50), _percentile(values, 95), _percentile([], 50)) == (50.0, 95.0, 0.0)
+
+
+def test_a_model_without_a_price_is_recorded_as_cost_unknown(make_client, openai_server, store, caplog):
+    openai_server.script(Reply.text("a", model="llama3.1:8b"))
+    client = make_client(store=store, models=dict.fromkeys(("fast", "balanced", "advanced"), "llama3.1:8b"))
+
+    with caplog.at_level(logging.INFO, logger="core.llm"):
+        response = run(client, lambda c: c.generate_completion(user_prompt="x"))
+
+    assert response.usage.cost_usd is None
+    assert store.query_df("SELECT cost_usd FROM llm_calls")["cost_usd"].isna().all()
+    metrics = client.get_metrics()
+    assert (metrics["total_cost_usd"], metrics["cost_unknown_count"]) == (0.0, 1)
+    assert "estimated_cost_usd=unknown" in caplog.text
+    assert "cost unknown for 1 call(s)" in format_status(llm_status(client, store))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.llm import Usage
+from core.llm import TokenUsage, Usage, format_cost
 from core.llm.usage import Price, estimate_cost, load_prices, price_for, usage_from_payload
 
 PRICES = {"gpt-4o": Price(input=2.5, cached_input=1.25, output=10), "gpt-4o-mini": Price(
@@ -38,8 +38,31 @@ def test_price_lookup_by_id_bare_id_or_longest_prefix(model, expected):
     assert price_for(model, PRICES) == PRICES[expected]
 
 
-def test_unknown_models_cost_nothing():
-    assert estimate_cost("llama3.1:8b", 1000, 0, 1000) == 0.0
+def test_unknown_models_have_an_unknown_cost_not_zero():
+    assert estimate_cost("llama3.1:8b", 1000, 0, 1000) is None
+    usage = usage_from_payload({"prompt_tokens": 10, "completion_tokens": 5}, "llama3.1:8b")
+    assert usage.cost_usd is None and usage.total_tokens == 15
+    assert (usage + Usage(cost_usd=0.5)).cost_usd is None  # a sum with an unknown part is unknown
+    assert format_cost(usage.cost_usd) == "cost unknown"
+    assert format_cost(0.25, unknown_calls=2) == "$0.2500 + cost unknown for 2 call(s)"
+
+
+@pytest.mark.parametrize(
+    ("model", "prompt", "completion", "expected"),
+    [
+        ("anthropic/claude-3.5-sonnet", 500, 300, 500 * 3 / 1e6 + 300 * 15 / 1e6),  # the seed's email draft
+        ("claude-3-5-sonnet-20241022", 1500, 800, 1500 * 3 / 1e6 + 800 * 15 / 1e6),
+        ("anthropic/claude-3-haiku", 1_000_000, 0, 0.25),
+        ("anthropic/claude-3-opus", 0, 1_000_000, 75.0),
+    ],
+)
+def test_the_seeds_documented_models_are_priced(model, prompt, completion, expected):
+    assert estimate_cost(model, prompt, 0, completion) == pytest.approx(expected)
+
+
+def test_token_usage_is_the_seeds_name_for_usage():
+    assert TokenUsage is Usage
+    assert Usage(cost_usd=0.1).estimated_cost_usd == 0.1
 
 
 def test_the_shipped_price_table_loads():

@@ -512,7 +512,8 @@ def assumptions_report(a: Assumptions, run: PredictionRun | None) -> Assumptions
     distribution: dict[str, int] = {}
     methods: dict[str, int] = {}
     if run is not None:
-        frame = run.frame[run.frame["kind"] == "forecast"]
+        # deal_records aligns its columns by position, so the rows are renumbered.
+        frame = run.frame[run.frame["kind"] == "forecast"].reset_index(drop=True)
         per_deal = [
             {k: r[k] for k in ("deal_id", "stage", "method", "confidence", "reasoning", "flags")}
             for r in deal_records(frame, run.as_of, a)

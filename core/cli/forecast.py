@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cashflow import ForecastOptions, PredictionOptions, run_backtest
+from core.cashflow import AssumptionsReport, ForecastOptions, PredictionOptions, run_backtest
 from core.cashflow.convert import DEAL_FIELDS, run_warnings
 from core.cashflow.document import forecast_document, period_rows
 from core.cashflow.engines import engine_names
@@ -75,6 +75,12 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         "(default latest: the newest as of the forecast's date, if any; none: deals only)",
     )
     forecast.add_argument("--out", metavar="FILE", help="write per-deal predictions to FILE.csv or FILE.xlsx")
+    forecast.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the assumptions report instead of the periods: the assumptions in force, the stage "
+        "table, how each deal used them, the spread of confidence",
+    )
     forecast.set_defaults(func=run_forecast)
 
     backtest = subparsers.add_parser(
@@ -122,7 +128,10 @@ def run_forecast(args: argparse.Namespace) -> int | None:
         agg = run.aggregate(forecast)
         if args.out:
             write_table(run.frame.loc[:, list(DEAL_FIELDS)], args.out)
-        if args.json:
+        if args.explain:
+            report = service.explain_assumptions(run=run)
+            print_json(report) if args.json else _print_report(report)
+        elif args.json:
             print_json(forecast_document(run, forecast, agg))
         else:
             _print_forecast(run, agg, period_rows(agg))
@@ -173,6 +182,30 @@ def _print_forecast(run, agg, periods: list[dict]) -> None:
             )
     for line in run_warnings(run.frame, run.as_of, run.assumptions):
         print(f"warning: {line}")
+
+
+def _print_report(report: AssumptionsReport) -> None:
+    """The assumptions report as text: sentences, the stage table, methods, confidence, deals."""
+    print(f"Assumptions version {report.assumptions_version}, values in {report.base_currency}:")
+    for line in report.global_assumptions:
+        print(f"  {line}")
+    print(f"\n{'stage':<36} {'optimistic':>10} {'realistic':>9} {'conservative':>12}  late")
+    for stage in report.stage_table:
+        print(
+            f"{stage['name']!s:<36} {stage['optimistic']:>10} {stage['realistic']:>9} "
+            f"{stage['conservative']:>12}  {'yes' if stage['late'] else ''}"
+        )
+    methods = ", ".join(f"{name} {count}" for name, count in report.methods.items()) or "none"
+    print(f"\nMethods: {methods}")
+    print("Confidence of the forecast deals: "
+          + ", ".join(f"{band} {count}" for band, count in report.confidence_distribution.items()))
+    print(f"\n{'deal':<12} {'stage':<28} {'method':<12} {'conf':>5}  reasoning")
+    for deal in report.per_deal:
+        confidence = "" if deal["confidence"] is None else f"{deal['confidence']:.2f}"
+        print(
+            f"{deal['deal_id']!s:<12} {deal['stage'] or '(none)'!s:<28} {deal['method']!s:<12} "
+            f"{confidence:>5}  {deal['reasoning']}"
+        )
 
 
 def run_backtest_command(args: argparse.Namespace) -> int | None:

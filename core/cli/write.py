@@ -23,18 +23,18 @@ from pydantic import BaseModel
 
 from core.cli._shared import open_store, print_json
 from core.config import get_settings
-from core.errors import InputError
+from core.errors import InputError, NotFoundError
 from core.llm import LLMClient, run_sync
 from core.prompts import PromptRegistry
 from core.store import Store
-from core.writer.models import Channel, Language, TextFormat, Tone, Urgency, WriterResult
+from core.writer.models import BatchItem, Channel, Language, TextFormat, Tone, Urgency, WriterResult
 from core.writer.records import CONTEXT_TYPES, build_context, load_deal, validate_context
 from core.writer.service import WriterService
 
 #: Action -> (service method, one-line help, example arguments)
 ACTIONS: dict[str, tuple[str, str, str]] = {
     "summarize": ("summarize_deal", "where a deal stands, blockers, next action",
-                  "--deal 4821 --format bullets"),
+                  "--deal 4821 --format bullets  (several: --deal 4821 --deal 4822 --max-concurrent 5)"),
     "compliance": ("analyze_compliance", "survey checklist, quality documents, custom fields",
                    "--deal 4821 --custom-fields"),
     "order": ("analyze_order_received", "Order Received: end user identified, their requests",
@@ -104,6 +104,15 @@ def _summarize_options(p: argparse.ArgumentParser) -> None:
             help="do not list blockers")
     _option(p, "--no-recommendations", dest="include_recommendations", action="store_const", const=False,
             help="do not list recommendations")
+    p.add_argument("--max-concurrent", type=_at_least_one, default=5, metavar="N",
+                   help="with several --deal: summaries written at once (default 5); output in input order")
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _compliance_options(p: argparse.ArgumentParser) -> None:
@@ -196,12 +205,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         sub.set_defaults(func=run_write, stream=False)
 
 
-def run_write(args: argparse.Namespace) -> None:
+def run_write(args: argparse.Namespace) -> int | None:
     kind = args.write_command
     if args.stream and args.json:
         raise InputError("--stream prints text as it comes; it cannot be combined with --json.")
     fields = CONTEXT_TYPES[kind].model_fields
     options = {name: value for name, value in vars(args).items() if name in fields}
+    if kind == "summarize" and args.deals and len(args.deals) > 1:
+        return run_batch(args, options)
     with open_store(args) as store:
         context = _context(args, kind, store, options)
         client = LLMClient(get_settings(), store=store)
@@ -230,6 +241,50 @@ def run_write(args: argparse.Namespace) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
+def run_batch(args: argparse.Namespace, options: dict[str, Any]) -> int | None:
+    """``write summarize --deal A --deal B ...``: ``batch_summarize_deals``, results in input order.
+
+    A deal that cannot be summarised (not in the snapshot, or the summary raised) is reported
+    on its own item; the others still print. Exit status 1 when any item failed.
+    """
+    if args.context or args.stream:
+        raise InputError("Several --deal summaries take neither --context nor --stream.")
+    with open_store(args) as store:
+        contexts: dict[int, BaseModel] = {}
+        missing: dict[int, str] = {}
+        for index, deal_id in enumerate(args.deals):
+            try:
+                record = load_deal(store, deal_id, args.snapshot)
+                contexts[index] = build_context("summarize", [record], options)
+            except (NotFoundError, InputError) as exc:
+                missing[index] = str(exc)
+        client = LLMClient(get_settings(), store=store)
+        writer = WriterService(client, PromptRegistry(store=store) if client.enabled else None)
+
+        async def write() -> list[BatchItem]:
+            async with client:
+                return await writer.batch_summarize_deals(list(contexts.values()), args.max_concurrent)
+
+        written = dict(zip(contexts, run_sync(write()), strict=True))
+    items = [
+        written[index].model_copy(update={"index": index}) if index in written
+        else BatchItem(index=index, deal_id=deal_id, error=missing[index])
+        for index, deal_id in enumerate(args.deals)
+    ]
+    if args.json:
+        print_json(items)
+    else:
+        for item in items:
+            print(f"== deal {item.deal_id} ==")
+            print(item.result.as_text() if item.result else f"error: {item.error}")
+            for warning in item.result.warnings if item.result else []:
+                print(f"warning: deal {item.deal_id}: {warning}", file=sys.stderr)
+    failed = [item for item in items if not item.ok]
+    for item in failed:
+        print(f"error: deal {item.deal_id}: {item.error}", file=sys.stderr)
+    return 1 if failed else None
+
+
 def _context(args: argparse.Namespace, kind: str, store: Store, options: dict[str, Any]) -> BaseModel:
     if args.context and args.deals:
         raise InputError("Give either --deal or --context, not both.")
@@ -246,6 +301,7 @@ def _context(args: argparse.Namespace, kind: str, store: Store, options: dict[st
     if not args.deals:
         raise InputError("Give --deal ID (from a stored snapshot) or --context FILE.json.")
     if len(args.deals) > 1 and kind != "email":
-        raise InputError(f"`write {kind}` takes one --deal; only `write email` covers several deals.")
+        raise InputError(f"`write {kind}` takes one --deal; `write email` covers several deals in one "
+                         "email, `write summarize` summarises several one by one.")
     records = [load_deal(store, deal_id, args.snapshot) for deal_id in args.deals]
     return build_context(kind, records, options)

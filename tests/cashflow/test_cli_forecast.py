@@ -166,3 +166,26 @@ def test_backtest_json_has_the_documented_fields(db_path, capsys):
     assert main(["backtest", "--db", db_path, "--from", str(ids[1]), "--to", str(ids[2])]) == 0
     assert "invoice mae days" in capsys.readouterr().out
     assert main(["backtest", "--db", db_path, "--from", str(ids[2]), "--to", str(ids[0])]) == EXIT_BAD_INPUT
+
+
+def test_forecast_explain_prints_the_assumptions_report(db, capsys):
+    assert main(["forecast", "--db", db, "--explain"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Assumptions version 0, values in SAR:\n")
+    assert "Awaiting GR" in text and "Methods: rules 4" in text
+    deals_shown = [line.split()[:4] for line in text.split("  reasoning\n")[-1].splitlines()]
+    assert deals_shown == [["1", "Awaiting", "GR", "rules"], ["2", "Lead", "In", "rules"],
+                           ["3", "Approved", "rules", "0.70"], ["5", "Invoice", "Issued", "rules"]]
+    assert text.rstrip().endswith(
+        "0.95  Stage 'Invoice Issued' means invoiced: invoice date is the stage change date (a fact); "
+        "payment 37 days after invoice (default terms); payment was overdue, rolled to the as-of date."
+    )
+
+
+def test_forecast_explain_json_is_the_assumptions_report(db, capsys):
+    out = run_json(capsys, "forecast", "--db", db, "--explain")
+    assert set(out) == {"assumptions_version", "base_currency", "global_assumptions", "stage_table",
+                        "per_deal", "confidence_distribution", "methods"}
+    assert [(d["deal_id"], d["confidence"]) for d in out["per_deal"]] == [
+        ("1", 0.85), ("2", 0.5), ("3", 0.7), ("5", 0.95)]
+    assert sum(out["confidence_distribution"].values()) == 4

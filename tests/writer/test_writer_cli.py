@@ -168,7 +168,8 @@ def test_write_from_a_context_file_with_flags_on_top(tmp_path, db_path, llm_off,
     [
         (["summarize", "--deal", "999"], "No deal '999' in snapshot 2 (as of 2026-01-25)."),
         (["summarize"], "Give --deal ID (from a stored snapshot) or --context FILE.json."),
-        (["summarize", "--deal", "4821", "--deal", "4822"], "takes one --deal"),
+        (["compliance", "--deal", "4821", "--deal", "4822"], "takes one --deal"),
+        (["summarize", "--deal", "4821", "--deal", "4822", "--stream"], "neither --context nor --stream"),
         (["notes", "--deal", "4822"], "notes context: notes: List should have at least 1 item"),
         (["summarize", "--deal", "4821", "--snapshot", "7"], "No snapshot with id 7."),
         (["email", "--deal", "4821", "--stream", "--json"], "cannot be combined with --json"),
@@ -220,3 +221,31 @@ def test_write_with_the_llm_logs_the_call_in_the_given_database(fresh_deals_db, 
         outcomes = store.cursor().execute("SELECT prompt_id, success FROM prompt_outcomes").fetchall()
     assert [prompt_id for prompt_id, _ in calls] == ["reminder.whatsapp"]
     assert outcomes == [("reminder.whatsapp", True)]
+
+
+def test_write_summarize_several_deals_keeps_input_order_and_reports_each_failure(deals_db, llm_off, capsys):
+    status, out, err = write(capsys, "summarize", "--deal", "4822", "--deal", "999", "--deal", "4821",
+                             "--max-concurrent", "2", "--db", deals_db)
+    assert status == 1  # one item failed; the others still printed
+    assert [line for line in out.splitlines() if line.startswith("== ")] == [
+        "== deal 4822 ==", "== deal 999 ==", "== deal 4821 =="]
+    assert "error: No deal '999' in snapshot 2" in out
+    assert "Summary: Lobby fit-out is in Awaiting Site Readiness" in out
+    assert "error: deal 999: No deal '999'" in err
+
+
+def test_write_summarize_several_deals_with_the_llm_as_json(fresh_deals_db, llm_on, capsys):
+    status, out, _ = write(capsys, "summarize", "--deal", "4821", "--deal", "4822", "--json",
+                           "--db", fresh_deals_db)
+    items = json.loads(out)
+    assert status == 0
+    assert [(item["index"], item["deal_id"], item["result"]["source"]) for item in items] == [
+        (0, "4821", "llm"), (1, "4822", "llm")]
+    assert len(llm_on.requests) == 2
+
+
+def test_write_summarize_max_concurrent_below_one_is_a_usage_error(deals_db, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["write", "summarize", "--deal", "4821", "--deal", "4822", "--max-concurrent", "0"])
+    assert exited.value.code == EXIT_BAD_INPUT
+    assert "--max-concurrent: must be at least 1" in capsys.readouterr().err

@@ -5,6 +5,12 @@ Run with ``make run`` (or ``streamlit run app.py``). Pages are thin views over `
 
 import streamlit as st
 
+from core.config import get_settings
+from core.monitoring import configure_process
+
+# Logs, traces and, with DEALCAST_METRICS_PORT, Prometheus metrics: once per process.
+configure_process("dashboard", get_settings(), serve_metrics=True)
+
 st.set_page_config(page_title="Dealcast", page_icon=":material/payments:", layout="wide")
 
 PAGES = {

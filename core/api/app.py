@@ -23,6 +23,7 @@ from core.config import Settings, get_settings
 from core.errors import InputError, NotFoundError
 from core.ingest.errors import FileTooLargeError
 from core.llm.errors import LLMUnavailableError
+from core.monitoring import observe_request
 
 logger = logging.getLogger("core.api")
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(kind, _answer(code))
     app.add_exception_handler(Exception, _internal)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)
+    app.add_middleware(RequestObserver)  # added last: outermost, so it sees every answer
     return app
 
 
@@ -75,6 +77,30 @@ async def _internal(request: Request, exc: Exception) -> JSONResponse:
         {"detail": f"Internal error ({type(exc).__name__}); the server log has the details."},
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+class RequestObserver:
+    """One span, one pair of metrics and one log event per request (``core.monitoring``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with observe_request(scope["method"]) as fields:
+
+            async def noted(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    fields["status"] = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, noted)
+            finally:
+                route = scope.get("route")
+                fields["route"] = getattr(route, "path", "(unmatched)")
 
 
 class UploadLimit:

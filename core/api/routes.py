@@ -12,7 +12,8 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from core.api.models import (
     ErrorBody,
@@ -258,7 +259,14 @@ def upload_invoices(
     return _upload(file, ingest_invoice_bytes, source, as_of, label, mapping)
 
 
-# -- health ---------------------------------------------------------------------------
+# -- health and metrics ---------------------------------------------------------------
+
+
+@api.get("/metrics", response_class=PlainTextResponse, tags=["health"])
+def prometheus_metrics() -> PlainTextResponse:
+    """Prometheus metrics in the text exposition format (LLM, forecasts, ingest, HTTP)."""
+    return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
 
 
 @public.get("/healthz", response_model=Health, tags=["health"])

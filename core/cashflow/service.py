@@ -53,6 +53,7 @@ from core.cashflow.models import (
 from core.cashflow.receivables import Receivables, predict_receivables, resolve_receivables
 from core.cashflow.rules import apply_overrides
 from core.errors import InputError
+from core.monitoring import observed_forecast
 from core.store import Store, get_store
 
 #: The payment part of the reasoning when a refiner's answer gave the payment date itself.
@@ -117,6 +118,7 @@ class CashflowPredictionService:
         deals = self.store.load_deals(found.id)
         return self.run_deals(deals, found.as_of, options, snapshot_id=found.id, progress=progress)
 
+    @observed_forecast
     def run_deals(
         self,
         deals: pd.DataFrame,

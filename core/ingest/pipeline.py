@@ -64,6 +64,7 @@ from core.ingest.readers import (
     typed_source,
 )
 from core.ingest.values import DATE_ORDERS, cell, sql_literal
+from core.monitoring import observed_ingest
 from core.store import NewSnapshot, Snapshot, Store, pack_raw
 
 #: Rows named in one warning before "and N more".
@@ -198,6 +199,7 @@ def parse_export(
     )
 
 
+@observed_ingest("deals")
 def ingest_bytes(
     store: Store,
     data: bytes,

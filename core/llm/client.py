@@ -59,6 +59,7 @@ from core.llm.parsing import parse_completion, parse_sse_line, validate_reply
 from core.llm.recording import Recorder
 from core.llm.transport import TRANSLATABLE, status_error, translate_error
 from core.llm.usage import usage_from_payload
+from core.monitoring import observed_llm_call
 from core.store import Store
 
 logger = logging.getLogger("core.llm")
@@ -427,6 +428,7 @@ class LLMClient:
     def _url(self) -> str:
         return f"{self.base_url}/chat/completions"
 
+    @observed_llm_call
     async def _run(
         self, call: Call, accept: Callable[[LLMResponse], Any] | None = None
     ) -> tuple[LLMResponse, Any]:

@@ -23,6 +23,7 @@ from core.llm.errors import LLMError
 from core.llm.metrics import Metrics
 from core.llm.models import LLMResponse
 from core.llm.usage import Usage
+from core.monitoring import llm_call_recorded
 from core.store import Store
 
 logger = logging.getLogger("core.llm")
@@ -101,6 +102,7 @@ class Recorder:
             request_id=response.request_id if response else None,
         )
         self.metrics.record(record)
+        llm_call_recorded(record)
         if self.store is not None:
             with _store_errors_logged("call log"):
                 write_call(self.store, record)
@@ -128,9 +130,9 @@ class Recorder:
             fields.update(error_type=type(error).__name__, error=self._redact(error.message))
         line = " | ".join(f"{name}={value}" for name, value in fields.items() if value is not None)
         if error is None:
-            logger.info("LLM request completed | %s", line)
+            logger.info("LLM request completed | %s", line, extra=fields)
         else:
-            logger.warning("LLM request failed | %s", line)
+            logger.warning("LLM request failed | %s", line, extra=fields)
 
 
 @contextlib.contextmanager

@@ -59,6 +59,7 @@ from core.ingest.values import (
     repr_header,
     sql_literal,
 )
+from core.monitoring import observed_ingest
 from core.receivables.invoices import INVOICE_COLUMNS, INVOICE_DATE_COLUMNS, KIND, MAPPABLE_INVOICE_COLUMNS
 from core.receivables.presets import INVOICE_PRESET_NAMES, INVOICE_PRESETS
 from core.store import NewSnapshot, Store
@@ -76,6 +77,7 @@ def ingest_invoice_file(store: Store, path: str | Path, **options: Any) -> Inges
     return ingest_invoice_bytes(store, file_bytes(path), path.name, path=path, **options)
 
 
+@observed_ingest("invoices")
 def ingest_invoice_bytes(
     store: Store,
     data: bytes,

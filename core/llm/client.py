@@ -13,6 +13,7 @@ error or a log passes through ``_redact``, and the repr shows ``api_key='***'``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -66,6 +67,25 @@ logger = logging.getLogger("core.llm")
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 REDACTED = "[redacted]"
+ResultT = TypeVar("ResultT")
+
+
+def _at_home(method: Callable[..., Awaitable[ResultT]]) -> Callable[..., Awaitable[ResultT]]:
+    """Let a client with a home loop be awaited from any event loop: the call runs there."""
+
+    @functools.wraps(method)
+    async def call(self: LLMClient, *args: Any, **kwargs: Any) -> ResultT:
+        home = self._home_loop
+        if home is None or asyncio.get_running_loop() is home:
+            return await method(self, *args, **kwargs)
+        return await _run_on(home, method(self, *args, **kwargs))
+
+    return call
+
+
+def _run_on(loop: asyncio.AbstractEventLoop, coro: Awaitable[ResultT]) -> Awaitable[ResultT]:
+    """Await ``coro`` on ``loop`` (another thread's) from the running loop."""
+    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))  # type: ignore[arg-type]
 
 
 class LLMClient:
@@ -75,7 +95,10 @@ class LLMClient:
     (default: ``get_settings()``). ``store`` turns on the response cache (``llm_cache``) and
     the call log (``llm_calls``). ``transport``, ``sleep`` and ``clock`` (epoch seconds) are
     seams for tests; ``json_mode`` sends ``response_format={"type": "json_object"}`` for
-    structured calls until a server rejects it.
+    structured calls until a server rejects it. ``home_loop`` binds the client to that loop
+    from the start, and a call awaited on any other loop then runs there (the process-wide
+    client lives on ``run_sync``'s loop, so the seed's ``await client...`` works anywhere);
+    without one the client binds to the loop of its first call and refuses others.
     """
 
     def __init__(
@@ -97,6 +120,7 @@ class LLMClient:
         clock: Callable[[], float] | None = None,
         json_mode: bool = True,
         circuit_breaker: CircuitBreaker | None = None,
+        home_loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         settings = settings or get_settings()
         self.base_url = (base_url or settings.llm_base_url).rstrip("/")
@@ -120,7 +144,8 @@ class LLMClient:
             cache_max_rows=settings.llm_cache_max_rows if cache_max_rows is None else cache_max_rows,
         )
         self._transport = transport
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = home_loop
+        self._home_loop = home_loop
         self._http: httpx.AsyncClient | None = None
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
@@ -173,6 +198,7 @@ class LLMClient:
 
     # -- lifecycle ---------------------------------------------------------------------
 
+    @_at_home
     async def aclose(self) -> None:
         """Close the connection pool; the client refuses every later call."""
         if self._http is not None:
@@ -232,6 +258,7 @@ class LLMClient:
 
     # -- public calls ----------------------------------------------------------------
 
+    @_at_home
     async def generate_completion(
         self,
         messages: list[dict[str, Any]] | None = None,
@@ -272,6 +299,7 @@ class LLMClient:
         result = await self.generate_structured_completion_with_response(schema, messages, **options)
         return result.data
 
+    @_at_home
     async def generate_structured_completion_with_response(
         self,
         schema: type[SchemaT],
@@ -333,6 +361,35 @@ class LLMClient:
         return StructuredResult(data, combined(first, response))
 
     async def stream_completion(
+        self, messages: list[dict[str, Any]] | None = None, **options: Any
+    ) -> AsyncIterator[str]:
+        """Yield the reply's text as it arrives (server-sent events); takes the options of
+        ``generate_completion``.
+
+        Errors before the first chunk (statuses, connection) are retried like any call and
+        then raised, never swallowed; a stream cut off before ``[DONE]`` raises
+        LLMConnectionError after the text already yielded. A cached reply comes as one chunk.
+        Close the iterator (``contextlib.aclosing``) if you stop early. A client with a home
+        loop streams there, chunk by chunk, whichever loop iterates.
+        """
+        chunks = self._stream(messages, **options)
+        home = self._home_loop
+        if home is None or asyncio.get_running_loop() is home:
+            async with contextlib.aclosing(chunks):
+                async for text in chunks:
+                    yield text
+            return
+
+        async def step() -> str | None:
+            return await anext(chunks, None)
+
+        try:
+            while (text := await _run_on(home, step())) is not None:
+                yield text
+        finally:
+            await _run_on(home, chunks.aclose())
+
+    async def _stream(
         self,
         messages: list[dict[str, Any]] | None = None,
         *,
@@ -348,13 +405,7 @@ class LLMClient:
         use_cache: bool = True,
         response_format: dict[str, Any] | None = None,
     ) -> AsyncIterator[str]:
-        """Yield the reply's text as it arrives (server-sent events).
-
-        Errors before the first chunk (statuses, connection) are retried like any call and
-        then raised, never swallowed; a stream cut off before ``[DONE]`` raises
-        LLMConnectionError after the text already yielded. A cached reply comes as one chunk.
-        Close the iterator (``contextlib.aclosing``) if you stop early.
-        """
+        """The stream of ``stream_completion`` on the loop this coroutine runs on."""
         call = build_call(
             self.models, messages, system_prompt=system_prompt, user_prompt=user_prompt, tier=tier,
             model=model, temperature=temperature, max_tokens=max_tokens, prompt_id=prompt_id,

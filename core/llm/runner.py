@@ -64,14 +64,15 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
 def get_llm_client() -> LLMClient:
     """The process-wide LLMClient for the current settings, with the default store.
 
-    It binds to the background loop on its first call, so use it through ``run_sync``
-    (or from coroutines already running there).
+    It lives on the background loop: synchronous code calls it through ``run_sync``, and a
+    coroutine on any other event loop may simply await it (the call runs on its loop).
     """
     settings = get_settings()
+    home = runner_loop()
     with _lock:
         client = _clients.get(settings)
         if client is None or client.closed:
-            client = LLMClient(settings, store=get_store())
+            client = LLMClient(settings, store=get_store(), home_loop=home)
             _clients[settings] = client
         return client
 

@@ -92,3 +92,23 @@ def test_get_llm_client_is_one_instance_per_settings(temp_settings):
     assert get_llm_client() is client
     assert client.store is not None and client.store.database == temp_settings.db
     assert client.enabled is False  # the test environment has no key
+
+
+def test_the_process_wide_client_can_be_awaited_from_any_event_loop(openai_server, monkeypatch):
+    monkeypatch.setenv("DEALCAST_LLM_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("DEALCAST_LLM_API_KEY", "test-key")
+    monkeypatch.setenv("DEALCAST_DB", ":memory:")
+    get_settings.cache_clear()
+    try:
+        client = get_llm_client()
+
+        async def from_a_users_loop():
+            reply = await client.generate_completion(user_prompt="hi")
+            chunks = [text async for text in client.stream_completion(user_prompt="hi", use_cache=False)]
+            return reply.content, "".join(chunks)
+
+        assert asyncio.run(from_a_users_loop()) == ("ok", "ok")
+        assert run_sync(client.generate_completion(user_prompt="again")).content == "ok"  # still usable
+        assert client.get_metrics()["request_count"] == 3
+    finally:
+        get_settings.cache_clear()

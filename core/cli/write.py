@@ -27,7 +27,15 @@ from core.errors import InputError, NotFoundError
 from core.llm import LLMClient, run_sync
 from core.prompts import PromptRegistry
 from core.store import Store
-from core.writer.models import BatchItem, Channel, Language, TextFormat, Tone, Urgency, WriterResult
+from core.writer.models import (
+    Channel,
+    DealSummaryResult,
+    Language,
+    TextFormat,
+    Tone,
+    Urgency,
+    WriterResult,
+)
 from core.writer.records import CONTEXT_TYPES, build_context, load_deal, validate_context
 from core.writer.service import WriterService
 
@@ -244,8 +252,9 @@ def run_write(args: argparse.Namespace) -> int | None:
 def run_batch(args: argparse.Namespace, options: dict[str, Any]) -> int | None:
     """``write summarize --deal A --deal B ...``: ``batch_summarize_deals``, results in input order.
 
-    A deal that cannot be summarised (not in the snapshot, or the summary raised) is reported
-    on its own item; the others still print. Exit status 1 when any item failed.
+    A deal that is not in the snapshot is reported as its item's error; a summary that
+    failed is its fallback with a warning (as ``batch_summarize_deals`` gives it). The
+    others still print. Exit status 1 when a deal could not be read.
     """
     if args.context or args.stream:
         raise InputError("Several --deal summaries take neither --context nor --stream.")
@@ -261,28 +270,27 @@ def run_batch(args: argparse.Namespace, options: dict[str, Any]) -> int | None:
         client = LLMClient(get_settings(), store=store)
         writer = WriterService(client, PromptRegistry(store=store) if client.enabled else None)
 
-        async def write() -> list[BatchItem]:
+        async def write() -> list[DealSummaryResult]:
             async with client:
                 return await writer.batch_summarize_deals(list(contexts.values()), args.max_concurrent)
 
         written = dict(zip(contexts, run_sync(write()), strict=True))
     items = [
-        written[index].model_copy(update={"index": index}) if index in written
-        else BatchItem(index=index, deal_id=deal_id, error=missing[index])
+        {"deal_id": deal_id, "result": written.get(index), "error": missing.get(index)}
         for index, deal_id in enumerate(args.deals)
     ]
     if args.json:
         print_json(items)
-    else:
-        for item in items:
-            print(f"== deal {item.deal_id} ==")
-            print(item.result.as_text() if item.result else f"error: {item.error}")
-            for warning in item.result.warnings if item.result else []:
-                print(f"warning: deal {item.deal_id}: {warning}", file=sys.stderr)
-    failed = [item for item in items if not item.ok]
-    for item in failed:
-        print(f"error: deal {item.deal_id}: {item.error}", file=sys.stderr)
-    return 1 if failed else None
+    for item in items:
+        result, deal_id = item["result"], item["deal_id"]
+        if not args.json:
+            print(f"== deal {deal_id} ==")
+            print(result.as_text() if result else f"error: {item['error']}")
+        for warning in result.warnings if result else []:
+            print(f"warning: deal {deal_id}: {warning}", file=sys.stderr)
+        if item["error"]:
+            print(f"error: deal {deal_id}: {item['error']}", file=sys.stderr)
+    return 1 if missing else None
 
 
 def _context(args: argparse.Namespace, kind: str, store: Store, options: dict[str, Any]) -> BaseModel:

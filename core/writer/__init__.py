@@ -12,7 +12,6 @@ sanitize (body_html), streaming (one field of a JSON reply as it arrives), recor
 """
 
 from core.writer.models import (
-    BatchItem,
     Channel,
     CommunicationGap,
     ComplianceContext,
@@ -44,7 +43,6 @@ from core.writer.records import build_context, load_deal
 from core.writer.service import WriterService, get_writer_service
 
 __all__ = [
-    "BatchItem",
     "Channel",
     "CommunicationGap",
     "ComplianceContext",

@@ -185,8 +185,7 @@ def write_all(writer: WriterService, task: WriterTask, contexts: Sequence[BaseMo
     for start in range(0, total, step):
         chunk = contexts[start:start + step]
         if task.key == "summary":
-            items = writer.batch_summarize_deals_sync(chunk, max_concurrent=SUMMARY_BATCH)
-            outcomes.extend(item.result if item.result is not None else str(item.error) for item in items)
+            outcomes.extend(writer.batch_summarize_deals_sync(chunk, max_concurrent=SUMMARY_BATCH))
         else:
             try:
                 outcomes.append(getattr(writer, task.method)(chunk[0]))

@@ -463,16 +463,3 @@ class NoteSummaryResult(WriterResult):
     summary: str
     action_items: list[str] = Field(default_factory=list)
     owners: list[str] = Field(default_factory=list)
-
-
-class BatchItem(BaseModel):
-    """One entry of a batch: the result, or the error that stopped it, in input order."""
-
-    index: int
-    deal_id: str
-    result: DealSummaryResult | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.result is not None

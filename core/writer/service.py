@@ -24,7 +24,6 @@ from core.llm import LLMClient, LLMError, LLMResponse, LLMValidationError, Usage
 from core.prompts import PromptError, PromptRegistry, PromptTemplate, get_prompt_registry
 from core.writer import tasks
 from core.writer.models import (
-    BatchItem,
     ComplianceContext,
     ComplianceResult,
     DealHealthContext,
@@ -114,27 +113,25 @@ class WriterService:
 
     async def batch_summarize_deals(
         self, contexts: Sequence[DealSummaryContext], max_concurrent: int = 5
-    ) -> list[BatchItem]:
+    ) -> list[DealSummaryResult]:
         """Summaries of many deals, at most ``max_concurrent`` at a time, in input order.
 
-        Each item holds its result or, if summarising it raised, the error: an item is
-        never dropped. (An LLM failure is not an error here: it gives a fallback result
-        with a warning, like ``summarize_deal``.)
+        No item is dropped: an LLM failure gives the fallback with a warning, like
+        ``summarize_deal``, and so does a summary that raised (its warning names the error,
+        so one bad deal cannot sink the batch).
         """
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
         gate = asyncio.Semaphore(max_concurrent)
 
-        async def one(index: int, context: DealSummaryContext) -> BatchItem:
+        async def one(context: DealSummaryContext) -> DealSummaryResult:
             async with gate:
                 try:
-                    result = await self.summarize_deal(context)
+                    return await self.summarize_deal(context)
                 except Exception as exc:  # reported on its item, so one bad deal cannot sink the batch
-                    error = f"{type(exc).__name__}: {exc}"
-                    return BatchItem(index=index, deal_id=context.deal_id, error=error)
-                return BatchItem(index=index, deal_id=context.deal_id, result=result)
+                    return tasks.SUMMARY.fallback(context, f"Summary failed ({type(exc).__name__}: {exc})")
 
-        return list(await asyncio.gather(*(one(i, context) for i, context in enumerate(contexts))))
+        return list(await asyncio.gather(*(one(context) for context in contexts)))
 
     # -- streaming ---------------------------------------------------------------------------
 
@@ -283,7 +280,7 @@ class WriterService:
 
     def batch_summarize_deals_sync(
         self, contexts: Sequence[DealSummaryContext], max_concurrent: int = 5
-    ) -> list[BatchItem]:
+    ) -> list[DealSummaryResult]:
         return run_sync(self.batch_summarize_deals(contexts, max_concurrent))
 
     def stream_email_body_sync(self, context: EmailDraftContext) -> Iterator[str]:

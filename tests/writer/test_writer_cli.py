@@ -239,8 +239,8 @@ def test_write_summarize_several_deals_with_the_llm_as_json(fresh_deals_db, llm_
                            "--db", fresh_deals_db)
     items = json.loads(out)
     assert status == 0
-    assert [(item["index"], item["deal_id"], item["result"]["source"]) for item in items] == [
-        (0, "4821", "llm"), (1, "4822", "llm")]
+    assert [(item["deal_id"], item["result"]["deal_id"], item["result"]["source"], item["error"])
+            for item in items] == [("4821", "4821", "llm", None), ("4822", "4822", "llm", None)]
     assert len(llm_on.requests) == 2
 
 

@@ -217,12 +217,13 @@ def test_writer_batch_keeps_input_order_and_reports_each_failure(writer, llm_ser
         return await original(self, context)
 
     monkeypatch.setattr(WriterService, "summarize_deal", summarize)
-    items = writer.batch_summarize_deals_sync(contexts, max_concurrent=2)
-    assert [(item.index, item.deal_id) for item in items] == list(enumerate(["id-A", "id-B", "id-C", "id-D"]))
-    assert items[0].result.summary == "Deal A"
-    assert items[1].result.source == "fallback" and "LLMStatusError" in items[1].result.warnings[0]
-    assert items[2].result.summary == "Deal C"
-    assert items[3].result is None and items[3].error == "RuntimeError: bad deal" and not items[3].ok
+    results = writer.batch_summarize_deals_sync(contexts, max_concurrent=2)
+    assert [result.deal_id for result in results] == ["id-A", "id-B", "id-C", "id-D"]
+    assert results[0].summary == "Deal A" and results[0].source == "llm"
+    assert results[1].source == "fallback" and "LLMStatusError" in results[1].warnings[0]
+    assert results[2].summary == "Deal C"
+    assert (results[3].source, results[3].confidence) == ("fallback", 0.0)
+    assert results[3].warnings[0].startswith("Summary failed (RuntimeError: bad deal)")
 
 
 def test_writer_batch_refuses_zero_concurrency(writer):

@@ -8,7 +8,11 @@ source column that has no canonical home is kept in ``extra`` as a JSON object.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used, so the schema alone (the store's DDL) loads fast
+    import pandas as pd
+    import pyarrow as pa
 
 #: Canonical column -> DuckDB type. The order here is the order everywhere.
 DEAL_COLUMNS: dict[str, str] = {
@@ -41,12 +45,39 @@ TEXT_COLUMNS = tuple(name for name, kind in DEAL_COLUMNS.items() if kind in ("VA
 DATE_COLUMNS = tuple(name for name, kind in DEAL_COLUMNS.items() if kind == "DATE")
 NUMBER_COLUMNS = tuple(name for name, kind in DEAL_COLUMNS.items() if kind == "DOUBLE")
 
+#: Per-deal text no forecast engine reads: the deal table, drill-down and LLM path fetch it
+#: for the deals they show (``Store.deal_texts``), so a forecast never pays for a million of them.
+DISPLAY_COLUMNS = ("title", "contact", "notes", "extra")
+#: What the forecast engines read of each deal (``Store.load_deals(..., FORECAST_COLUMNS)``):
+#: no display text, and of the close dates none (the rules read status, the learned engine
+#: its history from the store).
+FORECAST_COLUMNS = (
+    "deal_id",
+    "pipeline",
+    "stage",
+    "status",
+    "value",
+    "currency",
+    "value_base",
+    "probability",
+    "owner",
+    "organization",
+    "created_at",
+    "updated_at",
+    "stage_changed_at",
+    "expected_close",
+    "invoice_date",
+    "payment_date",
+)
+
 #: Values of ``status``. A deal with no status column is open.
 STATUSES = ("open", "won", "lost", "deleted")
 
 
 def empty_deals() -> pd.DataFrame:
     """A frame with the canonical columns and dtypes and no rows."""
+    import pandas as pd
+
     return conform(pd.DataFrame({name: [] for name in DEAL_COLUMNS}))
 
 
@@ -57,6 +88,8 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     put those in ``extra`` first). Dates become ``datetime64[s]`` at midnight, numbers
     ``float64``, text pandas strings.
     """
+    import pandas as pd
+
     out = pd.DataFrame(index=frame.index)
     for name, kind in DEAL_COLUMNS.items():
         column = frame[name] if name in frame.columns else pd.Series(None, index=frame.index)
@@ -67,3 +100,24 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[name] = column.astype("string")
     return out.reset_index(drop=True)
+
+
+def from_arrow(table: pa.Table) -> pd.DataFrame:
+    """The canonical frame of ``conform`` from an Arrow table of canonical columns, without
+    Python objects: strings stay Arrow (pandas ``string[pyarrow]``), numbers and dates become
+    numpy (dates ``datetime64[s]``, NaT/NaN for nulls). Canonical columns the table lacks are
+    all-null."""
+    import pandas as pd
+    import pyarrow as pa
+
+    rows = table.num_rows
+    out: dict[str, object] = {}
+    for name, kind in DEAL_COLUMNS.items():
+        column = table.column(name) if name in table.column_names else pa.chunked_array([pa.nulls(rows)])
+        if kind == "DATE":
+            out[name] = column.cast(pa.timestamp("s")).to_numpy()
+        elif kind == "DOUBLE":
+            out[name] = column.cast(pa.float64()).to_numpy()
+        else:
+            out[name] = pd.arrays.ArrowStringArray(column.cast(pa.string()))
+    return pd.DataFrame(out, copy=False)

@@ -35,16 +35,19 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
+import numpy as np
 from pydantic import BaseModel, Field
 
 from core.config import get_settings
-from core.deals import DEAL_COLUMNS, conform
+from core.deals import DEAL_COLUMNS, DISPLAY_COLUMNS, from_arrow
 from core.errors import NotFoundError
+
+if TYPE_CHECKING:  # imported where used: listing snapshots needs neither
+    import pandas as pd
+    import pyarrow as pa
 
 SnapshotRef = int | str  # an id, or "latest"
 
@@ -300,6 +303,22 @@ class Store:
         """Run a parameterised query and return its rows as a DataFrame."""
         return self.cursor().execute(sql, params).df()
 
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a parameterised query (``$1``, ``$2``...) and return its rows as an Arrow table.
+
+        Columnar all the way: nothing becomes a Python object. It runs on a cursor of its own,
+        so a result this thread's cursor has not finished reading is left alone."""
+        cur = self._cursor_for_read()
+        try:
+            return cur.sql(sql, params=list(params)).to_arrow_table()
+        finally:
+            cur.close()
+
+    def _cursor_for_read(self) -> duckdb.DuckDBPyConnection:
+        if self._closed:
+            raise RuntimeError("This Store has been closed; open a new one.")
+        return self._conn.cursor()
+
     def close(self) -> None:
         with self._cursors_lock:
             for cur in self._cursors:
@@ -499,14 +518,52 @@ class Store:
             raise NotFoundError(f"Snapshot {snapshot_id} holds {snapshot.kind}, not {kind}.")
         return snapshot
 
-    def load_deals(self, snapshot_id: int) -> pd.DataFrame:
-        """The canonical deal frame of one snapshot, in source order of deal id."""
+    def load_deals(self, snapshot_id: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The canonical deal frame of one snapshot, in stored (source file) order.
+
+        ``columns`` reads only those (a forecast reads ``FORECAST_COLUMNS``); the others come
+        back all-null. Read through Arrow, so no value becomes a Python object on the way."""
         self.get_snapshot(snapshot_id)
-        columns = ", ".join(DEAL_COLUMNS)
-        frame = self.query_df(
-            f"SELECT {columns} FROM deals WHERE snapshot_id = ? ORDER BY deal_id", [snapshot_id]
+        names = list(DEAL_COLUMNS if columns is None else columns)
+        unknown = sorted(set(names) - set(DEAL_COLUMNS))
+        if unknown:
+            raise ValueError(f"not deal columns: {', '.join(unknown)}")
+        return from_arrow(
+            self.query_arrow(f"SELECT {', '.join(names)} FROM deals WHERE snapshot_id = $1", [snapshot_id])
         )
-        return conform(frame)
+
+    def deal_texts(
+        self, snapshot_id: int, deal_ids: Sequence[str], columns: Sequence[str] = ("title",)
+    ) -> pd.DataFrame:
+        """Display text (``DISPLAY_COLUMNS``: title, notes...) of some deals of one snapshot.
+
+        One row per id in ``deal_ids``, in that order, with ``deal_id`` and ``columns``
+        (null for an id the snapshot does not hold): what a table or the LLM path shows of
+        the deals it shows, which a forecast does not read."""
+        import pandas as pd
+        import pyarrow as pa
+
+        unknown = sorted(set(columns) - set(DISPLAY_COLUMNS))
+        if unknown:
+            raise ValueError(f"not display columns: {', '.join(unknown)}")
+        ids = pa.array(pd.array(deal_ids, dtype="string"), type=pa.string())
+        wanted = pa.table({"deal_id": ids, "position": pa.array(np.arange(len(ids)))})
+        picked = ", ".join(f"d.{name}" for name in columns)
+        cur = self._cursor_for_read()
+        try:
+            cur.register("wanted_deals", wanted)
+            table = cur.sql(
+                f"""SELECT w.deal_id, {picked} FROM wanted_deals w
+                    LEFT JOIN deals d ON d.snapshot_id = $1 AND d.deal_id = w.deal_id
+                    ORDER BY w.position""",
+                params=[snapshot_id],
+            ).to_arrow_table()
+        finally:
+            cur.close()
+        return pd.DataFrame(
+            {name: pd.arrays.ArrowStringArray(column.cast(pa.string()))
+             for name, column in zip(table.column_names, table.columns, strict=True)}
+        )
 
     def load_rejects(self, snapshot_id: int) -> pd.DataFrame:
         """Rejected rows of one snapshot: row_number, raw, reason."""
@@ -551,6 +608,8 @@ class Store:
 
 def pack_raw(raw: bytes) -> tuple[str | None, bytes]:
     """(compression, content) to store for an upload's bytes."""
+    import pyarrow as pa
+
     if len(raw) <= RAW_COMPRESS_BYTES:
         return None, raw
     return "zstd", pa.Codec("zstd", compression_level=1).compress(raw, asbytes=True)
@@ -558,6 +617,8 @@ def pack_raw(raw: bytes) -> tuple[str | None, bytes]:
 
 def _unpack_raw(content: bytes, compression: str | None, size: int | None) -> bytes:
     """The original bytes from what ``pack_raw`` stored."""
+    import pyarrow as pa
+
     if compression is None:
         return content
     return pa.Codec(compression).decompress(content, decompressed_size=size, asbytes=True)

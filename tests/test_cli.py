@@ -1,10 +1,15 @@
 """The command line as a whole: every command documented, errors as exit statuses."""
 
 import argparse
+import importlib
+import pkgutil
+import subprocess
+import sys
 
 import pytest
 
-from core.cli import EXIT_BAD_INPUT, build_parser, main
+from core import cli
+from core.cli import EXIT_BAD_INPUT, build_parser, common_options, main
 
 
 def subcommand_parsers(parser: argparse.ArgumentParser, prefix: str = ""):
@@ -38,3 +43,41 @@ def test_unknown_command_exits_2_with_usage(capsys):
         main(["no-such-command"])
     assert exit_info.value.code == EXIT_BAD_INPUT
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_command_table_names_what_each_module_registers():
+    modules = {}
+    for info in pkgutil.iter_modules(cli.__path__):
+        module = importlib.import_module(f"core.cli.{info.name}")
+        if hasattr(module, "register"):
+            parser = argparse.ArgumentParser()
+            subparsers = parser.add_subparsers()
+            module.register(subparsers, common_options())
+            for action in subparsers._choices_actions:
+                modules[action.dest] = (info.name, action.help)
+    assert modules == cli.COMMANDS
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["snapshots", "--db", "{db}"], ["snapshots", "list", "--json", "--db", "{db}"]]
+)
+def test_help_and_snapshots_start_without_pandas_or_the_engines(argv, db_path):
+    """The command line imports only the module of the command it runs (a new process, as a user runs it)."""
+    argv = [word.format(db=db_path) for word in argv]
+    script = (
+        "import sys\n"
+        "from core.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted({'pandas', 'plotly', 'pyarrow', 'core.cashflow', 'core.ingest'} & set(sys.modules))\n"
+        "print(','.join(heavy), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1:] in ([], [""]), done.stderr
+
+
+def test_a_command_of_a_module_with_several_parses_alone():
+    args = build_parser(["backtest"]).parse_args(["backtest", "--from", "1"])
+    assert args.command == "backtest" and args.from_snapshot == "1"

@@ -175,7 +175,7 @@ def deals_table(run: PredictionRun, mask: np.ndarray, limit: int | None) -> pd.D
         largest = np.argpartition(weighted, limit - 1)[:limit]
         rows, weighted = rows[largest], weighted[largest]
     rows = rows[np.argsort(weighted, kind="stable")]
-    table = run.frame[list(TABLE_COLUMNS)].take(rows).reset_index(drop=True)
+    table = run.titled(run.frame[list(TABLE_COLUMNS)].take(rows).reset_index(drop=True))
     for name in ("predicted_invoice_date", "predicted_payment_date", "payment_p10", "payment_p90"):
         table[name] = day_array(table[name])
     return table
@@ -355,8 +355,8 @@ def main() -> None:
     use_llm = bool(state.get("use_llm", False)) and llm_client().enabled
     progress_slot = st.empty()
     try:
-        cached = forecast_run(service, snapshot.id, PredictionOptions(engine=engine, use_llm=use_llm),
-                              progress_slot)
+        prediction = PredictionOptions(engine=engine, use_llm=use_llm, store_results=False)
+        cached = forecast_run(service, snapshot.id, prediction, progress_slot)
     except DealcastError as exc:
         controls(None)
         st.error(str(exc))

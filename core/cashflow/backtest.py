@@ -117,7 +117,7 @@ def backtest_detail(
     if min_samples is not None:
         options = options.model_copy(update={"min_samples": min_samples})
     run = CashflowPredictionService(store, assumptions=assumptions).run(start.id, options)
-    frame = run.frame
+    frame = run.titled()
 
     events = invoice_events(load_history(store, end.as_of), run.assumptions)
     events = events.reindex(frame["deal_id"].astype(str))

@@ -66,6 +66,6 @@ def forecast_document(
         "excluded": agg.excluded,
         "shown": agg.shown,
         "warnings": [*run.warnings, *run_warnings(run.frame, run.as_of, run.assumptions)],
-        "deals": deal_records(run.frame, run.as_of, run.assumptions) if include_deals else [],
+        "deals": deal_records(run.titled(), run.as_of, run.assumptions) if include_deals else [],
         "receivables": receivables_json(run, agg),
     }

@@ -9,14 +9,17 @@ methods (``predict_cashflow``, ``predict_deal_dates``, ``generate_forecast_table
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import json
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 # Importing these registers the "learned" and "auto" engines and the "llm" refiner.
 from core.cashflow import learned as _learned  # noqa: F401
@@ -24,7 +27,7 @@ from core.cashflow import llm_refiner as _llm_refiner  # noqa: F401
 from core.cashflow.aggregate import Aggregation, aggregate, scope_mask
 from core.cashflow.assumptions import Assumptions, load_assumptions
 from core.cashflow.behaviour import BehaviourModel
-from core.cashflow.columns import day_array
+from core.cashflow.columns import DATE_OUTPUT_COLUMNS, date_array, day_array
 from core.cashflow.convert import deal_predictions, deal_records, deals_frame, predictions_frame, run_warnings
 from core.cashflow.engines import (
     EngineContext,
@@ -52,6 +55,7 @@ from core.cashflow.models import (
 )
 from core.cashflow.receivables import Receivables, predict_receivables, resolve_receivables
 from core.cashflow.rules import apply_overrides
+from core.deals import FORECAST_COLUMNS
 from core.errors import InputError
 from core.monitoring import observed_forecast
 from core.store import Store, get_store
@@ -81,6 +85,19 @@ class PredictionRun:
     receivables_snapshot_id: int | None = None
     #: The customers' payment behaviour learned from that snapshot's invoices paid by as-of.
     behaviour: BehaviourModel | None = None
+    #: The store the snapshot's deals were read from without their text (``titled``).
+    text_store: Store | None = field(default=None, repr=False, compare=False)
+
+    def titled(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """``frame`` (rows of ``self.frame``, all of them by default) with its deals' titles.
+
+        A stored snapshot's run reads no titles (``CashflowPredictionService.run``); what
+        shows deals fetches the titles of the rows it shows. Explicit deals have theirs."""
+        frame = self.frame if frame is None else frame
+        if self.text_store is None or self.snapshot_id is None:
+            return frame
+        found = self.text_store.deal_texts(self.snapshot_id, frame["deal_id"], ("title",))
+        return frame.assign(title=found["title"].array)
 
     def aggregate(self, forecast: ForecastOptions | None = None) -> Aggregation:
         """Periods, totals and exclusions of this run under the dashboard's filters."""
@@ -113,9 +130,12 @@ class CashflowPredictionService:
         *,
         progress: ProgressCallback | None = None,
     ) -> PredictionRun:
-        """Predict every deal of a stored snapshot as of its own as-of date."""
+        """Predict every deal of a stored snapshot as of its own as-of date.
+
+        Only the columns the engines use are read (``FORECAST_COLUMNS``): the run's
+        ``title`` is empty until ``titled`` fetches it for the deals a caller shows."""
         found = self.store.resolve_snapshot(snapshot)
-        deals = self.store.load_deals(found.id)
+        deals = self.store.load_deals(found.id, FORECAST_COLUMNS)
         return self.run_deals(deals, found.as_of, options, snapshot_id=found.id, progress=progress)
 
     @observed_forecast
@@ -162,6 +182,7 @@ class CashflowPredictionService:
             frame=frame,
             generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
             warnings=tuple(context.warnings),
+            text_store=self.store if snapshot_id is not None else None,
             **_receivable_fields(receivables, context.assumptions),
         )
         if options.store_results and snapshot_id is not None:
@@ -175,31 +196,35 @@ class CashflowPredictionService:
         chosen = llm_candidates(frame, context.options.llm_policy)
         if refiner is None or not chosen.any():
             return frame
-        refined = refiner.refine(
-            deals[chosen].reset_index(drop=True), frame[chosen].reset_index(drop=True), context
-        )
+        chosen_deals = deals[chosen].reset_index(drop=True)
+        if context.snapshot_id is not None:  # read without its text (``run``): the prompt needs some
+            texts = self.store.deal_texts(context.snapshot_id, chosen_deals["deal_id"], ("title", "notes"))
+            chosen_deals = chosen_deals.assign(title=texts["title"].array, notes=texts["notes"].array)
+        refined = refiner.refine(chosen_deals, frame[chosen].reset_index(drop=True), context)
         return merge_refined(frame, refined, context.as_of, context.assumptions)
 
     def save_run(self, run: PredictionRun) -> None:
-        """Store a run's per-deal predictions in ``predictions`` under its run id."""
-        rows = run.frame.loc[
-            :,
-            [
-                "deal_id",
-                "method",
-                "predicted_invoice_date",
-                "predicted_payment_date",
-                "invoice_p10",
-                "invoice_p90",
-                "payment_p10",
-                "payment_p90",
-                "confidence",
-                "value_base",
-                "weighted_value",
-                "reasoning",
-                "flags",
-            ],
-        ]
+        """Store a run's per-deal predictions in ``predictions`` under its run id, in one Arrow insert.
+
+        Text columns go as Arrow dictionaries (each distinct reasoning once), flags as JSON
+        made per distinct set; at 1M deals the write is still seconds (every row's reasoning
+        lands in the file), which is why the CLI and the Forecast page store only on request."""
+        frame = run.frame
+        flags = pd.Categorical(frame["flags"])
+        flag_json = [json.dumps(text.split(",") if text else []) for text in flags.categories]
+        rows = pa.table(
+            {
+                "deal_id": pa.array(frame["deal_id"].array, type=pa.string()),
+                "method": pa.array(pd.Categorical(frame["method"])),
+                **{name: pa.array(date_array(frame[name])) for name in DATE_OUTPUT_COLUMNS},
+                **{
+                    name: pa.array(frame[name].to_numpy(dtype=np.float64, na_value=np.nan), from_pandas=True)
+                    for name in ("confidence", "value_base", "weighted_value")
+                },
+                "reasoning": pa.array(pd.Categorical(frame["reasoning"])),
+                "flags": pa.DictionaryArray.from_arrays(pa.array(flags.codes), pa.array(flag_json)),
+            }
+        )
         with self.store.transaction() as cur:
             cur.register("run_rows", rows)
             try:
@@ -207,13 +232,11 @@ class CashflowPredictionService:
                     """INSERT INTO predictions (snapshot_id, run_id, deal_id, engine, method,
                            predicted_invoice_date, predicted_payment_date, invoice_p10, invoice_p90,
                            payment_p10, payment_p90, confidence, value_base, weighted_value, reasoning, flags)
-                       SELECT ?, ?, deal_id, ?, CAST(method AS VARCHAR),
+                       SELECT ?, ?, deal_id, ?, method,
                            CAST(predicted_invoice_date AS DATE), CAST(predicted_payment_date AS DATE),
                            CAST(invoice_p10 AS DATE), CAST(invoice_p90 AS DATE),
                            CAST(payment_p10 AS DATE), CAST(payment_p90 AS DATE),
-                           confidence, value_base, weighted_value, CAST(reasoning AS VARCHAR),
-                           CASE WHEN CAST(flags AS VARCHAR) = '' THEN '[]'::JSON
-                                ELSE to_json(string_split(CAST(flags AS VARCHAR), ',')) END
+                           confidence, value_base, weighted_value, reasoning, CAST(flags AS JSON)
                        FROM run_rows""",
                     [run.snapshot_id, run.run_id, run.engine],
                 )
@@ -246,6 +269,8 @@ class CashflowPredictionService:
         it names; a filter no deal matches gives an empty forecast and a warning.
         """
         run = self._run_for(request, progress)
+        if request.include_deals:
+            run = dataclasses.replace(run, frame=run.titled())
         return build_result(run, request.forecast, include_deals=request.include_deals)
 
     async def predict_deal_dates(

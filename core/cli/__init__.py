@@ -1,22 +1,41 @@
 """``python -m core``: the command line, a thin layer over the library.
 
 Each module in this package that defines ``register(subparsers, common)`` adds its
-subcommands; this file finds them, parses the arguments, and turns Dealcast's errors into
-one line on stderr and an exit status: 0 ok, 1 failed, 2 bad arguments or input.
-A subcommand's handler is stored as ``func`` and returns the exit status (or None for 0).
+subcommands, and ``COMMANDS`` names them with their one-line help. A run imports only the
+module of the command it runs (the rest are listed from the table), so ``--help`` and light
+commands such as ``snapshots`` start without pandas, plotly or the engines. This file
+parses the arguments and turns Dealcast's errors into one line on stderr and an exit
+status: 0 ok, 1 failed, 2 bad arguments or input. A subcommand's handler is stored as
+``func`` and returns the exit status (or None for 0).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from core.errors import DealcastError, InputError, NotFoundError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+#: Subcommand -> (module of this package whose ``register`` adds it, its one-line help), in the
+#: order ``--help`` lists them. A new command adds its line here; a test checks the table
+#: against what the modules register.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "setup": ("setup", "create the database and load the bundled sample data if it is empty"),
+    "ingest": ("ingest", "load a CRM deal export (CSV/XLSX) as a snapshot"),
+    "snapshots": ("snapshots", "list, export or delete stored snapshots"),
+    "forecast": ("forecast", "forecast invoices and cash in per week or month"),
+    "backtest": ("forecast", "score a forecast from an earlier snapshot against later ones"),
+    "receivables": ("receivables", "invoice lists, customers' payment behaviour and its backtest"),
+    "llm": ("llm", "LLM status and a test question"),
+    "prompts": ("prompts", "list, show and render prompt templates; compare A/B variants"),
+    "write": ("write", "summaries, checks, emails and reminders for a deal (LLM optional)"),
+    "sample": ("sample", "write realistic sample Pipedrive exports (deterministic)"),
+    "serve": ("serve", "serve the HTTP API (FastAPI on uvicorn)"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,7 +57,11 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with the full definitions of ``commands`` (default: every command).
+
+    The other commands are listed by name and help only, without importing their modules
+    (a module registering several commands defines them all)."""
     parser = _Parser(
         prog="python -m core",
         description="Dealcast: CRM deal exports in, cash forecast out.",
@@ -46,24 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     common = common_options()
-    for module in command_modules():
-        module.register(subparsers, common)
+    modules = {COMMANDS[name][0] for name in (COMMANDS if commands is None else commands)}
+    registered: set[str] = set()
+    for name, (module, help_text) in COMMANDS.items():
+        if module not in modules:
+            subparsers.add_parser(name, help=help_text, add_help=False)
+        elif module not in registered:
+            importlib.import_module(f"{__name__}.{module}").register(subparsers, common)
+            registered.add(module)
     return parser
 
 
-def command_modules() -> list:
-    """Every module of this package that registers subcommands, in name order."""
-    found = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "register"):
-            found.append(module)
-    return found
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The top-level parser has no option that takes a value: the first word is the command.
+    command = next((word for word in argv if not word.startswith("-")), None)
+    args = build_parser([command] if command in COMMANDS else []).parse_args(argv)
     try:
         status = args.func(args)
     except (InputError, NotFoundError) as exc:

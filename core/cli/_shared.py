@@ -1,4 +1,4 @@
-"""Helpers the command modules share: opening the store and printing JSON."""
+"""Helpers the command modules share: opening the store, printing JSON, options after an action word."""
 
 from __future__ import annotations
 
@@ -29,3 +29,21 @@ def print_json(payload: Any) -> None:
     """Print one JSON document on stdout (dates as ISO strings)."""
     json.dump(payload, sys.stdout, default=_default, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
+
+
+def after_action(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--db``/``--json`` again for after the action word, without defaults of their own, so
+    ``snapshots --db X list`` keeps X (argparse lets a subparser's defaults win)."""
+    again = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    for action in common._actions:
+        again.add_argument(*action.option_strings, **_copy_options(action))
+    return again
+
+
+def _copy_options(action: argparse.Action) -> dict:
+    options = {"help": action.help}
+    if isinstance(action, argparse._StoreTrueAction):
+        options["action"] = "store_true"
+    else:
+        options["metavar"] = action.metavar
+    return options

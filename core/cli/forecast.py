@@ -81,6 +81,12 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         help="print the assumptions report instead of the periods: the assumptions in force, the stage "
         "table, how each deal used them, the spread of confidence",
     )
+    forecast.add_argument(
+        "--save",
+        action="store_true",
+        help="also store the per-deal predictions in the database under the run id "
+        "(seconds at a million deals, so only on request)",
+    )
     forecast.set_defaults(func=run_forecast)
 
     backtest = subparsers.add_parser(
@@ -113,7 +119,11 @@ def run_forecast(args: argparse.Namespace) -> int | None:
         policy = {"llm_policy": args.llm_policy} if args.llm_policy else {}
         receivables = None if args.receivables.strip().lower() == "none" else args.receivables
         options = PredictionOptions(
-            engine=args.engine, use_llm=args.llm == "on", receivables=receivables, **policy
+            engine=args.engine,
+            use_llm=args.llm == "on",
+            receivables=receivables,
+            store_results=args.save,
+            **policy,
         )
         run = service.run(args.snapshot, options)
         for line in run.warnings:
@@ -127,7 +137,7 @@ def run_forecast(args: argparse.Namespace) -> int | None:
         )
         agg = run.aggregate(forecast)
         if args.out:
-            write_table(run.frame.loc[:, list(DEAL_FIELDS)], args.out)
+            write_table(run.titled().loc[:, list(DEAL_FIELDS)], args.out)
         if args.explain:
             report = service.explain_assumptions(run=run)
             print_json(report) if args.json else _print_report(report)

@@ -9,8 +9,8 @@ from pathlib import Path
 from core.cashflow.assumptions import load_assumptions
 from core.cashflow.behaviour import MIN_CUSTOMER_SAMPLES, learn_behaviour
 from core.cashflow.payment_backtest import backtest_payments
-from core.cli._shared import open_store, print_json
-from core.cli.ingest import _after_action, _date, _print_result, result_json
+from core.cli._shared import after_action, open_store, print_json
+from core.cli.ingest import _date, _print_result, result_json
 from core.errors import InputError
 from core.ingest.mapping import parse_map_options
 from core.receivables import (
@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     actions = receivables.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
-    common = _after_action(common)
+    common = after_action(common)
 
     ingest = actions.add_parser(
         "ingest",

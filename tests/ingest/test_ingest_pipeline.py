@@ -42,7 +42,7 @@ def test_ingest_bytes_keeps_the_last_of_duplicated_deal_ids_and_rejects_the_othe
         "row 2, column 'Deal - ID': duplicate deal id '1', row 4 has the same id and is kept "
         "(the last one wins)"
     ]
-    deals = store.load_deals(result.snapshot_id)
+    deals = store.load_deals(result.snapshot_id).sort_values("deal_id")
     assert deals[["deal_id", "title"]].values.tolist() == [["1", "new"], ["2", "Fit-out 2"]]
 
 

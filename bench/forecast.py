@@ -1,6 +1,18 @@
 """Benchmark: the rules forecast against a bare DuckDB query, and re-aggregation after a slider move.
 
     .venv/bin/python bench/forecast.py [--sizes 100000 1000000] [--repeat 3]
+    .venv/bin/python bench/forecast.py --from-storage [--sizes 100000 1000000] [--repeat 5]
+
+``--from-storage`` measures what a user runs: N generated Pipedrive deals (bench/ingest.py's
+export, written once to bench/out/ and reused) ingested once into bench/out/forecast_N.duckdb,
+then the whole process ``python -m core forecast --db X --engine rules --horizon 365
+--min-confidence 0`` against a whole process that opens the same file with bare DuckDB and
+runs ``STORED_SQL``: the seed rule (the stage table's realistic days plus the stuck days)
+summed as weighted value per ISO week. The two alternate (median of ``--repeat`` pairs after
+a warm-up of each); peak RSS is each process's own. Goal: at most 3x (2x) at 1M deals and a
+forecast under 1.5 GB.
+
+Without it:
 
 For each size, generated canonical deals (vectorised, seeded) are forecast by the rules
 engine (predict every deal, then aggregate per ISO week) and by a bare DuckDB query written
@@ -32,6 +44,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from process import HEADER, alternate, measure, summary
 
 from core.cashflow import SEED_PROFILE, aggregate, predict_frame
 from core.deals import conform
@@ -70,6 +84,58 @@ def generate_deals(n: int, seed: int = 7) -> pd.DataFrame:
             }
         )
     )
+
+
+#: The seed rule over a stored snapshot, as bare SQL: stage days (the table as VALUES) plus the
+#: stuck days by time in stage, summed as weighted value per ISO week.
+STORED_SQL = """
+WITH stage_table(stage, realistic) AS (VALUES {stages}),
+snapshot AS (SELECT id, as_of FROM snapshots WHERE kind = 'deals' ORDER BY as_of DESC, id DESC LIMIT 1)
+SELECT strftime(date_trunc('week', s.as_of + CAST(coalesce(t.realistic, 45) AS INTEGER)
+           + CASE WHEN s.as_of - coalesce(d.stage_changed_at, d.created_at) > 60 THEN 14
+                  WHEN s.as_of - coalesce(d.stage_changed_at, d.created_at) > 30 THEN 7 ELSE 0 END),
+                '%G-W%V') AS period,
+       sum(d.value_base * coalesce(d.probability, 1.0)) AS weighted
+FROM deals d JOIN snapshot s ON d.snapshot_id = s.id LEFT JOIN stage_table t ON lower(d.stage) = t.stage
+WHERE d.status NOT IN ('lost', 'deleted')
+GROUP BY 1 ORDER BY 1
+"""
+BARE_SCRIPT = (
+    "import duckdb, sys; duckdb.connect(sys.argv[1], read_only=True).execute(sys.argv[2]).fetchall()"
+)
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def stored_database(n: int) -> Path:
+    """bench/out/forecast_N.duckdb holding N generated Pipedrive deals, ingested once by the CLI."""
+    from ingest import write_pipedrive_csv
+
+    OUT.mkdir(exist_ok=True)
+    database = OUT / f"forecast_{n}.duckdb"
+    if database.exists():
+        return database
+    export = OUT / f"pipedrive_{n}.csv"
+    if not export.exists():
+        write_pipedrive_csv(export, n)
+    measure(
+        [sys.executable, "-m", "core", "ingest", str(export), "--db", str(database), "--as-of", "2025-09-01"],
+        {"DEALCAST_MAX_UPLOAD_MB": str(export.stat().st_size // 2**20 + 1)},
+    )
+    return database
+
+
+def from_storage(sizes: list[int], repeat: int) -> None:
+    stages = ", ".join(f"('{s.name.lower()}', {s.realistic})" for s in SEED_PROFILE.stages)
+    print(f"whole processes, median of {repeat} alternated pairs after a warm-up; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"{'deals':>9} {HEADER}")
+    for n in sizes:
+        database = str(stored_database(n))
+        bare = [sys.executable, "-c", BARE_SCRIPT, database, STORED_SQL.format(stages=stages)]
+        ours = [sys.executable, "-m", "core", "forecast", "--db", database, "--engine", "rules",
+                "--horizon", "365", "--min-confidence", "0"]
+        print(f"{n:>9,} {summary(*alternate(bare, ours, repeat))}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 BARE_SQL = """
@@ -121,7 +187,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--from-storage", action="store_true",
+                        help="whole-process CLI forecast of an ingested snapshot vs a bare DuckDB process")
     args = parser.parse_args(argv)
+    if args.from_storage:
+        from_storage(args.sizes, args.repeat)
+        return
 
     stage_table = pd.DataFrame(
         {

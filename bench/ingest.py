@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py                 # 100k and 1M rows
     .venv/bin/python bench/ingest.py --rows 100000   # one quick size
+    .venv/bin/python bench/ingest.py --whole-process # as a user runs it: python -m core ingest
 
 For each size it writes a seeded Pipedrive export to a temporary folder, then times, in
 the same run: DuckDB's own ``read_csv`` of the file into a table of a fresh DuckDB file
@@ -17,6 +18,11 @@ spread (min-max), the ratio of the medians, the CPU seconds each step used (user
 system, all threads: steadier than wall time when other work competes for the cores),
 rows/s and peak RSS. Goal: ratio <= 2.0 and peak memory < 2 GB at 1M rows. Not part of
 the test suite.
+
+``--whole-process`` times what a user runs instead, start-up and imports included: the
+process ``python -m core ingest FILE --db FRESH`` against a process that opens a fresh
+DuckDB file and runs the same bare ``read_csv`` (bench/process.py; each with its own peak
+RSS). The export is written once to bench/out/ and reused.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import process
 
 from core.ingest import ingest_file
 from core.store import Store
@@ -187,6 +195,40 @@ def child(kind: str, path: str, folder: str) -> None:
     print(json.dumps({**measured, "peak_rss_mb": peak_rss_mb()}))
 
 
+BARE_READ_CSV = (
+    "import duckdb, sys; duckdb.connect(sys.argv[1]).execute("
+    "'CREATE TABLE deals AS SELECT * FROM read_csv(?)', [sys.argv[2]])"
+)
+OUT = Path(__file__).resolve().parent / "out"
+WHOLE_PROCESS_DB = OUT / "ingest_whole_process.duckdb"
+
+
+def _fresh_database_run(argv: list[str], env: dict[str, str]) -> process.Measured:
+    for stale in OUT.glob(f"{WHOLE_PROCESS_DB.name}*"):
+        stale.unlink()
+    return process.measure(argv, env)
+
+
+def whole_process(sizes: list[int], seed: int, repeat: int) -> None:
+    """python -m core ingest vs a bare read_csv process, alternated, each into a fresh file."""
+    OUT.mkdir(exist_ok=True)
+    print(f"whole processes, median of {repeat} alternated pairs; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'rows':>9} {process.HEADER}")
+    for rows in sizes:
+        export = OUT / f"pipedrive_{rows}.csv"
+        if not export.exists():
+            write_pipedrive_csv(export, rows, seed)
+        env = {"DEALCAST_MAX_UPLOAD_MB": str(export.stat().st_size // 2**20 + 1)}
+        bare = [sys.executable, "-c", BARE_READ_CSV, str(WHOLE_PROCESS_DB), str(export)]
+        ours = [sys.executable, "-m", "core", "ingest", str(export), "--db", str(WHOLE_PROCESS_DB)]
+        runs: tuple[list[process.Measured], list[process.Measured]] = ([], [])
+        for _ in range(repeat):
+            runs[0].append(_fresh_database_run(bare, env))
+            runs[1].append(_fresh_database_run(ours, env))
+        print(f"{rows:>9,} {process.summary(*runs)}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -195,12 +237,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="rows per file (repeatable; default 100000 and 1000000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generated exports")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step per size (median shown)")
+    parser.add_argument("--whole-process", action="store_true",
+                        help="time python -m core ingest against a bare read_csv process, start-up included")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
         return 0
     sizes = args.rows or [100_000, 1_000_000]
+    if args.whole_process:
+        whole_process(sizes, args.seed, args.repeat)
+        return 0
     print(f"median of {args.repeat} runs (min-max); load average before: {os.getloadavg()[0]:.2f}")
     print(f"{'rows':>9} {'MB':>7} {'read_csv s':>17} {'ingest s':>17} {'ratio':>6} {'cpu s':>11} "
           f"{'cpu ratio':>9} {'ingest rows/s':>14} {'loaded':>9} {'rejected':>8} {'direct':>6} "

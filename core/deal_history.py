@@ -51,10 +51,30 @@ def deal_history(store: Store, deal_id: str, up_to: dt.date | None = None) -> pd
     return frame
 
 
-def deal_options(store: Store, snapshot_id: int) -> pd.DataFrame:
-    """``deal_id`` and a picker label ``"<id> — <title>"`` for every deal of a snapshot, by id."""
-    return store.query_df(
-        """SELECT deal_id, deal_id || ' — ' || coalesce(title, '(untitled)') AS label
-           FROM deals WHERE snapshot_id = ? ORDER BY deal_id""",
-        [snapshot_id],
+#: Most deals the picker lists at once: a snapshot may hold a million, so it searches instead.
+DEAL_OPTIONS_LIMIT = 500
+
+
+def deal_options(
+    store: Store, snapshot_id: int, search: str = "", *, include: str | None = None,
+    limit: int = DEAL_OPTIONS_LIMIT,
+) -> tuple[pd.DataFrame, int]:
+    """Picker rows (``deal_id``, label ``"<id> — <title>"``) of a snapshot's deals, by id, and
+    how many match.
+
+    ``search`` keeps the deals whose id or title contains it (any case); at most ``limit``
+    rows come back, and ``include`` (a linked or chosen deal) is among them when the
+    snapshot holds it, whatever the search."""
+    pattern = f"%{search.strip()}%" if search.strip() else None
+    matching = "($pattern IS NULL OR deal_id ILIKE $pattern OR title ILIKE $pattern)"
+    options = store.query_df(
+        f"""SELECT deal_id, deal_id || ' — ' || coalesce(title, '(untitled)') AS label
+            FROM deals WHERE snapshot_id = $snapshot AND ({matching} OR deal_id = $include)
+            ORDER BY deal_id = $include DESC NULLS LAST, deal_id LIMIT $limit""",
+        {"snapshot": snapshot_id, "pattern": pattern, "include": include, "limit": limit},
     )
+    ((count,),) = store.cursor().execute(
+        f"SELECT count(*) FROM deals WHERE snapshot_id = $snapshot AND {matching}",
+        {"snapshot": snapshot_id, "pattern": pattern},
+    ).fetchall()
+    return options.sort_values("deal_id", ignore_index=True), int(count)

@@ -39,6 +39,10 @@ CHANGE_TEXT = {
 
 #: Columns compared between the snapshots (suffixed ``_before`` / ``_after`` in the changes).
 _COMPARED = ("title", "stage", "status", "value_base", "expected_close", "invoice_date")
+#: Rows a page shows per kind of change: a first million-deal export is a million "new" deals.
+CHANGE_ROWS = 1_000
+#: The deal columns ``snapshot_changes`` reads (``Store.load_deals(snapshot, CHANGE_INPUT_COLUMNS)``).
+CHANGE_INPUT_COLUMNS = ("deal_id", *_COMPARED)
 
 
 class OverviewKpis(BaseModel):
@@ -152,7 +156,7 @@ def snapshot_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     ``<column>_after`` for title, stage, status, value_base, expected_close and invoice_date.
     Rows are ordered by kind of change, then deal id.
     """
-    columns = ["deal_id", *_COMPARED]
+    columns = list(CHANGE_INPUT_COLUMNS)
     merged = pd.merge(
         before.loc[:, columns].assign(_before=True),
         after.loc[:, columns].assign(_after=True),

@@ -54,6 +54,19 @@ def test_deal_history_agrees_with_the_writer_stage_history(store):
 
 def test_deal_options_label_each_deal_of_a_snapshot_by_id_and_title(store):
     first, *_ = three_snapshots(store)
-    options = deal_options(store, first)
-    assert options["deal_id"].tolist() == ["1", "2"]
+    options, matching = deal_options(store, first)
+    assert options["deal_id"].tolist() == ["1", "2"] and matching == 2
     assert options["label"].tolist() == ["1 — Deal 1", "2 — (untitled)"]
+
+
+def test_deal_options_search_id_or_title_list_at_most_the_limit_and_keep_the_included_deal(store):
+    save(store, deals(*({"title": f"Fit-out {i:02d}"} for i in range(30))), AS_OF)
+    snapshot = store.resolve_snapshot("latest").id
+    options, matching = deal_options(store, snapshot, " fit-OUT 07 ")
+    assert options["label"].tolist() == ["8 — Fit-out 07"] and matching == 1
+    options, matching = deal_options(store, snapshot, limit=5)
+    assert options["deal_id"].tolist() == ["1", "10", "11", "12", "13"] and matching == 30
+    options, matching = deal_options(store, snapshot, "fit-out 07", include="30", limit=2)
+    assert options["deal_id"].tolist() == ["30", "8"] and matching == 1
+    options, matching = deal_options(store, snapshot, "nothing like it")
+    assert options.empty and matching == 0

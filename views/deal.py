@@ -1,6 +1,7 @@
 """Deal: one deal's history across snapshots, its prediction and why, its notes, and writer actions.
 
-Pick a deal by "id — title", or link here with ``?deal=<id>``. The prediction comes from
+Find a deal by id or title and pick it by "id — title" (a snapshot may hold a million deals,
+so the picker lists the first matches, not all), or link here with ``?deal=<id>``. The prediction comes from
 the snapshot's cached forecast (engine auto, no LLM). Writer results are kept per
 (snapshot, deal, action) in the session, so a rerun never calls the LLM again; with the
 LLM off they are the writer's template results, shown with the warning that says so.
@@ -16,7 +17,7 @@ import streamlit as st
 
 from core.charts import stage_timeline_figure
 from core.config import get_settings
-from core.deal_history import deal_history, deal_options
+from core.deal_history import DEAL_OPTIONS_LIMIT, deal_history, deal_options
 from core.errors import DealcastError
 from core.formatting import money_full, money_short
 from core.writer import WriterResult, build_context, get_writer_service, load_deal
@@ -25,6 +26,7 @@ from views._common import app_store, no_snapshot_notice, sidebar, snapshot_run
 
 ENGINE = "auto"
 DEAL_KEY = "deal_id"
+SEARCH_KEY = "deal_search"
 #: The deal last written to the URL, so a changed ``?deal=`` (a link) is told apart from our own.
 LINKED_KEY = "deal_linked"
 RESULTS_KEY = "deal_writer_results"
@@ -54,21 +56,34 @@ HISTORY_TABLE = {
 }
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def cached_options(database: str, snapshot_id: int) -> pd.DataFrame:
-    return deal_options(app_store(), snapshot_id)
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_options(
+    database: str, snapshot_id: int, search: str, include: str | None
+) -> tuple[pd.DataFrame, int]:
+    return deal_options(app_store(), snapshot_id, search, include=include, limit=DEAL_OPTIONS_LIMIT)
 
 
-def pick_deal(options: pd.DataFrame) -> str:
-    """The deal selectbox; ``?deal=`` chooses the deal when it changed since we last wrote it."""
+def pick_deal(snapshot_id: int) -> str | None:
+    """The search box and deal selectbox; ``?deal=`` chooses the deal when it changed since we
+    last wrote it. None when no deal matches."""
+    linked = st.query_params.get("deal")
+    if linked is not None and linked != st.session_state.get(LINKED_KEY):
+        st.session_state[DEAL_KEY] = linked
+        st.session_state[SEARCH_KEY] = ""
+    search = st.text_input("Find a deal", key=SEARCH_KEY, placeholder="id or part of the title")
+    # Without a search the chosen (or linked) deal stays listed; a search lists its matches.
+    include = None if search.strip() else st.session_state.get(DEAL_KEY)
+    options, matching = cached_options(get_settings().db, snapshot_id, search, include)
+    if options.empty:
+        st.info(f"No deal of snapshot #{snapshot_id} has {search!r} in its id or title.")
+        return None
     ids = options["deal_id"].tolist()
     labels = dict(zip(ids, options["label"].tolist(), strict=True))
-    linked = st.query_params.get("deal")
-    if linked in labels and linked != st.session_state.get(LINKED_KEY):
-        st.session_state[DEAL_KEY] = linked
     if st.session_state.get(DEAL_KEY) not in labels:
         st.session_state[DEAL_KEY] = ids[0]
     deal_id = st.selectbox("Deal", ids, format_func=labels.get, key=DEAL_KEY)
+    if matching > len(ids):
+        st.caption(f"Listing {len(ids):,} of {matching:,} matching deals; type to narrow the list.")
     st.query_params["deal"] = deal_id
     st.session_state[LINKED_KEY] = deal_id
     return deal_id
@@ -208,13 +223,14 @@ if snapshot is None:
     no_snapshot_notice()
     st.stop()
 
-options = cached_options(get_settings().db, snapshot.id)
-if options.empty:
+if not snapshot.rows_loaded:
     st.info(f"Snapshot #{snapshot.id} holds no deals. Pick another snapshot in the sidebar or upload an "
             "export.")
     st.stop()
 
-deal_id = pick_deal(options)
+deal_id = pick_deal(snapshot.id)
+if deal_id is None:
+    st.stop()
 try:
     record = load_deal(store, deal_id, snapshot.id)
     history = deal_history(store, deal_id, up_to=snapshot.as_of)

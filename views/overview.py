@@ -20,7 +20,9 @@ from core.errors import DealcastError
 from core.formatting import age_in_days, money_full, money_short
 from core.overview import (
     CASH_HORIZONS,
+    CHANGE_INPUT_COLUMNS,
     CHANGE_KINDS,
+    CHANGE_ROWS,
     CHANGE_TEXT,
     OverviewKpis,
     change_counts,
@@ -56,7 +58,9 @@ CHANGE_COLUMNS: dict[str, dict[str, str]] = {
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_changes(database: str, before_id: int, after_id: int) -> pd.DataFrame:
     store = app_store()
-    return snapshot_changes(store.load_deals(before_id), store.load_deals(after_id))
+    return snapshot_changes(
+        store.load_deals(before_id, CHANGE_INPUT_COLUMNS), store.load_deals(after_id, CHANGE_INPUT_COLUMNS)
+    )
 
 
 def tile(column, label: str, value: str, delta: str | None, help: str, *, inverse: bool = False) -> None:
@@ -113,7 +117,8 @@ def show_snapshot_tile(column, store, snapshot) -> None:
 
 
 def change_table(changes: pd.DataFrame, kind: str, currency: str) -> pd.DataFrame:
-    rows = changes[changes["change"] == kind]
+    """The first ``CHANGE_ROWS`` deals of one kind of change, as the page shows them."""
+    rows = changes[changes["change"] == kind].head(CHANGE_ROWS)
     title = rows["title_after"].fillna(rows["title_before"]) if kind != "vanished" else rows["title_before"]
     table = pd.DataFrame({"Deal": "/deal?deal=" + rows["deal_id"].map(quote), "Title": title})
     for column, header in CHANGE_COLUMNS[kind].items():
@@ -142,6 +147,8 @@ def show_changes(store, snapshot, previous, currency: str) -> None:
             if not counts[kind]:
                 st.caption("None.")
                 continue
+            if counts[kind] > CHANGE_ROWS:
+                st.caption(f"The first {CHANGE_ROWS:,} of {counts[kind]:,} by deal id.")
             st.dataframe(
                 change_table(changes, kind, currency),
                 hide_index=True,

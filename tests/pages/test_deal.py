@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core import deal_history as deal_history_module
 from core.cashflow import CashflowPredictionService, PredictionOptions
 from core.deal_history import deal_history
 
@@ -27,10 +28,32 @@ def history_table(at):
 
 def test_deal_picker_lists_the_snapshot_deals_by_id_and_title(sample_store, open_page):
     latest = sample_store.resolve_snapshot("latest")
-    deals = sample_store.load_deals(latest.id)
+    deals = sample_store.load_deals(latest.id).sort_values("deal_id")
     picker = open_deal(open_page).selectbox(key="deal_id")
     assert picker.options == [f"{i} — {t}" for i, t in zip(deals["deal_id"], deals["title"], strict=True)]
     assert picker.value == deals["deal_id"].iloc[0]
+
+
+def test_deal_picker_lists_at_most_its_limit_and_the_search_narrows_it(sample_store, open_page, monkeypatch):
+    monkeypatch.setattr(deal_history_module, "DEAL_OPTIONS_LIMIT", 10)
+    latest = sample_store.resolve_snapshot("latest")
+    deals = sample_store.load_deals(latest.id).sort_values("deal_id")
+    at = open_deal(open_page)
+    assert len(at.selectbox(key="deal_id").options) == 10
+    assert any(f"Listing 10 of {len(deals):,} matching deals" in c.value for c in at.caption)
+
+    wanted = deals.iloc[-1]
+    at.text_input(key="deal_search").input(str(wanted["title"]).upper()).run()
+    picker = at.selectbox(key="deal_id")
+    assert f"{wanted['deal_id']} — {wanted['title']}" in picker.options
+    assert all(str(wanted["title"]) in label for label in picker.options)
+    at.selectbox(key="deal_id").set_value(wanted["deal_id"]).run()
+    history = deal_history(sample_store, wanted["deal_id"])
+    assert history_table(at)["Stage"].iloc[0] == history["stage"].iloc[-1]
+
+    at.text_input(key="deal_search").input("no deal is called this").run()
+    assert not at.exception
+    assert any("No deal of snapshot" in i.value for i in at.info)
 
 
 def test_selecting_a_deal_shows_one_history_row_per_snapshot_holding_it(sample_store, open_page):

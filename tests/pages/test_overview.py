@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core import overview as overview_module
 from core.cashflow import CashflowPredictionService, PredictionOptions
 from core.formatting import money_short
 from core.overview import CASH_HORIZONS, change_counts, kpi_deltas, overview_kpis, snapshot_changes
@@ -59,6 +60,20 @@ def test_overview_change_tabs_count_what_core_finds_between_the_snapshots(sample
     assert set(moved["Deal"].str.removeprefix("/deal?deal=")) == set(
         changes.loc[changes["change"] == "moved", "deal_id"]
     )
+
+
+def test_overview_change_tables_show_at_most_their_limit_and_say_so(sample_store, open_page, monkeypatch):
+    monkeypatch.setattr(overview_module, "CHANGE_ROWS", 3)
+    *_, previous, latest = sample_store.list_snapshots()
+    counts = change_counts(snapshot_changes(sample_store.load_deals(previous.id),
+                                            sample_store.load_deals(latest.id)))
+    at = open_page("overview")
+    for kind, tab in zip(counts, at.tabs, strict=True):
+        shown = [len(frame.value) for frame in tab.dataframe]
+        assert shown == ([min(counts[kind], 3)] if counts[kind] else [])
+        told = [c.value for c in tab.caption if c.value.startswith("The first 3 of")]
+        assert told == ([f"The first 3 of {counts[kind]:,} by deal id."] if counts[kind] > 3 else [])
+    assert any(n > 3 for n in counts.values())
 
 
 def test_overview_of_the_first_snapshot_has_no_deltas_and_says_how_to_see_changes(sample_store, open_page):

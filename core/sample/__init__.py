@@ -10,12 +10,17 @@ pipeline), stall, are won or lost, and new ones appear; each export is that life
 as-of date. The same arguments give byte-identical files.
 
 In the CLI: ``python -m core sample --rows 300 --snapshots 8 OUT_DIR``.
+
+``generate_outcome_case`` is a different shape: one plain sales CRM export (open and closed
+deals, no probability, invoice or payment columns), a later export of the same CRM, and the
+true outcome of every deal, to score forecasts made from a single export.
 """
 
 from core.sample.catalog import DEFAULT_STAGE_DAYS, PAYMENT_DAYS, SAMPLE_RATES, STAGES
 from core.sample.export import EXPORT_HEADERS
 from core.sample.files import write_history
 from core.sample.history import SampleSnapshot, generate_history
+from core.sample.outcomes import OutcomeCase, generate_outcome_case
 from core.sample.simulate import expected_days_to_invoice
 
 __all__ = [
@@ -24,8 +29,10 @@ __all__ = [
     "PAYMENT_DAYS",
     "SAMPLE_RATES",
     "STAGES",
+    "OutcomeCase",
     "SampleSnapshot",
     "expected_days_to_invoice",
     "generate_history",
+    "generate_outcome_case",
     "write_history",
 ]

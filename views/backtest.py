@@ -1,9 +1,10 @@
 """Backtest: how good past forecasts were (DESIGN 5.5).
 
 Forecast from an earlier snapshot with each chosen engine, and compare with what the later
-snapshots show happened: date errors, bias, weekly cash error (WAPE) and band coverage.
-Results are cached per (database, from, to, engine, assumptions version); the page shows
-the last run's results until Run is pressed again.
+snapshots show happened: invoice (or won) value error per period, cash error, date errors,
+bias, band coverage and win-chance calibration, always beside the naive baseline. Results
+are cached per (database, from, to, engine, assumptions version); the page shows the last
+run's results until Run is pressed again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.cashflow.backtest import backtest_detail
+from core.cashflow.backtest import BASELINE, backtest_detail
 from core.charts import backtest_cash_figure, backtest_error_figure
 from core.config import get_settings
 from core.errors import DealcastError
@@ -31,15 +32,22 @@ METRICS = {
     "invoice_mae_days": "Invoice MAE (days)",
     "payment_mae_days": "Payment MAE (days)",
     "bias_days": "Bias (days)",
-    "wape": "WAPE",
+    "invoice_value_wape": "Invoice value WAPE",
+    "wape": "Cash WAPE",
     "band_coverage": "P10–P90 coverage",
+    "probability_brier": "Win chance Brier",
 }
+PERCENT_COLUMNS = ("Invoice value WAPE", "Cash WAPE", "P10–P90 coverage")
 EXPLANATION = (
     "**MAE**: mean absolute error in days between predicted and actual dates, over the deals "
-    "invoiced (paid) between the two snapshots. **Bias**: mean of predicted minus actual invoice "
-    "dates; positive means the forecast was too late. **WAPE**: the weekly cash-in error summed over "
-    "the weeks, over the actual cash in. **P10–P90 coverage**: how often the actual invoice date fell "
-    "inside the predicted band."
+    "invoiced (paid) between the two snapshots; the invoice is the won date when the CRM has no "
+    "invoice dates. **Bias**: mean of predicted minus actual invoice dates; positive means the "
+    "forecast was too late. **Invoice value WAPE**: the error of the weighted value predicted to be "
+    "invoiced per period against the value that was, summed over the periods, over the actual total; "
+    "it scores whenever outcomes are known. **Cash WAPE**: the same for cash in per week, when payments "
+    "are known. **P10–P90 coverage**: how often the actual invoice date fell inside the predicted band. "
+    "**Win chance Brier**: mean squared error of the predicted win chances of the deals won or lost "
+    "since. The **naive** row is the baseline: overall win rate x median time left given the deal's age."
 )
 
 
@@ -47,7 +55,7 @@ EXPLANATION = (
 def cached_backtest(
     database: str, from_id: int, to_id: int, engine: str, assumptions_version: int
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Metrics, weekly cash and date errors of one engine's backtest."""
+    """Metrics (the naive row under ``naive``), weekly cash and date errors of one engine's backtest."""
     detail = backtest_detail(app_store(), from_id, to_id, engine=engine)
     return detail.result.model_dump(), detail.weeks.assign(engine=engine), detail.errors()
 
@@ -65,12 +73,18 @@ def choose(snapshots) -> dict[str, Any]:
     starts = [s.id for s in snapshots if s.as_of < newest]
     keep_valid("from_snapshot", starts)
     left, middle, right = st.columns([1, 1, 2])
-    from_id = left.selectbox("From snapshot (forecast made then)", starts, format_func=labels.get,
-                             key="from_snapshot")
+    from_id = left.selectbox(
+        "From snapshot (forecast made then)", starts, format_func=labels.get, key="from_snapshot"
+    )
     ends = [s.id for s in snapshots if s.as_of > as_of[from_id]]
     keep_valid("to_snapshot", ends)
-    to_id = middle.selectbox("To snapshot (what happened by then)", ends, index=len(ends) - 1,
-                             format_func=labels.get, key="to_snapshot")
+    to_id = middle.selectbox(
+        "To snapshot (what happened by then)",
+        ends,
+        index=len(ends) - 1,
+        format_func=labels.get,
+        key="to_snapshot",
+    )
     engines = right.multiselect("Engines", ENGINES, default=DEFAULT_ENGINES, key="engines")
     return {"from": from_id, "to": to_id, "engines": list(engines)}
 
@@ -92,23 +106,45 @@ def non_empty(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True) if kept else frames[0]
 
 
+def metric_rows(results) -> list[dict[str, Any]]:
+    """One row per chosen engine, then the naive baseline's (once, from the first engine that has it)."""
+    rows = [result for result, _, _ in results]
+    baseline = next((row["naive"] for row in rows if row.get("naive")), None)
+    if baseline is not None and all(row["engine"] != BASELINE for row in rows):
+        rows.append(baseline)
+    return rows
+
+
+def calibration_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Predicted win chance against the share won, per tenth, for every engine and the CRM's own."""
+    parts = [{"Probability of": row["engine"], **line} for row in rows for line in row["calibration"]]
+    crm = next((row["crm_calibration"] for row in rows if row["crm_calibration"]), [])
+    parts += [{"Probability of": "CRM's own", **line} for line in crm]
+    columns = {"low": "From", "high": "To", "deals": "Deals", "predicted": "Predicted", "observed": "Won"}
+    return pd.DataFrame(parts, columns=["Probability of", *columns]).rename(columns=columns)
+
+
 def show(request: dict[str, Any], results, currency: str) -> None:
-    metrics = pd.DataFrame([result for result, _, _ in results]).loc[:, list(METRICS)].rename(columns=METRICS)
+    rows = metric_rows(results)
+    metrics = pd.DataFrame(rows).loc[:, list(METRICS)].rename(columns=METRICS)
     st.subheader(f"Forecast from #{request['from']}, scored against #{request['to']}")
     st.dataframe(
         metrics,
         hide_index=True,
         width="stretch",
         key="backtest_metrics",
-        column_config={
-            "WAPE": st.column_config.NumberColumn(format="percent"),
-            "P10–P90 coverage": st.column_config.NumberColumn(format="percent"),
-        },
+        column_config={name: st.column_config.NumberColumn(format="percent") for name in PERCENT_COLUMNS},
     )
     st.caption(EXPLANATION)
+    for note in dict.fromkeys(note for row in rows for note in row["notes"]):
+        st.caption(note)
+    st.subheader("Win chance calibration")
+    st.dataframe(calibration_table(rows), hide_index=True, width="stretch", key="backtest_calibration")
     if not metrics["Deals evaluated"].any() and not metrics["Payments evaluated"].any():
-        st.info("No deal was invoiced or paid between these snapshots, so there is nothing to score. "
-                "Pick an earlier 'from' or a later 'to' snapshot.")
+        st.info(
+            "No deal was invoiced or paid between these snapshots, so there is nothing to score. "
+            "Pick an earlier 'from' or a later 'to' snapshot."
+        )
         return
     st.subheader("Predicted and actual cash in per week")
     weeks = non_empty([frame for _, frame, _ in results])
@@ -126,9 +162,11 @@ if not snapshots:
     no_snapshot_notice()
     st.stop()
 if len({s.as_of for s in snapshots}) < 2:
-    st.info("A backtest forecasts from an earlier snapshot and checks it against what later snapshots "
-            "show happened, so it needs at least two snapshots with different as-of dates. Upload a "
-            "later export of the same CRM on the **Upload** page.")
+    st.info(
+        "A backtest forecasts from an earlier snapshot and checks it against what later snapshots "
+        "show happened, so it needs at least two snapshots with different as-of dates. Upload a "
+        "later export of the same CRM on the **Upload** page."
+    )
     st.page_link("views/upload.py", label="Go to Upload", icon=":material/upload_file:")
     st.stop()
 

@@ -73,7 +73,7 @@ FLAG_TEXT: dict[Flag, str] = {
 
 KINDS = ("forecast", "received", "not_forecast")
 FORECAST, RECEIVED, NOT_FORECAST = range(3)
-METHODS = ("rules", "learned", "llm", "llm->rules")
+METHODS = ("rules", "learned", "llm", "llm->rules", "naive")
 
 PREDICTION_COLUMNS = (
     "deal_id",

@@ -1,22 +1,26 @@
-"""The learned engine (DESIGN 5.2): cycle times, win rates and payment delays from history.
+"""The learned engine (DESIGN 5.2): win chance and time to invoice from the deals' own history.
 
-History is every deal row of every snapshot with as-of on or before the forecast's as-of
-(never later: backtests replay the past). From it:
+History is what the stored snapshots with as-of on or before the forecast's as-of say
+(``core.cashflow.history``; never anything later). Most users have one export, and it
+already holds the history: every closed deal with its created and won or lost date, every
+open deal with its age. From it:
 
-- a deal's *invoice event*: its invoice date, else the day it entered an invoiced stage,
-  else its won date (``invoice_events``, shared with the backtest);
-- per stage, the time from entering the stage to the invoice event, as a Kaplan-Meier
-  curve with delayed entry (a deal is seen only from the first snapshot that shows it in
-  the stage) and censoring (deals not invoiced yet, or lost). A deal ``a`` days into its
-  stage gets the quantiles of the remaining time *given* it has lasted ``a`` days, so a
-  deal 40 days into a 30-day stage is not due in -10 days;
-- per stage, the share of deals with a known outcome that were won;
-- per organization, the median days from invoice to payment (organizations matched like
-  invoice customers, ``behaviour.organization_key``; where the receivables have learned
-  the customer, its invoices decide instead: ``receivables.with_receivables``).
+- **by age** (days since created): won-or-lost curves over all deals (``survival``): open
+  deals are censored at their age. They give each open deal its win chance (the share of
+  deals still open at its age that were later won, shrunk toward the overall rate) and the
+  days left to its invoice event (P10, median, P90 of the wins after its age);
+- **by stage**, where several snapshots (or last-stage-change dates) show deals in a stage
+  and what became of them: the same curves by days in the stage, with delayed entry (a deal
+  counts from the first snapshot that shows it in the stage). A stage with at least
+  ``min_samples`` wins decides the timing, and its win chance is shrunk toward the deal's
+  by-age chance;
+- **payment**: per organization, the median days from invoice to payment (where the
+  receivables have learned the customer, its invoices decide: ``with_receivables``).
 
-Stages with fewer than ``min_samples`` observed invoice events keep the rules estimate,
-and the reasoning says which source each deal used.
+The learned win chance weights a deal's value when the deal has no probability of its own
+(the CRM's, when the export has one). Deals the history cannot speak for keep the rules
+estimate, and the reasoning says which source each deal used. P10/P90 bands are widened by
+``BAND_SPREAD`` (see ``calibrate_band``).
 """
 
 from __future__ import annotations
@@ -30,185 +34,98 @@ import pandas as pd
 from core.cashflow.assumptions import Assumptions, normalise_stage
 from core.cashflow.behaviour import organization_keys
 from core.cashflow.columns import VALUE_FLAGS, Flag, compose_reasoning, day_array, text_part
-from core.cashflow.engines import EngineContext, RulesEngine, register_engine
+from core.cashflow.engines import EngineContext, register_engine
+from core.cashflow.history import day_number, deal_facts, read_arrow, stage_flags, stage_spells
 from core.cashflow.receivables import with_receivables
 from core.cashflow.rules import apply_overrides, estimate_frame
+from core.cashflow.survival import OutcomeCurve, fit_outcomes
 from core.store import Store
 
 #: Fewest paid invoices of one organization before its own payment delay is used.
 MIN_PAYMENT_SAMPLES = 3
+#: Weight, in deals, of the overall win rate when a win chance is shrunk toward it.
+PRIOR_WEIGHT = 20.0
+#: Deals are compared with deals of similar value: this many groups, split at the history's quantiles.
+VALUE_GROUPS = 3
 _QUANTILES = (0.1, 0.5, 0.9)
-
-_HISTORY_SQL = """
-SELECT s.as_of AS seen_at, d.deal_id, d.stage, d.status, d.organization, d.created_at,
-       d.stage_changed_at, d.won_at, d.lost_at, d.invoice_date, d.payment_date
-FROM deals d JOIN snapshots s ON s.id = d.snapshot_id
-WHERE s.kind = 'deals' AND s.as_of <= ?
-"""
-
-
-def load_history(store: Store, as_of: dt.date) -> pd.DataFrame:
-    """Every deal row of every deals snapshot with as-of on or before ``as_of``."""
-    frame = store.query_df(_HISTORY_SQL, [as_of])
-    for name in (
-        "seen_at",
-        "created_at",
-        "stage_changed_at",
-        "won_at",
-        "lost_at",
-        "invoice_date",
-        "payment_date",
-    ):
-        frame[name] = pd.to_datetime(frame[name]).astype("datetime64[s]")
-    return frame
-
-
-def stage_keys(stages: pd.Series, assumptions: Assumptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: the stage's key (table name, else normalised name), and invoiced/paid flags."""
-    codes, uniques = pd.factorize(stages)
-    keys, invoiced, paid = [], [], []
-    for raw in uniques:
-        row = assumptions.match_stage(raw)
-        keys.append(assumptions.stages[row].name if row is not None else normalise_stage(raw))
-        invoiced.append(assumptions.is_invoiced_stage(raw))
-        paid.append(assumptions.is_paid_stage(raw))
-
-    def look(values: list, missing: object) -> np.ndarray:
-        return np.asarray([*values, missing], dtype=object)[codes]
-
-    return look(keys, ""), look(invoiced, False).astype(bool), look(paid, False).astype(bool)
-
-
-def invoice_events(history: pd.DataFrame, assumptions: Assumptions) -> pd.DataFrame:
-    """Per deal seen in ``history``: invoice event date, payment date, lost date (NaT if unknown).
-
-    Invoice event: the invoice date, else the first day seen in an invoiced stage, else the
-    won date. Payment: the payment date, else the day it entered a paid stage.
-    """
-    _, invoiced, paid = stage_keys(history["stage"], assumptions)
-    status = history["status"].str.lower().to_numpy(dtype=object, na_value="")
-    nat = np.datetime64("NaT", "s")
-    work = pd.DataFrame(
-        {
-            "deal_id": history["deal_id"].to_numpy(),
-            "invoice_date": history["invoice_date"].to_numpy(),
-            "invoiced_stage": np.where(invoiced, history["stage_changed_at"].to_numpy(), nat),
-            "won_at": np.where(status == "won", history["won_at"].to_numpy(), nat),
-            "payment_date": history["payment_date"].to_numpy(),
-            "paid_stage": np.where(paid, history["stage_changed_at"].to_numpy(), nat),
-            "lost_at": np.where(
-                status == "lost", history["lost_at"].fillna(history["seen_at"]).to_numpy(), nat
-            ),
-        }
-    )
-    first = work.groupby("deal_id", sort=False).min()
-    events = pd.DataFrame(index=first.index)
-    events["invoice_event"] = first["invoice_date"].fillna(first["invoiced_stage"]).fillna(first["won_at"])
-    events["payment_event"] = first["payment_date"].fillna(first["paid_stage"])
-    events["lost_at"] = first["lost_at"]
-    return events
-
-
-@dataclass
-class StageCurve:
-    """Kaplan-Meier survival of the days from entering a stage to the invoice event."""
-
-    times: np.ndarray
-    survival: np.ndarray
-    events: int
-
-    def remaining(self, age: np.ndarray, q: float) -> np.ndarray:
-        """Days left until the invoice at quantile ``q``, given ``age`` days in the stage (NaN: not known)."""
-        position = np.searchsorted(self.times, age, side="right") - 1
-        alive = np.where(position >= 0, self.survival[np.maximum(position, 0)], 1.0)
-        target = alive * (1.0 - q)
-        hit = np.searchsorted(-self.survival, -target - 1e-12, side="left")
-        reached = (hit < len(self.times)) & (alive > 0)
-        when = self.times[np.minimum(hit, len(self.times) - 1)]
-        return np.where(reached, np.maximum(when - age, 0.0), np.nan)
-
-
-def _kaplan_meier(entry_age: np.ndarray, duration: np.ndarray, observed: np.ndarray) -> StageCurve:
-    """Survival with delayed entry: at risk at t are records seen by t and not ended before t."""
-    times = np.unique(duration[observed])
-    entries = np.sort(entry_age)
-    ends = np.sort(duration)
-    at_risk = np.searchsorted(entries, times, side="right") - np.searchsorted(ends, times, side="left")
-    deaths = np.bincount(np.searchsorted(times, duration[observed]), minlength=len(times))
-    factors = 1.0 - deaths / np.maximum(at_risk, 1)
-    return StageCurve(
-        times=times.astype(np.float64), survival=np.cumprod(factors), events=int(observed.sum())
-    )
 
 
 @dataclass
 class LearnedModel:
-    """What the history taught, per stage key and per organization."""
+    """What the history up to ``as_of`` taught: curves by age and by stage, payment delays."""
 
     as_of: dt.date
-    curves: dict[str, StageCurve] = field(default_factory=dict)
-    observed: dict[str, int] = field(default_factory=dict)
-    win_rates: dict[str, tuple[float, int]] = field(default_factory=dict)
+    ages: OutcomeCurve | None = None
+    stages: dict[str, OutcomeCurve] = field(default_factory=dict)
     payment_days: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: Deal value bounds of the ``VALUE_GROUPS`` groups and each group's curves by age.
+    value_edges: np.ndarray | None = None
+    value_curves: list[OutcomeCurve] = field(default_factory=list)
+    closed: int = 0
     snapshots: int = 0
 
+    @property
+    def win_rate(self) -> float:
+        """Overall share of closed deals that were won (NaN without closed deals)."""
+        return self.ages.overall_win_chance() if self.ages is not None else float("nan")
+
     def learned_stages(self, min_samples: int) -> list[str]:
-        return sorted(key for key, curve in self.curves.items() if curve.events >= min_samples)
+        return sorted(key for key, curve in self.stages.items() if curve.events >= min_samples)
+
+    def has_history(self, min_samples: int) -> bool:
+        return (self.ages is not None and self.ages.events >= min_samples) or bool(
+            self.learned_stages(min_samples)
+        )
 
 
-def fit(history: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> LearnedModel:
-    """Learn stage curves, win rates and payment delays from snapshot rows up to ``as_of``."""
-    cutoff = np.datetime64(as_of, "s")
-    history = history[history["seen_at"] <= cutoff]
-    model = LearnedModel(as_of=as_of, snapshots=int(history["seen_at"].nunique()))
-    if history.empty:
-        return model
-    events = invoice_events(history, assumptions)
-    events = events.where(events <= cutoff)  # nothing later than the cut-off is known
-
-    keys, invoiced, paid = stage_keys(history["stage"], assumptions)
-    status = history["status"].str.lower().to_numpy(dtype=object, na_value="")
-    open_rows = ~invoiced & ~paid & ~np.isin(status, ("lost", "deleted")) & (keys != "")
-    entry = history["stage_changed_at"].fillna(history["created_at"]).to_numpy()
-    records = pd.DataFrame(
-        {
-            "deal_id": history["deal_id"].to_numpy()[open_rows],
-            "stage": keys[open_rows],
-            "entry": entry[open_rows],
-            "seen_at": history["seen_at"].to_numpy()[open_rows],
-        }
-    ).dropna(subset=["entry"])
-    records = records.groupby(["deal_id", "stage", "entry"], as_index=False, sort=False)["seen_at"].min()
-    records = records.join(events, on="deal_id")
-    invoice_at = records["invoice_event"].to_numpy()
-    end = np.where(
-        ~np.isnat(invoice_at),
-        invoice_at,
-        np.where(~np.isnat(records["lost_at"].to_numpy()), records["lost_at"].to_numpy(), cutoff),
+def fit(store: Store, as_of: dt.date, assumptions: Assumptions) -> LearnedModel:
+    """Learn from every deals snapshot with as-of on or before ``as_of``."""
+    flags = stage_flags(store, as_of, assumptions)
+    facts = deal_facts(store, as_of, assumptions, flags=flags)
+    snapshots = (
+        read_arrow(
+            store,
+            "SELECT count(*) FROM snapshots WHERE kind = 'deals' AND as_of <= $cutoff",
+            {"cutoff": as_of},
+        )
+        .column(0)[0]
+        .as_py()
     )
-    days = np.timedelta64(1, "D")
-    duration = (end - records["entry"].to_numpy()) / days
-    entry_age = (records["seen_at"].to_numpy() - records["entry"].to_numpy()) / days
-    observed = ~np.isnat(invoice_at)
-    valid = (duration >= entry_age) & (entry_age >= 0)
-    for stage, rows in pd.Series(np.arange(len(records)))[valid].groupby(records["stage"][valid]):
-        index = rows.to_numpy()
-        if observed[index].any():
-            model.curves[stage] = _kaplan_meier(entry_age[index], duration[index], observed[index])
-        model.observed[stage] = int(observed[index].sum())
-        won = observed[index] | ~np.isnat(records["invoice_event"].to_numpy()[index])
-        lost = ~np.isnat(records["lost_at"].to_numpy()[index]) & ~won
-        if won.sum() + lost.sum():
-            model.win_rates[stage] = (
-                float(won.sum() / (won.sum() + lost.sum())),
-                int(won.sum() + lost.sum()),
-            )
+    model = LearnedModel(as_of=as_of, snapshots=int(snapshots))
+    if facts.empty:
+        return model
+    today = day_number(as_of)
+    won = ~np.isnan(facts["invoice_event"].to_numpy())
+    lost = ~np.isnan(facts["lost"].to_numpy()) & ~won
+    end = np.where(won, facts["invoice_event"], np.where(lost, facts["lost"], today)) - facts["created"]
+    known = ~np.isnan(end)
+    model.ages = fit_outcomes(np.zeros(known.sum()), end[known], won[known], lost[known])
+    model.closed = int((won | lost)[known].sum())
+    value = facts["value"].to_numpy()
+    if (~np.isnan(value[known])).sum() >= VALUE_GROUPS:
+        model.value_edges = np.nanquantile(value[known], np.arange(1, VALUE_GROUPS) / VALUE_GROUPS)
+        group = np.searchsorted(model.value_edges, value, side="right")
+        for g in range(VALUE_GROUPS):
+            rows = known & (group == g) & ~np.isnan(value)
+            model.value_curves.append(fit_outcomes(np.zeros(rows.sum()), end[rows], won[rows], lost[rows]))
 
-    delays = (events["payment_event"] - events["invoice_event"]).dt.days
-    organization = history.groupby("deal_id", sort=False)["organization"].last().reindex(events.index)
-    paid_delays = pd.DataFrame({"org": organization_keys(organization), "days": delays}).dropna()
-    paid_delays = paid_delays[(paid_delays["days"] >= 0) & (paid_delays["org"] != "")]
-    for org, group in paid_delays.groupby("org"):
+    spells = stage_spells(store, as_of, assumptions, flags=flags)
+    spell_won = ~np.isnan(spells["invoice_event"].to_numpy())
+    spell_lost = ~np.isnan(spells["lost"].to_numpy()) & ~spell_won
+    spell_end = np.where(spell_won, spells["invoice_event"], np.where(spell_lost, spells["lost"], today))
+    # A deal seen open in a stage at the end of a day can close from the next day on.
+    entry = spells["first_seen"].to_numpy() - spells["entry"].to_numpy() + 1
+    duration = spell_end - spells["entry"].to_numpy()
+    for stage, rows in pd.Series(np.arange(len(spells))).groupby(spells["stage"], observed=True):
+        index = rows.to_numpy()
+        model.stages[str(stage)] = fit_outcomes(
+            entry[index], duration[index], spell_won[index], spell_lost[index]
+        )
+
+    delays = facts["payment_event"] - facts["invoice_event"]
+    paid = pd.DataFrame({"org": organization_keys(facts["organization"]), "days": delays}).dropna()
+    paid = paid[(paid["days"] >= 0) & (paid["org"] != "")]
+    for org, group in paid.groupby("org"):
         model.payment_days[str(org)] = (float(group["days"].median()), len(group))
     return model
 
@@ -216,116 +133,222 @@ def fit(history: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> Lear
 class LearnedEngine:
     """Predicts from the store's history up to the as-of date; rules where history is thin."""
 
-    def __init__(self, *, require_history: bool = False) -> None:
-        self.require_history = require_history
-
     def fit_for(self, context: EngineContext) -> LearnedModel:
         if context.store is None:
             return LearnedModel(as_of=context.as_of)
-        return fit(load_history(context.store, context.as_of), context.as_of, context.assumptions)
+        return fit(context.store, context.as_of, context.assumptions)
 
     def predict(self, deals: pd.DataFrame, context: EngineContext) -> pd.DataFrame:
-        model = self.fit_for(context)
-        if self.require_history and not model.learned_stages(context.options.min_samples):
-            return RulesEngine().predict(deals, context)
-        return predict_learned(deals, context, model)
+        return predict_learned(deals, context, self.fit_for(context))
 
 
-def predict_learned(deals: pd.DataFrame, context: EngineContext, model: LearnedModel) -> pd.DataFrame:
-    """Rules estimates, then learned invoice dates, probabilities and terms where history allows."""
-    a, minimum = context.assumptions, context.options.min_samples
-    today = np.datetime64(context.as_of, "D")
-    est = estimate_frame(deals, context.as_of, a)
-    keys, _, _ = stage_keys(deals["stage"], a)
-    forecast = (est["kind"] == "forecast").to_numpy() & ~est["invoice_is_fact"].to_numpy(bool)
-    age = est["days_in_stage"].to_numpy(dtype=np.float64)
-    bits = est["flag_bits"].to_numpy(dtype=np.int64)
+@dataclass(frozen=True)
+class Estimates:
+    """Per deal: where a source has an answer (``rows``), its days to invoice at P10/P50/P90,
+    win chance, and a text code into ``notes``."""
 
-    invoice = day_array(est["predicted_invoice_date"])
-    p10, p90 = day_array(est["invoice_p10"]), day_array(est["invoice_p90"])
-    confidence = est["confidence"].to_numpy(dtype=np.float64)
-    learned = np.zeros(len(est), dtype=bool)
-    stage_names = sorted(set(keys[forecast].tolist()))
-    note_codes = np.full(len(est), -1)
-    notes: list[str] = []
-    for stage in stage_names:
-        rows = forecast & (keys == stage)
-        curve = model.curves.get(stage)
-        seen = model.observed.get(stage, 0)
+    rows: np.ndarray
+    low: np.ndarray
+    mid: np.ndarray
+    high: np.ndarray
+    chance: np.ndarray
+    note: np.ndarray
+    notes: list[str]
+
+    @classmethod
+    def empty(cls, n: int) -> Estimates:
+        nan = np.full(n, np.nan)
+        return cls(np.zeros(n, bool), nan, nan.copy(), nan.copy(), nan.copy(), np.full(n, -1), [])
+
+
+def learned_estimates(
+    deals: pd.DataFrame, est: pd.DataFrame, keys: np.ndarray, model: LearnedModel, minimum: int
+) -> Estimates:
+    """Stage curves where they have ``minimum`` wins, else the curves by age; NaN elsewhere."""
+    out = Estimates.empty(len(est))
+    guess = (est["kind"] == "forecast").to_numpy() & ~est["invoice_is_fact"].to_numpy(bool)
+    today = np.datetime64(model.as_of, "D")
+    age = (today - day_array(deals["created_at"])).astype(np.float64)
+    age = np.where(age >= 0, age, np.nan)
+    in_stage = est["days_in_stage"].to_numpy(dtype=np.float64)
+    by_age = model.ages is not None and model.ages.events >= minimum
+    prior = model.win_rate
+    if by_age:
+        rows = guess & ~np.isnan(age)
+        # Past the last age with ``minimum`` wins after it, the history saw too few wins to time a
+        # deal (the few it saw came just before the history ends, so they would time it too soon).
+        timed = rows & (age <= model.ages.oldest_age(minimum))
+        for position, q in enumerate(_QUANTILES):
+            (out.low, out.mid, out.high)[position][timed] = model.ages.days_left(age[timed], q)
+        out.chance[rows] = model.ages.win_chance(age[rows], prior, PRIOR_WEIGHT)
+        if model.value_edges is not None:
+            value = est["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)
+            group = np.searchsorted(model.value_edges, value, side="right")
+            for g, curve in enumerate(model.value_curves):
+                chosen = rows & (group == g) & ~np.isnan(value)
+                out.chance[chosen] = curve.win_chance(age[chosen], out.chance[chosen], PRIOR_WEIGHT)
+                # The group's own timing where it saw enough wins after the deal's age.
+                own = chosen & (age <= curve.oldest_age(minimum))
+                for position, q in enumerate(_QUANTILES):
+                    (out.low, out.mid, out.high)[position][own] = curve.days_left(age[own], q)
+        out.rows[rows] = True
+        out.notes.append(
+            f"learned by age from {model.closed} closed deals ({model.ages.events} won): "
+            "win chance of deals of similar value still open at this age, and their days to invoice"
+        )
+        out.notes.append(
+            f"win chance learned by age from {model.closed} closed deals ({model.ages.events} won); "
+            "older than the deals the history saw won, so timed by the stage table"
+        )
+        out.note[rows] = np.where(timed[rows], 0, 1)
+    for stage in sorted(set(keys[guess].tolist())):
+        curve = model.stages.get(stage)
         if curve is None or curve.events < minimum:
-            notes.append(
-                f"too little history for stage '{stage}' ({seen} invoiced, {minimum} needed), "
-                "stage table used"
-            )
-            note_codes[rows] = len(notes) - 1
             continue
-        low, mid, high = (curve.remaining(age[rows], q) for q in _QUANTILES)
+        rows = guess & (keys == stage)
+        days = in_stage[rows]
+        mid = curve.days_left(days, 0.5)
         ok = ~np.isnan(mid)
         index = np.flatnonzero(rows)[ok]
-        high = np.where(np.isnan(high[ok]), np.maximum(mid[ok], curve.times[-1] - age[index]), high[ok])
-        invoice[index] = today + np.ceil(mid[ok]).astype("timedelta64[D]")
-        p10[index] = today + np.floor(low[ok]).astype("timedelta64[D]")
-        p90[index] = today + np.ceil(high).astype("timedelta64[D]")
-        learned[index] = True
-        notes.append(
+        out.low[index] = curve.days_left(days[ok], 0.1)
+        out.mid[index] = mid[ok]
+        out.high[index] = curve.days_left(days[ok], 0.9)
+        base = np.where(
+            np.isnan(out.chance[index]), prior if by_age else curve.overall_win_chance(), out.chance[index]
+        )
+        out.chance[index] = curve.win_chance(days[ok], np.nan_to_num(base, nan=0.5), PRIOR_WEIGHT)
+        out.rows[index] = True
+        out.notes.append(
             f"stage '{stage}': learned from {curve.events} deals that reached an invoice, "
             "remaining time given the days already in stage"
         )
-        note_codes[index] = len(notes) - 1
-        notes.append(
-            f"stage '{stage}': this deal is older in its stage than the history covers, stage table used"
-        )
-        note_codes[np.flatnonzero(rows)[~ok]] = len(notes) - 1
+        out.note[index] = len(out.notes) - 1
+    return out
 
-    late = (bits & int(Flag.LATE_STAGE)) != 0
-    penalty = np.where(
-        (bits & int(Flag.CREATED_IN_FUTURE | Flag.STAGE_CHANGE_BEFORE_CREATED | Flag.STAGE_CHANGE_IN_FUTURE))
-        != 0,
-        a.data_issue_penalty,
-        0.0,
+
+def predict_learned(deals: pd.DataFrame, context: EngineContext, model: LearnedModel) -> pd.DataFrame:
+    """Rules estimates, then learned invoice dates, bands and win chances where history allows."""
+    a, minimum = context.assumptions, context.options.min_samples
+    est = won_as_invoiced(estimate_frame(deals, context.as_of, a), deals, a)
+    keys = stage_key_array(deals["stage"], a)
+    found = learned_estimates(deals, est, keys, model, minimum)
+    fallback = (
+        "no created date to age the deal by, stage table used"
+        if model.has_history(minimum)
+        else f"too little history ({model.ages.events if model.ages else 0} won deals, {minimum} needed), "
+        "stage table used"
     )
-    confidence = np.where(
-        learned, np.where(late, a.late_stage_confidence, a.base_confidence) - penalty, confidence
-    )
-    note = text_part(note_codes, notes)
-    rules_reason = pd.Categorical(est["invoice_reason"]).copy()
-    rules_reason[learned] = np.nan
-    est["invoice_reason"] = compose_reasoning(
-        [note, rules_reason], np.zeros(len(est), np.int64), {}, sentence=False
-    )
-    est["predicted_invoice_date"] = invoice
-    est["invoice_p10"], est["invoice_p90"] = p10, p90
-    est["confidence"] = confidence
-    est.loc[learned, "method"] = "learned"
-    _learned_probabilities(est, keys, deals, model, minimum)
+    est = use_estimates(est, found, context, method="learned", fallback=fallback)
+    apply_win_chance(est, deals, found)
     _learned_terms(est, deals, model)
     est = with_receivables(est, deals, context.receivables)
     return apply_overrides(est, context.as_of, a)
 
 
-def _learned_probabilities(
-    est: pd.DataFrame, keys: np.ndarray, deals: pd.DataFrame, model: LearnedModel, minimum: int
-) -> None:
-    """A stage's historical win rate for open deals without a probability of their own."""
+WON_AS_INVOICE = "won on its won date, which stands for the invoice (no invoice date in the export)"
+
+
+def won_as_invoiced(est: pd.DataFrame, deals: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
+    """Won deals without an invoice fact are invoiced on their won date, as the history counts them.
+
+    The history takes the won date for the invoice event when a deal has no invoice date, so
+    a deal won long ago is not forecast to be invoiced again after the as-of date."""
+    won_at = day_array(deals["won_at"])
+    status = deals["status"].str.lower().to_numpy(dtype=object, na_value="open")
+    rows = (
+        (est["kind"] == "forecast").to_numpy()
+        & ~est["invoice_is_fact"].to_numpy(bool)
+        & (status == "won")
+        & ~np.isnat(won_at)
+    )
+    if not rows.any():
+        return est
+    out = est.copy()
+    for name in ("predicted_invoice_date", "invoice_p10", "invoice_p90"):
+        values = day_array(out[name])
+        values[rows] = won_at[rows]
+        out[name] = values
+    out["invoice_is_fact"] = out["invoice_is_fact"].to_numpy(bool) | rows
+    out["confidence"] = np.where(rows, a.invoiced_confidence, out["confidence"])
+    reasons = pd.Categorical(out["invoice_reason"])
+    if WON_AS_INVOICE not in reasons.categories:
+        reasons = reasons.add_categories([WON_AS_INVOICE])
+    reasons[rows] = WON_AS_INVOICE
+    out["invoice_reason"] = reasons
+    return out
+
+
+def stage_key_array(stages: pd.Series, assumptions: Assumptions) -> np.ndarray:
+    """Per row: the stage-table name of the stage, else its normalised name ("" for none)."""
+    codes, uniques = pd.factorize(stages)
+    keys = []
+    for raw in uniques:
+        row = assumptions.match_stage(raw)
+        keys.append(assumptions.stages[row].name if row is not None else normalise_stage(raw))
+    return np.asarray([*keys, ""], dtype=object)[codes]
+
+
+def use_estimates(
+    est: pd.DataFrame, found: Estimates, context: EngineContext, *, method: str, fallback: str
+) -> pd.DataFrame:
+    """Put ``found``'s dates, band and confidence into the rules estimates where it has them."""
+    a = context.assumptions
+    today = np.datetime64(context.as_of, "D")
+    guess = (est["kind"] == "forecast").to_numpy() & ~est["invoice_is_fact"].to_numpy(bool)
+    rows = found.rows & ~np.isnan(found.mid)
+    low, high = calibrate_band(found.low[rows], found.mid[rows], found.high[rows])
+    invoice, p10, p90 = (
+        day_array(est[name]) for name in ("predicted_invoice_date", "invoice_p10", "invoice_p90")
+    )
+    invoice[rows] = today + np.ceil(found.mid[rows]).astype("timedelta64[D]")
+    p10[rows] = today + np.floor(low).astype("timedelta64[D]")
+    p90[rows] = today + np.ceil(high).astype("timedelta64[D]")
+    bits = est["flag_bits"].to_numpy(dtype=np.int64)
+    late = (bits & int(Flag.LATE_STAGE)) != 0
+    issue = Flag.CREATED_IN_FUTURE | Flag.STAGE_CHANGE_BEFORE_CREATED | Flag.STAGE_CHANGE_IN_FUTURE
+    penalty = np.where((bits & int(issue)) != 0, a.data_issue_penalty, 0.0)
+    confidence = est["confidence"].to_numpy(dtype=np.float64)
+    confidence = np.where(
+        rows, np.where(late, a.late_stage_confidence, a.base_confidence) - penalty, confidence
+    )
+    notes = [*found.notes, fallback]
+    codes = np.where(guess & (found.note >= 0), found.note, np.where(guess, len(notes) - 1, -1))
+    rules_reason = pd.Categorical(est["invoice_reason"]).copy()
+    rules_reason[rows] = np.nan
+    out = est.copy()
+    out["invoice_reason"] = compose_reasoning(
+        [text_part(codes, notes), rules_reason], np.zeros(len(est), np.int64), {}, sentence=False
+    )
+    out["predicted_invoice_date"], out["invoice_p10"], out["invoice_p90"] = invoice, p10, p90
+    out["confidence"] = confidence
+    out.loc[rows, "method"] = method
+    return out
+
+
+#: Factor on the distance of P10 and P90 from the median (on a log scale of days): the curves'
+#: own quantiles describe deals like the average one; individual deals vary more than that.
+BAND_SPREAD = 1.0
+
+
+def calibrate_band(low: np.ndarray, mid: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P10/P90 days widened by ``BAND_SPREAD`` around the median on a log scale; NaN P90 = median."""
+    high = np.where(np.isnan(high), mid, high)
+    low = np.where(np.isnan(low), mid, low)
+    log_mid = np.log1p(mid)
+    return (
+        np.expm1(log_mid - BAND_SPREAD * (log_mid - np.log1p(low))),
+        np.expm1(log_mid + BAND_SPREAD * (np.log1p(high) - log_mid)),
+    )
+
+
+def apply_win_chance(est: pd.DataFrame, deals: pd.DataFrame, found: Estimates) -> None:
+    """The learned win chance for open deals without a probability of their own."""
     own = deals["probability"].to_numpy(dtype=np.float64, na_value=np.nan)
     status = deals["status"].str.lower().to_numpy(dtype=object, na_value="open")
-    rate = (
-        np.array(
-            [
-                model.win_rates.get(k, (np.nan, 0))[0]
-                if model.win_rates.get(k, (0, 0))[1] >= minimum
-                else np.nan
-                for k in keys.tolist()
-            ],
-            dtype=np.float64,
-        )
-        if len(keys)
-        else np.zeros(0)
-    )
-    use = np.isnan(own) & (status != "won") & ~np.isnan(rate)
+    use = found.rows & np.isnan(own) & (status != "won") & ~np.isnan(found.chance)
     if not use.any():
         return
-    probability = np.where(use, rate, est["probability"].to_numpy(dtype=np.float64))
+    probability = np.where(use, np.round(found.chance, 4), est["probability"].to_numpy(dtype=np.float64))
     bits = est["flag_bits"].to_numpy(dtype=np.int64)
     value = np.nan_to_num(est["value_base"].to_numpy(dtype=np.float64, na_value=np.nan))
     est["probability"] = probability
@@ -360,4 +383,3 @@ def _learned_terms(est: pd.DataFrame, deals: pd.DataFrame, model: LearnedModel) 
 
 
 register_engine("learned", LearnedEngine())
-register_engine("auto", LearnedEngine(require_history=True))

@@ -21,9 +21,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-# Importing these registers the "learned" and "auto" engines and the "llm" refiner.
+# Importing these registers the "learned", "naive" and "auto" engines and the "llm" refiner.
+from core.cashflow import auto as _auto  # noqa: F401
 from core.cashflow import learned as _learned  # noqa: F401
 from core.cashflow import llm_refiner as _llm_refiner  # noqa: F401
+from core.cashflow import naive as _naive  # noqa: F401
 from core.cashflow.aggregate import Aggregation, aggregate, scope_mask
 from core.cashflow.assumptions import Assumptions, load_assumptions
 from core.cashflow.behaviour import BehaviourModel

@@ -93,7 +93,9 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         "backtest",
         parents=[common],
         help="score a forecast from an earlier snapshot against later ones",
-        description="Forecast from an earlier snapshot and compare with what later snapshots show.\n\n"
+        description="Forecast from an earlier snapshot and compare with what later snapshots show: "
+        "invoice (or won) value WAPE per period, cash WAPE, date MAE and bias, P10-P90 coverage and "
+        "win-chance calibration, beside the naive baseline (overall win rate x median time left).\n\n"
         "Example: python -m core backtest --from 3 --to latest --engine learned",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -218,6 +220,21 @@ def _print_report(report: AssumptionsReport) -> None:
         )
 
 
+#: Backtest figures printed as text, in order (the JSON has all of them, and the calibration).
+BACKTEST_LINES = (
+    "deals_evaluated",
+    "payments_evaluated",
+    "invoice_mae_days",
+    "payment_mae_days",
+    "bias_days",
+    "invoice_value_wape",
+    "wape",
+    "band_coverage",
+    "outcomes_evaluated",
+    "probability_brier",
+)
+
+
 def run_backtest_command(args: argparse.Namespace) -> int | None:
     with open_store(args) as store:
         result = run_backtest(store, args.from_snapshot, args.to_snapshot, engine=args.engine)
@@ -226,17 +243,19 @@ def run_backtest_command(args: argparse.Namespace) -> int | None:
         return None
     print(
         f"Backtest of the {result.engine} engine: snapshot {result.from_snapshot} ({result.from_as_of}) "
-        f"-> {result.to_snapshot} ({result.to_as_of})"
+        f"-> {result.to_snapshot} ({result.to_as_of}); invoice value per {result.period}"
     )
-    for name in (
-        "deals_evaluated",
-        "payments_evaluated",
-        "invoice_mae_days",
-        "payment_mae_days",
-        "bias_days",
-        "wape",
-        "band_coverage",
-    ):
-        value = getattr(result, name)
-        print(f"  {name.replace('_', ' '):<20} {'n/a' if value is None else value}")
+    rows = [result, *([result.naive] if result.naive is not None else [])]
+    print(f"  {'':<20} " + " ".join(f"{row.engine:>10}" for row in rows))
+    for name in BACKTEST_LINES:
+        values = [getattr(row, name) for row in rows]
+        label = "cash wape" if name == "wape" else name.replace("_", " ")
+        print(f"  {label:<20} " + " ".join(f"{'n/a' if v is None else v:>10}" for v in values))
+    for row in result.calibration:
+        print(
+            f"  win chance {row.low:.1f}-{row.high:.1f}: {row.deals} deals, predicted {row.predicted:.2f}, "
+            f"won {row.observed:.2f}"
+        )
+    for note in result.notes:
+        print(f"note: {note}")
     return None

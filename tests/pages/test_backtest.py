@@ -13,19 +13,37 @@ COLUMNS = {
     "Invoice MAE (days)": "invoice_mae_days",
     "Payment MAE (days)": "payment_mae_days",
     "Bias (days)": "bias_days",
-    "WAPE": "wape",
+    "Invoice value WAPE": "invoice_value_wape",
+    "Cash WAPE": "wape",
     "P10–P90 coverage": "band_coverage",
+    "Win chance Brier": "probability_brier",
 }
 
 
 def assert_metrics_equal_core(at, store, from_id: int, to_id: int, engines: list[str]) -> None:
+    """One row per engine, then the naive baseline's, each equal to core's backtest."""
     table = at.dataframe[0].value
-    assert table["Engine"].tolist() == engines
-    for row, engine in zip(table.to_dict("records"), engines, strict=True):
-        expected = run_backtest(store, from_id, to_id, engine=engine)
+    assert table["Engine"].tolist() == [*engines, "naive"]
+    results = [run_backtest(store, from_id, to_id, engine=engine) for engine in engines]
+    for row, expected in zip(table.to_dict("records"), [*results, results[0].naive], strict=True):
         assert {header: row[header] for header in COLUMNS} == {
             header: getattr(expected, field) for header, field in COLUMNS.items()
         }
+
+
+def test_backtest_shows_calibration_and_notes(sample_store, open_page):
+    snapshots = sample_store.list_snapshots()
+    at = open_page("backtest")
+    at.button(key="run_backtest").click().run()
+    assert not at.exception, at.exception
+    calibration = at.dataframe[1].value
+    expected = run_backtest(sample_store, snapshots[0].id, snapshots[-1].id, engine="learned")
+    rows = calibration[calibration["Probability of"] == "learned"]
+    assert rows["Deals"].tolist() == [row.deals for row in expected.calibration]
+    assert rows["Won"].tolist() == [row.observed for row in expected.calibration]
+    assert set(calibration["Probability of"]) == {"rules", "learned", "naive", "CRM's own"}
+    captions = [c.value for c in at.caption]
+    assert all(note in captions for note in expected.notes)
 
 
 def test_backtest_defaults_to_oldest_and_newest_and_waits_for_run(sample_store, open_page):
@@ -46,7 +64,11 @@ def test_backtest_metrics_equal_core_results_for_every_chosen_engine(sample_stor
     assert not at.exception and not at.error
     engines = ["rules", "learned", "auto"]
     assert_metrics_equal_core(at, sample_store, snapshots[0].id, snapshots[-1].id, engines)
-    assert [s.value for s in at.subheader][-2:] == ["Predicted and actual cash in per week", "Date errors"]
+    assert [s.value for s in at.subheader][-3:] == [
+        "Win chance calibration",
+        "Predicted and actual cash in per week",
+        "Date errors",
+    ]
 
 
 def labels(snapshots) -> list[str]:

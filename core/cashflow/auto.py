@@ -1,0 +1,98 @@
+"""The ``auto`` engine: the engine whose latest backtest scored better, with the figures said.
+
+With two or more snapshots dated on or before the forecast's as-of, ``auto`` backtests the
+rules and the learned engine on the latest pair (the forecast of the one before from the one
+before that, both known then) and uses the one with the lower invoice-value WAPE; a tie, or
+no value to score, goes to the lower close-date MAE, and then to the learned engine. With one
+snapshot there is nothing to score: the learned engine when the history holds enough won
+deals, else the rules. Every deal's reasoning starts with the choice and its figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from core.cashflow.engines import EngineContext, get_engine, register_engine
+from core.cashflow.learned import fit
+from core.store import Store
+
+CANDIDATES = ("rules", "learned")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The engine ``auto`` uses and why."""
+
+    engine: str
+    reason: str
+
+
+def _figures(result) -> str:
+    wape = "n/a" if result.invoice_value_wape is None else f"{result.invoice_value_wape:.2f}"
+    mae = "n/a" if result.invoice_mae_days is None else f"{result.invoice_mae_days:.1f} days"
+    return f"{result.engine}: invoice-value WAPE {wape}, close-date MAE {mae}"
+
+
+def _score(result) -> tuple[float, float]:
+    inf = float("inf")
+    wape = inf if result.invoice_value_wape is None else result.invoice_value_wape
+    return wape, inf if result.invoice_mae_days is None else result.invoice_mae_days
+
+
+def choose_engine(store: Store, as_of: dt.date, context: EngineContext) -> Choice:
+    """Backtest the candidates on the latest pair of snapshots up to ``as_of``; pick the better."""
+    from core.cashflow.backtest import backtest_detail
+
+    dated = {}
+    for snapshot in store.list_snapshots():
+        if snapshot.as_of <= as_of:
+            dated[snapshot.as_of] = snapshot.id  # the newest upload of a day stands for it
+    days = sorted(dated)
+    if len(days) < 2:
+        model = fit(store, as_of, context.assumptions)
+        if model.has_history(context.options.min_samples):
+            return Choice(
+                "learned",
+                "auto chose learned: one snapshot, nothing to backtest yet, and its "
+                f"history holds {model.ages.events if model.ages else 0} won deals",
+            )
+        return Choice("rules", "auto chose rules: one snapshot and too little history to learn from")
+    start, end = dated[days[-2]], dated[days[-1]]
+    results = [
+        backtest_detail(
+            store,
+            start,
+            end,
+            engine=name,
+            assumptions=context.assumptions,
+            min_samples=context.options.min_samples,
+            baseline=False,
+        ).result
+        for name in CANDIDATES
+    ]
+    best = min(results, key=lambda r: (*_score(r), r.engine != "learned"))
+    return Choice(
+        best.engine,
+        f"auto chose {best.engine} by the backtest of snapshot {start} ({days[-2]}) against {end} "
+        f"({days[-1]}): " + "; ".join(_figures(r) for r in results),
+    )
+
+
+class AutoEngine:
+    """Uses the engine that scored better on the latest pair of snapshots."""
+
+    def predict(self, deals: pd.DataFrame, context: EngineContext) -> pd.DataFrame:
+        if context.store is None:
+            return get_engine("rules").predict(deals, context)
+        choice = choose_engine(context.store, context.as_of, context)
+        frame = get_engine(choice.engine).predict(deals, context)
+        reasons = frame["reasoning"].astype("category")
+        prefix = choice.reason[:1].upper() + choice.reason[1:] + ". "
+        frame["reasoning"] = reasons.cat.rename_categories([prefix + str(c) for c in reasons.cat.categories])
+        return frame
+
+
+register_engine("auto", AutoEngine())

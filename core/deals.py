@@ -49,8 +49,9 @@ NUMBER_COLUMNS = tuple(name for name, kind in DEAL_COLUMNS.items() if kind == "D
 #: for the deals they show (``Store.deal_texts``), so a forecast never pays for a million of them.
 DISPLAY_COLUMNS = ("title", "contact", "notes", "extra")
 #: What the forecast engines read of each deal (``Store.load_deals(..., FORECAST_COLUMNS)``):
-#: no display text, and of the close dates none (the rules read status, the learned engine
-#: its history from the store).
+#: no display text, and of the close dates only the won date (the rules read status; the
+#: learned engine takes a won deal without an invoice date as invoiced when it was won, and
+#: reads its history from the store).
 FORECAST_COLUMNS = (
     "deal_id",
     "pipeline",
@@ -66,6 +67,7 @@ FORECAST_COLUMNS = (
     "updated_at",
     "stage_changed_at",
     "expected_close",
+    "won_at",
     "invoice_date",
     "payment_date",
 )

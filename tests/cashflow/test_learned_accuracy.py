@@ -111,3 +111,16 @@ def test_later_snapshots_change_no_earlier_forecast_or_backtest(seed, extra, dra
         after = {e: run_backtest(store, first, later, engine=e) for e in ("learned", "auto")}
     pd.testing.assert_frame_equal(alone, again)
     assert after == before
+
+
+def test_a_won_deal_without_an_invoice_date_is_invoiced_on_its_won_date():
+    case = generate_outcome_case(deals=600, seed=4)
+    with Store(":memory:") as store:
+        first = save(store, case.export_deals, case.as_of, "export.csv")
+        for engine in ("learned", "naive"):
+            frame = CashflowPredictionService(store).run(first, PredictionOptions(engine=engine)).frame
+            won = frame["status"] == "won"
+            expected = case.export_deals.set_index("deal_id").loc[frame.loc[won, "deal_id"], "won_at"]
+            assert won.sum() > 50
+            assert (frame.loc[won, "predicted_invoice_date"].to_numpy() == expected.to_numpy()).all()
+            assert frame.loc[won, "reasoning"].str.startswith("Won on its won date").all()

@@ -366,7 +366,8 @@ def test_deal_dates_forecast_table_and_assumptions(llm_on):
     table = service.generate_forecast_table(predictions, ForecastOptions(granularity="month"), today=AS_OF)
     assert isinstance(table, ForecastTable) and isinstance(table.totals, ForecastTotals)
     assert all(isinstance(row, ForecastPeriod) for row in table.rows)
-    assert sum(row.invoice_value for row in table.rows) == table.totals.invoice_value == 70_000.0
+    assert sum(row.expected_invoice_value_sar for row in table.rows) == table.totals.invoice_value == 70_000.0
+    assert [row.period for row in table.rows] == ["2026-03", "2026-04", "2026-05"]  # 90 days from 2 March
     report = service.explain_assumptions(predictions)
     assert isinstance(report, AssumptionsReport)
     assert [d["deal_id"] for d in report.per_deal] == ["A-1", "A-2"] and report.global_assumptions

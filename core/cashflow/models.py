@@ -233,6 +233,16 @@ class ForecastPeriod(BaseModel):
     deal_count: int
     avg_confidence: float | None = None
 
+    @property
+    def period(self) -> str:
+        """The seed's name for ``key``."""
+        return self.key
+
+    @property
+    def expected_invoice_value_sar(self) -> float:
+        """The seed's name for ``invoice_value`` (weighted, in the base currency: SAR by default)."""
+        return self.invoice_value
+
 
 class ForecastTotals(BaseModel):
     """Sums over the periods, and the whole forecast they reconcile with."""

@@ -86,3 +86,13 @@ def test_llm_usage_filters_by_model_and_prompt(sample_store, open_page):
     at.multiselect(key="prompts").set_value(["email.followup"]).run()
     assert metrics(at)["Calls"] == "0"
     assert "No calls match these filters" in " ".join(info.value for info in at.info)
+
+
+def test_llm_usage_shows_cost_unknown_not_zero_for_unpriced_models(sample_store, open_page):
+    log_call(sample_store, 0, model="llama3.1:8b", cost=None)
+
+    at = open_page("llm_usage")
+
+    assert metrics(at)["Cost (USD)"] == "cost unknown"
+    log_call(sample_store, 1, cost=0.002)
+    assert metrics(open_page("llm_usage"))["Cost (USD)"] == "$0.0020"

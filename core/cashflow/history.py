@@ -33,7 +33,7 @@ _EPOCH = dt.date(1970, 1, 1)
 
 _ROWS = """
 rows AS (
-    SELECT d.deal_id, d.stage, lower(trim(d.status)) AS status, d.organization, d.value_base,
+    SELECT d.deal_id, d.stage, lower(trim(d.status)) AS status, d.organization, d.value_base, d.probability,
            d.created_at - DATE '1970-01-01' AS created,
            s.as_of - DATE '1970-01-01' AS seen,
            d.stage_changed_at - DATE '1970-01-01' AS changed,
@@ -59,11 +59,14 @@ facts AS (
            coalesce(min(paid), min(CASE WHEN paid_stage THEN changed END)) AS payment,
            min(CASE WHEN status = 'lost' THEN lost END) AS lost,
            arg_max(organization, seen) AS organization,
-           arg_max(value_base, seen) AS value
+           arg_max(value_base, seen) AS value,
+           arg_min(probability, seen) FILTER (coalesce(status, 'open') = 'open' AND probability IS NOT NULL)
+               AS crm_probability,
+           min(seen) FILTER (coalesce(status, 'open') = 'open' AND probability IS NOT NULL) AS crm_seen
     FROM rows GROUP BY deal_id
 ),
 outcomes AS (
-    SELECT deal_id, created, first_seen, last_seen, organization, value,
+    SELECT deal_id, created, first_seen, last_seen, organization, value, crm_probability, crm_seen,
            CASE WHEN event <= $day THEN event END AS invoice_event,
            CASE WHEN payment <= $day THEN payment END AS payment_event,
            CASE WHEN lost <= $day AND (event IS NULL OR event > $day) THEN lost END AS lost
@@ -160,7 +163,8 @@ def deal_facts(
 ) -> pd.DataFrame:
     """One row per deal seen by ``cutoff``: day numbers of created, first_seen, last_seen,
     invoice_event, payment_event, lost (only when no invoice event came by the cut-off), the
-    latest value in the base currency (``value``), with
+    latest value in the base currency (``value``), the deal's own (CRM) probability on the
+    first day it was seen open with one (``crm_probability``, ``crm_seen``), with
     ``deal_id`` and ``organization`` as categoricals."""
     flags = flags or stage_flags(store, cutoff, assumptions)
     table = _query(store, _FACTS, cutoff, flags)
@@ -175,6 +179,8 @@ def deal_facts(
                 "payment_event",
                 "lost",
                 "value",
+                "crm_probability",
+                "crm_seen",
             )
         }
     )

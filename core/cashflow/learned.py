@@ -47,7 +47,32 @@ MIN_PAYMENT_SAMPLES = 3
 PRIOR_WEIGHT = 20.0
 #: Deals are compared with deals of similar value: this many groups, split at the history's quantiles.
 VALUE_GROUPS = 3
+#: The CRM's own probabilities give way to the learned win chance when, on at least
+#: ``MIN_CRM_CHECK`` deals the history saw open with one and then closed, their Brier score
+#: was worse than the learned chance's by more than ``CRM_MARGIN``.
+MIN_CRM_CHECK, CRM_MARGIN = 20, 0.02
 _QUANTILES = (0.1, 0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class CrmCheck:
+    """The CRM's own probabilities against the learned win chance, on deals that closed since."""
+
+    deals: int
+    crm_brier: float
+    learned_brier: float
+
+    @property
+    def miscalibrated(self) -> bool:
+        """The CRM's probabilities did clearly worse than the learned chance, on enough deals."""
+        return self.deals >= MIN_CRM_CHECK and self.crm_brier > self.learned_brier + CRM_MARGIN
+
+    def sentence(self) -> str:
+        return (
+            f"the CRM's own probabilities were miscalibrated on the {self.deals} deals the history saw "
+            f"close (Brier {self.crm_brier:.2f} against {self.learned_brier:.2f} learned), so the learned "
+            "win chance is used"
+        )
 
 
 @dataclass
@@ -61,6 +86,7 @@ class LearnedModel:
     #: Deal value bounds of the ``VALUE_GROUPS`` groups and each group's curves by age.
     value_edges: np.ndarray | None = None
     value_curves: list[OutcomeCurve] = field(default_factory=list)
+    crm_check: CrmCheck | None = None
     closed: int = 0
     snapshots: int = 0
 
@@ -109,6 +135,7 @@ def fit(store: Store, as_of: dt.date, assumptions: Assumptions) -> LearnedModel:
             rows = known & (group == g) & ~np.isnan(value)
             model.value_curves.append(fit_outcomes(np.zeros(rows.sum()), end[rows], won[rows], lost[rows]))
 
+    model.crm_check = _check_crm(model, facts, won, lost)
     spells = stage_spells(store, as_of, assumptions, flags=flags)
     spell_won = ~np.isnan(spells["invoice_event"].to_numpy())
     spell_lost = ~np.isnan(spells["lost"].to_numpy()) & ~spell_won
@@ -128,6 +155,39 @@ def fit(store: Store, as_of: dt.date, assumptions: Assumptions) -> LearnedModel:
     for org, group in paid.groupby("org"):
         model.payment_days[str(org)] = (float(group["days"].median()), len(group))
     return model
+
+
+def _chance_by_age(model: LearnedModel, age: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Win chance of deals open at ``age`` with ``value``: by age, then by value group where known."""
+    chance = model.ages.win_chance(age, model.win_rate, PRIOR_WEIGHT)
+    if model.value_edges is not None:
+        group = np.searchsorted(model.value_edges, value, side="right")
+        for g, curve in enumerate(model.value_curves):
+            chosen = (group == g) & ~np.isnan(value)
+            chance[chosen] = curve.win_chance(age[chosen], chance[chosen], PRIOR_WEIGHT)
+    return chance
+
+
+def _check_crm(
+    model: LearnedModel, facts: pd.DataFrame, won: np.ndarray, lost: np.ndarray
+) -> CrmCheck | None:
+    """How the CRM's own probabilities did on the deals the history saw open with one and then closed,
+    against the learned win chance at the age they had then (``None`` without such deals)."""
+    seen = facts["crm_seen"].to_numpy()
+    ended = np.where(won, facts["invoice_event"], facts["lost"])
+    rows = (won | lost) & ~np.isnan(facts["crm_probability"].to_numpy()) & (ended > seen)
+    if not rows.any() or model.ages is None:
+        return None
+    age = (seen - facts["created"].to_numpy())[rows]
+    known = ~np.isnan(age)
+    outcome = won[rows][known].astype(np.float64)
+    crm = facts["crm_probability"].to_numpy()[rows][known]
+    learned = _chance_by_age(model, age[known], facts["value"].to_numpy()[rows][known])
+    return CrmCheck(
+        deals=int(known.sum()),
+        crm_brier=float(np.mean((crm - outcome) ** 2)),
+        learned_brier=float(np.mean((learned - outcome) ** 2)),
+    )
 
 
 class LearnedEngine:
@@ -180,15 +240,13 @@ def learned_estimates(
         timed = rows & (age <= model.ages.oldest_age(minimum))
         for position, q in enumerate(_QUANTILES):
             (out.low, out.mid, out.high)[position][timed] = model.ages.days_left(age[timed], q)
-        out.chance[rows] = model.ages.win_chance(age[rows], prior, PRIOR_WEIGHT)
+        value = est["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)
+        out.chance[rows] = _chance_by_age(model, age[rows], value[rows])
         if model.value_edges is not None:
-            value = est["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)
             group = np.searchsorted(model.value_edges, value, side="right")
             for g, curve in enumerate(model.value_curves):
-                chosen = rows & (group == g) & ~np.isnan(value)
-                out.chance[chosen] = curve.win_chance(age[chosen], out.chance[chosen], PRIOR_WEIGHT)
-                # The group's own timing where it saw enough wins after the deal's age.
-                own = chosen & (age <= curve.oldest_age(minimum))
+                # The value group's own timing where it saw enough wins after the deal's age.
+                own = rows & (group == g) & ~np.isnan(value) & (age <= curve.oldest_age(minimum))
                 for position, q in enumerate(_QUANTILES):
                     (out.low, out.mid, out.high)[position][own] = curve.days_left(age[own], q)
         out.rows[rows] = True
@@ -239,7 +297,15 @@ def predict_learned(deals: pd.DataFrame, context: EngineContext, model: LearnedM
         "stage table used"
     )
     est = use_estimates(est, found, context, method="learned", fallback=fallback)
-    apply_win_chance(est, deals, found)
+    check = model.crm_check
+    replaced = apply_win_chance(est, deals, found, over_own=check is not None and check.miscalibrated)
+    if replaced.any():
+        est["invoice_reason"] = compose_reasoning(
+            [pd.Categorical(est["invoice_reason"]), text_part(np.where(replaced, 0, -1), [check.sentence()])],
+            np.zeros(len(est), np.int64),
+            {},
+            sentence=False,
+        )
     _learned_terms(est, deals, model)
     est = with_receivables(est, deals, context.receivables)
     return apply_overrides(est, context.as_of, a)
@@ -341,18 +407,22 @@ def calibrate_band(low: np.ndarray, mid: np.ndarray, high: np.ndarray) -> tuple[
     )
 
 
-def apply_win_chance(est: pd.DataFrame, deals: pd.DataFrame, found: Estimates) -> None:
-    """The learned win chance for open deals without a probability of their own."""
+def apply_win_chance(
+    est: pd.DataFrame, deals: pd.DataFrame, found: Estimates, *, over_own: bool = False
+) -> np.ndarray:
+    """The learned win chance for open deals without a probability of their own (``over_own``:
+    for those with one too); returns where a deal's own probability was replaced."""
     own = deals["probability"].to_numpy(dtype=np.float64, na_value=np.nan)
     status = deals["status"].str.lower().to_numpy(dtype=object, na_value="open")
-    use = found.rows & np.isnan(own) & (status != "won") & ~np.isnan(found.chance)
+    use = found.rows & (np.isnan(own) | over_own) & (status != "won") & ~np.isnan(found.chance)
     if not use.any():
-        return
+        return use
     probability = np.where(use, np.round(found.chance, 4), est["probability"].to_numpy(dtype=np.float64))
     bits = est["flag_bits"].to_numpy(dtype=np.int64)
     value = np.nan_to_num(est["value_base"].to_numpy(dtype=np.float64, na_value=np.nan))
     est["probability"] = probability
     est["weighted_value"] = np.where((bits & int(VALUE_FLAGS)) == 0, value * probability, 0.0)
+    return use & ~np.isnan(own)
 
 
 def _learned_terms(est: pd.DataFrame, deals: pd.DataFrame, model: LearnedModel) -> None:

@@ -141,6 +141,34 @@ def scope_mask(frame: pd.DataFrame, pipeline: str | None, owner: str | None) -> 
     return keep
 
 
+#: A warning about a filter no deal matches lists at most this many of the values there are.
+SCOPE_VALUES_SHOWN = 10
+
+
+def scope_warnings(frame: pd.DataFrame, pipeline: str | None, owner: str | None) -> list[str]:
+    """Why a pipeline or owner filter leaves no deal (the forecast is then empty); [] when some match."""
+    if scope_mask(frame, pipeline, owner).any() or not (pipeline or owner):
+        return []
+    warnings = []
+    for column, wanted in (("pipeline", pipeline), ("owner", owner)):
+        if wanted and not (frame[column] == wanted).fillna(False).any():
+            known = sorted(str(v) for v in pd.unique(frame[column].dropna()))
+            more = len(known) - SCOPE_VALUES_SHOWN
+            listed = ", ".join(known[:SCOPE_VALUES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+            warnings.append(
+                f"No deal has {column} {wanted!r}, so the forecast is empty"
+                + (f" ({column}s in this forecast: {listed})." if known else ".")
+            )
+    return warnings or [f"No deal has pipeline {pipeline!r} and owner {owner!r}, so the forecast is empty."]
+
+
+def in_scope(frame: pd.DataFrame, pipeline: str | None, owner: str | None) -> tuple[pd.DataFrame, list[str]]:
+    """The rows a pipeline and owner filter keeps (renumbered), and ``scope_warnings`` when it keeps none."""
+    scope = scope_mask(frame, pipeline, owner)
+    kept = frame if scope.all() else frame[scope].reset_index(drop=True)
+    return kept, scope_warnings(frame, pipeline, owner)
+
+
 def aggregate(
     predictions: pd.DataFrame,
     *,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.cashflow.aggregate import Aggregation
+from core.cashflow.aggregate import Aggregation, in_scope
 from core.cashflow.convert import deal_records, run_warnings
 from core.cashflow.models import ForecastOptions
 from core.cashflow.receivables import receivables_json
@@ -49,6 +49,8 @@ def forecast_document(
     False leaves the per-deal list empty (the periods and totals are the same).
     """
     agg = agg or run.aggregate(forecast)
+    # A pipeline or owner filter shows only its deals; one no deal matches shows nothing and says so.
+    shown, empty = in_scope(run.frame, forecast.pipeline, forecast.owner)
     return {
         "snapshot_id": run.snapshot_id,
         "as_of": run.as_of,
@@ -61,11 +63,11 @@ def forecast_document(
         "base_currency": run.assumptions.base_currency,
         "assumptions_version": run.assumptions.version,
         "run_id": run.run_id,
-        "periods": period_rows(agg),
+        "periods": [] if empty else period_rows(agg),
         "totals": agg.totals,
         "excluded": agg.excluded,
         "shown": agg.shown,
-        "warnings": [*run.warnings, *run_warnings(run.frame, run.as_of, run.assumptions)],
-        "deals": deal_records(run.titled(), run.as_of, run.assumptions) if include_deals else [],
+        "warnings": [*run.warnings, *empty, *run_warnings(shown, run.as_of, run.assumptions)],
+        "deals": deal_records(run.titled(shown), run.as_of, run.assumptions) if include_deals else [],
         "receivables": receivables_json(run, agg),
     }

@@ -26,7 +26,7 @@ from core.cashflow import auto as _auto  # noqa: F401
 from core.cashflow import learned as _learned  # noqa: F401
 from core.cashflow import llm_refiner as _llm_refiner  # noqa: F401
 from core.cashflow import naive as _naive  # noqa: F401
-from core.cashflow.aggregate import Aggregation, aggregate, scope_mask
+from core.cashflow.aggregate import Aggregation, aggregate, in_scope
 from core.cashflow.assumptions import Assumptions, load_assumptions
 from core.cashflow.behaviour import BehaviourModel
 from core.cashflow.columns import DATE_OUTPUT_COLUMNS, date_array, day_array
@@ -413,11 +413,9 @@ def build_result(
     in the pipeline and owner asked for; a filter no deal matches gives no periods and a warning."""
     agg = run.aggregate(forecast)
     a = run.assumptions
-    scope = scope_mask(run.frame, forecast.pipeline, forecast.owner)
-    frame = run.frame if scope.all() else run.frame[scope].reset_index(drop=True)
+    frame, empty = in_scope(run.frame, forecast.pipeline, forecast.owner)
     predicted = frame["kind"] == "forecast"
-    nothing = bool(forecast.pipeline or forecast.owner) and not scope.any()
-    buckets = [] if nothing else [CashflowBucket.model_validate(row) for row in _records(agg.periods)]
+    buckets = [] if empty else [CashflowBucket.model_validate(row) for row in _records(agg.periods)]
     return CashflowPredictionResult(
         predictions=deal_predictions(frame, run.as_of, a) if include_deals else [],
         buckets=buckets,
@@ -425,7 +423,7 @@ def build_result(
         excluded=_amounts(agg.excluded),
         shown=_amounts(agg.shown),
         receivables=_amounts(agg.receivables),
-        warnings=[*run.warnings, *_scope_warnings(run.frame, forecast), *run_warnings(frame, run.as_of, a)],
+        warnings=[*run.warnings, *empty, *run_warnings(frame, run.as_of, a)],
         assumptions=a.model_dump(mode="json"),
         metadata=PredictionMetadata(
             run_id=run.run_id,
@@ -444,20 +442,6 @@ def build_result(
             receivables_snapshot_id=run.receivables_snapshot_id,
         ),
     )
-
-
-def _scope_warnings(frame: pd.DataFrame, forecast: ForecastOptions) -> list[str]:
-    """Say so when a pipeline or owner filter matches no deal (the forecast is then empty)."""
-    warnings = []
-    for column, wanted in (("pipeline", forecast.pipeline), ("owner", forecast.owner)):
-        if wanted and not (frame[column] == wanted).fillna(False).any():
-            known = sorted(str(v) for v in pd.unique(frame[column].dropna()))
-            listed = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
-            warnings.append(
-                f"No deal has {column} {wanted!r}, so the forecast is empty"
-                + (f" ({column}s in this forecast: {listed})." if known else ".")
-            )
-    return warnings
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

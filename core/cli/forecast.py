@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from core.cashflow import AssumptionsReport, ForecastOptions, PredictionOptions, run_backtest
+from core.cashflow.aggregate import scope_warnings
 from core.cashflow.convert import DEAL_FIELDS, run_warnings
 from core.cashflow.document import forecast_document, period_rows
 from core.cashflow.engines import engine_names
@@ -138,6 +139,8 @@ def run_forecast(args: argparse.Namespace) -> int | None:
             owner=args.owner,
         )
         agg = run.aggregate(forecast)
+        for line in scope_warnings(run.frame, args.pipeline, args.owner):
+            print(f"warning: {line}", file=sys.stderr)
         if args.out:
             write_table(run.titled().loc[:, list(DEAL_FIELDS)], args.out)
         if args.explain:

@@ -189,3 +189,18 @@ def test_forecast_explain_json_is_the_assumptions_report(db, capsys):
     assert [(d["deal_id"], d["confidence"]) for d in out["per_deal"]] == [
         ("1", 0.85), ("2", 0.5), ("3", 0.7), ("5", 0.95)]
     assert sum(out["confidence_distribution"].values()) == 4
+
+
+def test_forecast_for_a_pipeline_no_deal_has_is_empty_and_says_so(db, capsys):
+    assert main(["forecast", "--db", db, "--pipeline", "Nope", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert (out["periods"], out["deals"]) == ([], [])
+    assert out["warnings"][0].startswith("No deal has pipeline 'Nope', so the forecast is empty")
+    assert "warning: No deal has pipeline 'Nope'" in captured.err
+
+
+def test_forecast_owner_filter_lists_only_that_owners_deals(db, capsys):
+    out = run_json(capsys, "forecast", "--db", db, "--owner", "Omar")
+    assert [deal["deal_id"] for deal in out["deals"]] == ["2"]
+    assert out["periods"] and not any(w.startswith("No deal") for w in out["warnings"])

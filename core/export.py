@@ -1,19 +1,34 @@
-"""Tables out to CSV or XLSX, with cells that a spreadsheet would run as formulas neutralised.
+"""Tables out to CSV or XLSX, safe to open in a spreadsheet.
 
-A cell starting with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return, which some
-spreadsheets skip before one of those) is prefixed with a single quote, so a deal title
-such as ``=HYPERLINK(...)`` from a CRM export is shown as text, not executed.
+A text cell whose first character after any leading whitespace or line break is ``=``,
+``+``, ``-`` or ``@``, or that starts with a tab or carriage return (some spreadsheets skip
+those before a formula), is prefixed with a single quote, so a deal title such as
+``=HYPERLINK(...)`` from a CRM export is shown as text, not run. Every CSV field is quoted,
+so a line break inside a cell (``Fit-out\\r@SUM(1+1)``) cannot start a new row either.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from core.errors import InputError
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A cell a spreadsheet could read as a formula.
+FORMULA_START = re.compile(r"^(?:[\t\r]|\s*[=+\-@])")
+KINDS = ("csv", "xlsx")
+MIME_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def neutralise_cell(value: object) -> object:
+    """``value`` with a quote in front when it is text a spreadsheet could run as a formula."""
+    if isinstance(value, str) and FORMULA_START.match(value):
+        return "'" + value
+    return value
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -25,26 +40,32 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         if isinstance(column.dtype, pd.CategoricalDtype):
             column = column.astype(object)
-        text = column.map(
-            lambda value: (
-                value
-                if not isinstance(value, str)
-                else ("'" + value if value.startswith(FORMULA_STARTS) else value)
-            )
-        )
-        out[name] = text
+        out[name] = column.map(neutralise_cell)
     return out
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as CSV or XLSX (by the file's suffix), formulas neutralised."""
-    path = Path(path)
+def table_bytes(frame: pd.DataFrame, kind: str) -> bytes:
+    """``frame`` as the bytes of a CSV (every field quoted) or XLSX file, formulas neutralised."""
     safe = neutralise_formulas(frame)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        safe.to_csv(path, index=False)
-    elif suffix == ".xlsx":
-        safe.to_excel(path, index=False, engine="openpyxl")
-    else:
+    if kind == "csv":
+        return safe.to_csv(index=False, quoting=csv.QUOTE_ALL).encode("utf-8")
+    if kind == "xlsx":
+        buffer = io.BytesIO()
+        safe.to_excel(buffer, index=False, engine="openpyxl")
+        return buffer.getvalue()
+    raise InputError(f"choose a .csv or .xlsx file to write, not {kind!r}.")
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as CSV or XLSX (by the file's suffix), formulas neutralised; a path that
+    cannot be written raises InputError naming it."""
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in KINDS:
         raise InputError(f"{path}: choose a .csv or .xlsx file to write.")
+    content = table_bytes(frame, kind)
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

@@ -8,12 +8,15 @@ sidebar owns the current snapshot: pages read it from ``current_snapshot()``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
+import pandas as pd
 import streamlit as st
 
 from core.cashflow.models import PredictionOptions
 from core.cashflow.service import CashflowPredictionService, PredictionRun
 from core.config import get_settings
+from core.export import KINDS, MIME_TYPES, table_bytes
 from core.formatting import age_in_days
 from core.llm.client import LLMClient
 from core.llm.runner import get_llm_client
@@ -107,3 +110,14 @@ def ingest_counts(read: int, loaded: int, rejected: int, warnings: list[str], lo
     cols[2].metric("Rows rejected", f"{rejected:,}")
     for warning in warnings:
         st.warning(warning)
+
+
+def download_buttons(build: Callable[[], pd.DataFrame], name: str, key: str) -> None:
+    """CSV and XLSX download buttons for the table ``build()`` returns when one is clicked,
+    formula cells neutralised and every CSV field quoted (core.export)."""
+    cols = st.columns([2, 2, 5])
+    for col, kind in zip(cols, KINDS, strict=False):
+        col.download_button(
+            f"Download {kind.upper()}", lambda kind=kind: table_bytes(build(), kind),
+            file_name=f"{name}.{kind}", mime=MIME_TYPES[kind], key=f"{key}_{kind}", on_click="ignore",
+        )

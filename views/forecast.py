@@ -8,10 +8,8 @@ downloads hold all of them and are built only when clicked.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,9 +24,15 @@ from core.cashflow.service import CashflowPredictionService, PredictionRun, assu
 from core.charts import forecast_figure
 from core.config import get_settings
 from core.errors import DealcastError
-from core.export import neutralise_formulas
 from core.formatting import money_full, money_short
-from views._common import app_store, cashflow_service, llm_client, no_snapshot_notice, sidebar
+from views._common import (
+    app_store,
+    cashflow_service,
+    download_buttons,
+    llm_client,
+    no_snapshot_notice,
+    sidebar,
+)
 
 ENGINES = {"rules": "Rules", "learned": "Learned", "auto": "Auto"}
 GRANULARITIES = {"week": "Weeks", "month": "Months"}
@@ -181,20 +185,6 @@ def deals_table(run: PredictionRun, mask: np.ndarray, limit: int | None) -> pd.D
     return table
 
 
-def export_data(run: PredictionRun, mask: np.ndarray, kind: str) -> Callable[[], bytes]:
-    """A download built when clicked: every chosen deal, formula cells neutralised (core.export)."""
-
-    def build() -> bytes:
-        safe = neutralise_formulas(deals_table(run, mask, None).rename(columns=TABLE_COLUMNS))
-        if kind == "csv":
-            return safe.to_csv(index=False).encode("utf-8")
-        buffer = io.BytesIO()
-        safe.to_excel(buffer, index=False, engine="openpyxl")
-        return buffer.getvalue()
-
-    return build
-
-
 def controls(names: ForecastRun | None) -> None:
     """Sliders, toggles and filters; values are read from ``st.session_state`` by key."""
     pipelines, owners = (names.pipelines, names.owners) if names else ([], [])
@@ -303,15 +293,8 @@ def drill_down(run: PredictionRun, agg: Aggregation, currency: str) -> None:
             "Reasoning": st.column_config.TextColumn(width="large"),
         },
     )
-    cols = st.columns([2, 2, 5])
     name = f"forecast-{run.as_of}-{'all' if chosen == ALL_PERIODS else chosen}"
-    cols[0].download_button("Download CSV", export_data(run, mask, "csv"), file_name=f"{name}.csv",
-                            mime="text/csv", key="download_csv", on_click="ignore")
-    cols[1].download_button(
-        "Download XLSX", export_data(run, mask, "xlsx"), file_name=f"{name}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key="download_xlsx", on_click="ignore",
-    )
+    download_buttons(lambda: deals_table(run, mask, None).rename(columns=TABLE_COLUMNS), name, "download")
 
 
 def assumptions(cached: ForecastRun, service: CashflowPredictionService) -> None:

@@ -27,7 +27,7 @@ from core.ingest import IngestResult
 from core.receivables import INVOICE_PRESET_NAMES, KIND, aging, ingest_invoice_bytes
 from core.receivables.views import days_to_pay_sample, default_backtest_as_of, expected_collections
 from core.store import Store
-from views._common import app_store, cashflow_service, ingest_counts, sidebar
+from views._common import app_store, cashflow_service, download_buttons, ingest_counts, sidebar
 
 SOURCES = ("auto", *INVOICE_PRESET_NAMES)
 GRANULARITIES = {"week": "Weeks", "month": "Months"}
@@ -87,7 +87,9 @@ def show_result(result: IngestResult) -> None:
                   "Invoices loaded")
     if result.rejects:
         st.markdown("**Rejected rows** (kept with their reason; they are not loaded)")
-        st.dataframe(pd.DataFrame([r.model_dump() for r in result.rejects]), hide_index=True)
+        rejects = pd.DataFrame([r.model_dump() for r in result.rejects])
+        st.dataframe(rejects, hide_index=True)
+        download_buttons(lambda: rejects, f"{result.file_name}-rejected", "download_invoice_rejects")
 
 
 def upload_section(store: Store) -> None:
@@ -183,6 +185,8 @@ def collections_section(found: Receivables, items: pd.DataFrame, currency: str) 
         "P90": [money_full(v, currency) for v in periods["cash_in_p90"]],
     })
     st.dataframe(table, hide_index=True, key="collections_table")
+    download_buttons(lambda: items.drop(columns=["flag_bits"]), f"receivables-{found.as_of}",
+                     "download_receivables")
 
 
 def behaviour_section(found: Receivables) -> None:

@@ -17,7 +17,7 @@ from core.ingest import IngestError, ParsedExport, ingest_bytes, parse_export
 from core.ingest.errors import MissingColumnsError
 from core.ingest.mapping import MAPPABLE_COLUMNS
 from core.store import Store
-from views._common import app_store, ingest_counts, sidebar
+from views._common import app_store, download_buttons, ingest_counts, sidebar
 
 SOURCES = ("auto", "pipedrive", "hubspot", "salesforce", "generic")
 #: Rows shown in the preview; the whole file is still parsed and saved.
@@ -74,6 +74,7 @@ def show_parsed(parsed: ParsedExport) -> None:
     if parsed.rows_rejected:
         st.markdown("**Rejected rows** (kept with their reason; they are not loaded)")
         st.dataframe(parsed.rejects, hide_index=True)
+        download_buttons(lambda: parsed.rejects, f"{parsed.file_name}-rejected", "download_preview_rejects")
 
 
 def save(store: Store, data: bytes, parsed: ParsedExport, mapping: dict[str, str], as_of: dt.date,
@@ -136,6 +137,8 @@ def snapshots_section(store: Store) -> None:
     st.download_button("Download original file", content, file_name=file_name, key="download_original")
     with st.expander("Rejected rows of this snapshot"):
         st.dataframe(store.load_rejects(chosen), hide_index=True)
+        download_buttons(lambda: store.load_rejects(chosen), f"snapshot-{chosen}-rejected",
+                         "download_rejects")
     confirm = st.checkbox(f"Yes, delete snapshot {chosen} and everything stored with it",
                           key="confirm_delete")
     if st.button("Delete snapshot", disabled=not confirm, key="delete_snapshot"):

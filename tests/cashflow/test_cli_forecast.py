@@ -13,6 +13,7 @@ from core.cli import EXIT_BAD_INPUT, EXIT_FAILED, main
 from core.sample import generate_history
 from core.store import Store
 from tests.cashflow.helpers import AS_OF, days_ago, deals, save, save_history
+from tests.test_export import assert_safe_csv
 
 FORECAST_KEYS = {
     "snapshot_id",
@@ -75,7 +76,7 @@ def db(db_path):
             store,
             deals(
                 {"stage": "Awaiting GR", "title": '=HYPERLINK("http://x")'},
-                {"stage": "Lead In", "owner": "Omar"},
+                {"stage": "Lead In", "owner": "Omar", "title": "Fit-out\r@SUM(1+1)"},
                 {"stage": "Approved", "value": None, "value_base": None},
                 {"stage": "Approved", "status": "lost"},
                 {"stage": "Invoice Issued", "created_at": days_ago(80), "stage_changed_at": days_ago(60)},
@@ -137,6 +138,14 @@ def test_forecast_out_writes_per_deal_predictions_with_formulas_neutralised(db, 
         header = [c.value for c in sheet[1]]
         titles = [row[header.index("title")] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert '\'=HYPERLINK("http://x")' in titles
+    if suffix == ".csv":
+        assert_safe_csv(path.read_bytes(), ["Fit-out\r@SUM(1+1)"])
+
+
+def test_forecast_out_into_a_missing_folder_is_one_line_and_exit_2(db, tmp_path, capsys):
+    assert main(["forecast", "--db", db, "--out", str(tmp_path / "missing" / "x.csv")]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No such file or directory" in err and "Traceback" not in err
 
 
 def test_forecast_llm_on_without_the_llm_path_fails_with_exit_1(db, capsys, llm_refiner_slot):

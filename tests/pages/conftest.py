@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from core.bootstrap import load_sample_data
@@ -77,3 +78,24 @@ def open_page() -> Callable[[str], AppTest]:
         return at
 
     return open_
+
+
+@pytest.fixture
+def downloaded(monkeypatch) -> Callable[[AppTest, str], bytes]:
+    """``downloaded(at, key)``: the bytes a click on the download button ``key`` would give
+    (the page passes a builder that Streamlit runs on click; this runs it)."""
+    builders: dict[str, Callable[[], bytes]] = {}
+    add_deferred = MediaFileManager.add_deferred
+
+    def recording(self, data, *args, **kwargs):
+        file_id = add_deferred(self, data, *args, **kwargs)
+        builders[file_id] = data
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
+
+    def download(at: AppTest, key: str) -> bytes:
+        button = next(b for b in at.get("download_button") if b.proto.id.endswith(f"-{key}"))
+        return builders[button.proto.deferred_file_id]()
+
+    return download

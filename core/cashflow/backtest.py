@@ -215,7 +215,7 @@ def _detail(
     run = CashflowPredictionService(store, assumptions=assumptions).run(start.id, options)
     frame = run.titled()
 
-    facts = deal_facts(store, end.as_of, run.assumptions)
+    facts = deal_facts(store, end.as_of, run.assumptions, with_ids=True)
     facts = facts.set_index(facts["deal_id"].astype(str)).reindex(frame["deal_id"].astype(str))
     actual_invoice = days_to_dates(facts["invoice_event"].to_numpy())
     actual_payment = days_to_dates(facts["payment_event"].to_numpy())

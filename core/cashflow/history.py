@@ -159,13 +159,19 @@ def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
 
 
 def deal_facts(
-    store: Store, cutoff: dt.date, assumptions: Assumptions, *, flags: StageFlags | None = None
+    store: Store,
+    cutoff: dt.date,
+    assumptions: Assumptions,
+    *,
+    flags: StageFlags | None = None,
+    with_ids: bool = False,
 ) -> pd.DataFrame:
     """One row per deal seen by ``cutoff``: day numbers of created, first_seen, last_seen,
     invoice_event, payment_event, lost (only when no invoice event came by the cut-off), the
     latest value in the base currency (``value``), the deal's own (CRM) probability on the
-    first day it was seen open with one (``crm_probability``, ``crm_seen``), with
-    ``deal_id`` and ``organization`` as categoricals."""
+    first day it was seen open with one (``crm_probability``, ``crm_seen``), and the
+    ``organization`` as a categorical; ``with_ids`` adds ``deal_id`` (a categorical of every
+    deal's id, which costs a Python string per deal)."""
     flags = flags or stage_flags(store, cutoff, assumptions)
     table = _query(store, _FACTS, cutoff, flags)
     frame = pd.DataFrame(
@@ -184,7 +190,8 @@ def deal_facts(
             )
         }
     )
-    frame.insert(0, "deal_id", _categorical(table.column("deal_id")))
+    if with_ids:
+        frame.insert(0, "deal_id", _categorical(table.column("deal_id")))
     frame["organization"] = _categorical(table.column("organization"))
     return frame
 

@@ -137,7 +137,19 @@ def fit(store: Store, as_of: dt.date, assumptions: Assumptions) -> LearnedModel:
             model.value_curves.append(fit_outcomes(np.zeros(rows.sum()), end[rows], won[rows], lost[rows]))
 
     model.crm_check = _check_crm(model, facts, won, lost)
-    spells = stage_spells(store, as_of, assumptions, flags=flags)
+    if model.snapshots >= 2:  # in one snapshot every spell is first seen on as-of: no outcome yet
+        _fit_stages(model, stage_spells(store, as_of, assumptions, flags=flags), today)
+
+    delays = facts["payment_event"] - facts["invoice_event"]
+    paid = pd.DataFrame({"org": organization_keys(facts["organization"]), "days": delays}).dropna()
+    paid = paid[(paid["days"] >= 0) & (paid["org"] != "")]
+    for org, group in paid.groupby("org"):
+        model.payment_days[str(org)] = (float(group["days"].median()), len(group))
+    return model
+
+
+def _fit_stages(model: LearnedModel, spells: pd.DataFrame, today: float) -> None:
+    """Curves by days in stage, one per stage, from the stage spells the snapshots showed."""
     spell_won = ~np.isnan(spells["invoice_event"].to_numpy())
     spell_lost = ~np.isnan(spells["lost"].to_numpy()) & ~spell_won
     spell_end = np.where(spell_won, spells["invoice_event"], np.where(spell_lost, spells["lost"], today))
@@ -149,13 +161,6 @@ def fit(store: Store, as_of: dt.date, assumptions: Assumptions) -> LearnedModel:
         model.stages[str(stage)] = fit_outcomes(
             entry[index], duration[index], spell_won[index], spell_lost[index]
         )
-
-    delays = facts["payment_event"] - facts["invoice_event"]
-    paid = pd.DataFrame({"org": organization_keys(facts["organization"]), "days": delays}).dropna()
-    paid = paid[(paid["days"] >= 0) & (paid["org"] != "")]
-    for org, group in paid.groupby("org"):
-        model.payment_days[str(org)] = (float(group["days"].median()), len(group))
-    return model
 
 
 def _chance_by_age(model: LearnedModel, age: np.ndarray, value: np.ndarray) -> np.ndarray:

@@ -434,6 +434,7 @@ def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumption
     return pd.DataFrame(
         {name: computed[name] if name in computed else frame[name] for name in PREDICTION_COLUMNS},
         index=frame.index,
+        copy=False,
     )
 
 

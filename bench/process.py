@@ -1,8 +1,9 @@
 """Whole-process timing for the benchmarks: a command as a user runs it, against a bare baseline.
 
 ``measure(argv)`` runs one command in a fresh process and returns its wall seconds (start-up
-and imports included) and its own peak resident memory (``wait4``'s rusage of that child,
-so DuckDB's memory counts and no other process's does). ``alternate`` runs two commands in
+and imports included), its CPU seconds (user + system, all threads: steadier than wall time
+when other work competes for the cores) and its own peak resident memory (``wait4``'s rusage
+of that child, so DuckDB's memory counts and no other process's does). ``alternate`` runs two commands in
 turn ``repeat`` times after one untimed warm-up of each, so both see the same load on a
 shared machine; ``summary`` gives medians, the spread and the median of the per-pair ratios.
 """
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Measured:
-    """One whole-process run: wall seconds and peak RSS in MB."""
+    """One whole-process run: wall seconds, CPU seconds and peak RSS in MB."""
 
     seconds: float
+    cpu: float
     peak_rss_mb: float
 
 
@@ -39,7 +41,7 @@ def measure(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Measur
         child.stderr.close()
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited with {child.returncode}: {error[-2000:]}")
-    return Measured(seconds, usage.ru_maxrss / 1024)
+    return Measured(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def alternate(
@@ -55,8 +57,9 @@ def alternate(
 
 
 def summary(base: list[Measured], ours: list[Measured]) -> str:
-    """``bare s (min-max)  ours s (min-max)  ratio (range)  bare RSS  ours RSS`` of paired runs."""
+    """``bare s (min-max)  ours s (min-max)  ratio (range)  CPU s and ratio  bare RSS  ours RSS``."""
     ratios = [o.seconds / b.seconds for b, o in zip(base, ours, strict=True)]
+    base_cpu, ours_cpu = (statistics.median(run.cpu for run in runs) for runs in (base, ours))
 
     def spread(runs: list[Measured]) -> str:
         values = [run.seconds for run in runs]
@@ -65,11 +68,12 @@ def summary(base: list[Measured], ours: list[Measured]) -> str:
     return (
         f"{spread(base):>18} {spread(ours):>18} {statistics.median(ratios):>6.2f}x "
         f"{f'{min(ratios):.2f}-{max(ratios):.2f}':>10} "
+        f"{f'{base_cpu:.2f}/{ours_cpu:.2f}':>11} {ours_cpu / base_cpu:>8.2f}x "
         f"{max(run.peak_rss_mb for run in base):>9.0f} {max(run.peak_rss_mb for run in ours):>9.0f}"
     )
 
 
 HEADER = (
     f"{'bare s (min-max)':>18} {'ours s (min-max)':>18} {'ratio':>7} {'range':>10} "
-    f"{'bare MB':>9} {'ours MB':>9}"
+    f"{'cpu s':>11} {'cpu ratio':>9} {'bare MB':>9} {'ours MB':>9}"
 )

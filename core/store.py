@@ -565,11 +565,12 @@ class Store:
              for name, column in zip(table.column_names, table.columns, strict=True)}
         )
 
-    def load_rejects(self, snapshot_id: int) -> pd.DataFrame:
-        """Rejected rows of one snapshot: row_number, raw, reason."""
+    def load_rejects(self, snapshot_id: int, *, limit: int | None = None) -> pd.DataFrame:
+        """Rejected rows of one snapshot (the first ``limit`` when given): row_number, raw, reason."""
         return self.query_df(
-            "SELECT row_number, raw, reason FROM rejected_rows WHERE snapshot_id = ? ORDER BY row_number",
-            [snapshot_id],
+            "SELECT row_number, raw, reason FROM rejected_rows WHERE snapshot_id = ? ORDER BY row_number"
+            + ("" if limit is None else " LIMIT ?"),
+            [snapshot_id] if limit is None else [snapshot_id, limit],
         )
 
     def raw_file(self, snapshot_id: int) -> tuple[str, bytes]:

@@ -102,6 +102,13 @@ def test_save_snapshot_round_trips_deals_rejects_and_raw_bytes(store):
     assert store.raw_file(snap.id) == ("deals.csv", b"\xef\xbb\xbfraw bytes")
 
 
+def test_load_rejects_gives_the_first_rows_up_to_a_limit(store):
+    rejects = pd.DataFrame({"row_number": [9, 3, 5], "raw": ["a", "b", "c"], "reason": ["r"] * 3})
+    snap = store.save_snapshot(new_snapshot(6), make_deals(3), rejects, b"raw")
+    assert store.load_rejects(snap.id, limit=2)["row_number"].tolist() == [3, 5]
+    assert store.load_rejects(snap.id)["row_number"].tolist() == [3, 5, 9]
+
+
 def test_save_snapshot_refuses_counts_that_do_not_add_up_and_writes_nothing(store):
     with pytest.raises(ValueError, match="rows read"):
         store.save_snapshot(new_snapshot(5), make_deals(3), no_rejects(), b"")

@@ -73,10 +73,10 @@ class ForecastRun:
     owners: list[str]
     _report: AssumptionsReport | None = field(default=None, repr=False)
 
-    def report(self, service: CashflowPredictionService) -> AssumptionsReport:
-        """``explain_assumptions`` for this run, built once (seconds at 100k deals)."""
+    def report(self) -> AssumptionsReport:
+        """The assumptions report of this run with its first ``TABLE_ROWS`` deals, built once."""
         if self._report is None:
-            self._report = service.explain_assumptions(run=self.run)
+            self._report = assumptions_report(self.run.assumptions, self.run, per_deal_limit=TABLE_ROWS)
         return self._report
 
 
@@ -297,7 +297,7 @@ def drill_down(run: PredictionRun, agg: Aggregation, currency: str) -> None:
     download_buttons(lambda: deals_table(run, mask, None).rename(columns=TABLE_COLUMNS), name, "download")
 
 
-def assumptions(cached: ForecastRun, service: CashflowPredictionService) -> None:
+def assumptions(cached: ForecastRun) -> None:
     """The assumptions in force; how each deal used them only on request (a dict per deal)."""
     with st.expander("Assumptions"):
         report = assumptions_report(cached.run.assumptions, None)
@@ -307,7 +307,7 @@ def assumptions(cached: ForecastRun, service: CashflowPredictionService) -> None
         st.dataframe(pd.DataFrame(report.stage_table), hide_index=True, key="stage_table")
         if not st.toggle("Show how the deals used them", key="explain_deals"):
             return
-        report = cached.report(service)
+        report = cached.report()
         cols = st.columns(2)
         cols[0].markdown("**Confidence of the forecast deals**")
         cols[0].dataframe(
@@ -320,8 +320,8 @@ def assumptions(cached: ForecastRun, service: CashflowPredictionService) -> None
             pd.DataFrame({"Method": list(report.methods), "Deals": list(report.methods.values())}),
             hide_index=True,
         )
-        per_deal = pd.DataFrame(report.per_deal[:TABLE_ROWS])
-        st.caption(f"First {len(per_deal):,} of {len(report.per_deal):,} forecast deals.")
+        per_deal = pd.DataFrame(report.per_deal)
+        st.caption(f"First {len(per_deal):,} of {sum(report.methods.values()):,} forecast deals.")
         st.dataframe(per_deal, hide_index=True, key="per_deal_assumptions")
 
 
@@ -362,7 +362,7 @@ def main() -> None:
                "click a bar to see its deals.")
     exclusions(agg, currency)
     drill_down(run, agg, currency)
-    assumptions(cached, service)
+    assumptions(cached)
 
 
 if __name__ == "__main__":  # Streamlit runs pages as __main__; tests import the helpers above

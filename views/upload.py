@@ -22,6 +22,8 @@ from views._common import app_store, download_buttons, ingest_counts, sidebar
 SOURCES = ("auto", "pipedrive", "hubspot", "salesforce", "generic")
 #: Rows shown in the preview; the whole file is still parsed and saved.
 PREVIEW_ROWS = 50
+#: Rejected rows shown in a table (a broken million-row file could reject them all).
+REJECT_ROWS = 1_000
 NOT_MAPPED = "(not mapped)"
 FLASH_KEY = "upload_flash"
 
@@ -73,14 +75,21 @@ def show_parsed(parsed: ParsedExport) -> None:
     st.dataframe(parsed.deals.head(PREVIEW_ROWS), hide_index=True)
     if parsed.rows_rejected:
         st.markdown("**Rejected rows** (kept with their reason; they are not loaded)")
-        st.dataframe(parsed.rejects, hide_index=True)
+        rejects_table(parsed.rejects.head(REJECT_ROWS), parsed.rows_rejected)
         download_buttons(lambda: parsed.rejects, f"{parsed.file_name}-rejected", "download_preview_rejects")
+
+
+def rejects_table(rejects: pd.DataFrame, total: int) -> None:
+    """The first ``REJECT_ROWS`` rejected rows, saying how many there are when that is not all."""
+    if total > len(rejects):
+        st.caption(f"The first {len(rejects):,} of {total:,} rejected rows; the downloads hold all of them.")
+    st.dataframe(rejects, hide_index=True)
 
 
 def save(store: Store, data: bytes, parsed: ParsedExport, mapping: dict[str, str], as_of: dt.date,
          rates: RateTable | None) -> None:
     with st.status("Saving the snapshot…", expanded=True) as status:
-        st.write(f"Writing {parsed.rows_loaded:,} deals and {parsed.rows_rejected:,} rejected rows…")
+        st.write(f"Writing {parsed.rows_loaded:,} deals and {parsed.rows_rejected:,} rejected rows.")
         result = ingest_bytes(store, data, parsed.file_name, source=parsed.source, as_of=as_of,
                               mapping=mapping or None, rates=rates)
         status.update(label=f"Saved snapshot {result.snapshot_id}", state="complete")
@@ -133,10 +142,12 @@ def snapshots_section(store: Store) -> None:
     st.dataframe(table, hide_index=True)
     names = {s.id: f"#{s.id} — {s.file_name} (as of {s.as_of})" for s in reversed(snapshots)}
     chosen = st.selectbox("Snapshot", list(names), format_func=names.get, key="manage_snapshot")
-    file_name, content = store.raw_file(chosen)
-    st.download_button("Download original file", content, file_name=file_name, key="download_original")
+    picked = next(s for s in snapshots if s.id == chosen)
+    # Read (and unpack) the original only when clicked: a million-deal export is hundreds of MB.
+    st.download_button("Download original file", lambda: store.raw_file(chosen)[1],
+                       file_name=picked.file_name, key="download_original", on_click="ignore")
     with st.expander("Rejected rows of this snapshot"):
-        st.dataframe(store.load_rejects(chosen), hide_index=True)
+        rejects_table(store.load_rejects(chosen, limit=REJECT_ROWS), picked.rows_rejected)
         download_buttons(lambda: store.load_rejects(chosen), f"snapshot-{chosen}-rejected",
                          "download_rejects")
     confirm = st.checkbox(f"Yes, delete snapshot {chosen} and everything stored with it",

@@ -501,8 +501,13 @@ def forecast_table(run: PredictionRun, forecast: ForecastOptions, group_by: Grou
     )
 
 
-def assumptions_report(a: Assumptions, run: PredictionRun | None) -> AssumptionsReport:
-    """Global assumptions as sentences, the stage table, and per-deal use when a run is given."""
+def assumptions_report(
+    a: Assumptions, run: PredictionRun | None, *, per_deal_limit: int | None = None
+) -> AssumptionsReport:
+    """Global assumptions as sentences, the stage table, and per-deal use when a run is given.
+
+    ``per_deal_limit`` keeps only the first forecast deals' rows (a page shows a thousand of a
+    million); the distribution and methods always count every forecast deal."""
     sentences = [
         f"Base confidence {a.base_confidence:.2f}; late stages {a.late_stage_confidence:.2f}; "
         f"invoiced {a.invoiced_confidence:.2f}; unknown stage {a.unknown_stage.realistic} days at "
@@ -529,7 +534,7 @@ def assumptions_report(a: Assumptions, run: PredictionRun | None) -> Assumptions
         frame = run.frame[run.frame["kind"] == "forecast"].reset_index(drop=True)
         per_deal = [
             {k: r[k] for k in ("deal_id", "stage", "method", "confidence", "reasoning", "flags")}
-            for r in deal_records(frame, run.as_of, a)
+            for r in deal_records(frame.head(per_deal_limit), run.as_of, a)
         ]
         bins = pd.cut(frame["confidence"], [0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], include_lowest=True)
         distribution = {str(k): int(v) for k, v in bins.value_counts(sort=False).items()}

@@ -48,6 +48,21 @@ def test_upload_shows_detection_counts_rejects_and_saves_one_snapshot(empty_stor
     assert any(f"Saved snapshot {snapshot.id}" in s.value for s in at.success)
 
 
+def test_rejected_rows_tables_show_at_most_a_thousand_and_say_how_many_there_are(empty_store, open_page):
+    rows = [pipedrive_row(1), *(pipedrive_row(i, Value="not a number") for i in range(2, 1_007))]
+    at = upload(open_page("upload"), "deals.csv", pipedrive_csv(rows))
+    assert metric(at, "Rows rejected") == "1,005"
+    rejects = [frame.value for frame in at.dataframe if "reason" in frame.value.columns]
+    assert [len(frame) for frame in rejects] == [1_000]
+    told = "The first 1,000 of 1,005 rejected rows; the downloads hold all of them."
+    assert any(told == c.value for c in at.caption)
+
+    at.button(key="save_snapshot").click().run()
+    saved = next(box for box in at.expander if box.label == "Rejected rows of this snapshot")
+    assert len(saved.dataframe[0].value) == 1_000
+    assert [c.value for c in saved.caption] == [told]
+
+
 def test_reruns_of_an_uploaded_file_never_ingest_it_twice(empty_store, open_page):
     at = upload(open_page("upload"), "deals.csv", pipedrive_csv([pipedrive_row(1)]))
     at.button(key="save_snapshot").click().run()

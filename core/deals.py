@@ -104,22 +104,24 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def from_arrow(table: pa.Table) -> pd.DataFrame:
-    """The canonical frame of ``conform`` from an Arrow table of canonical columns, without
-    Python objects: strings stay Arrow (pandas ``string[pyarrow]``), numbers and dates become
-    numpy (dates ``datetime64[s]``, NaT/NaN for nulls). Canonical columns the table lacks are
-    all-null."""
+def from_arrow(table: pa.Table, schema: dict[str, str] = DEAL_COLUMNS) -> pd.DataFrame:
+    """The canonical frame of ``conform`` from an Arrow table of ``schema``'s columns (column ->
+    DuckDB type; the deal schema by default), without Python objects: strings stay Arrow
+    (pandas ``string[pyarrow]``), numbers, booleans (null is false) and dates become numpy
+    (dates ``datetime64[s]``, NaT/NaN for nulls). Columns the table lacks are all-null."""
     import pandas as pd
     import pyarrow as pa
 
     rows = table.num_rows
     out: dict[str, object] = {}
-    for name, kind in DEAL_COLUMNS.items():
+    for name, kind in schema.items():
         column = table.column(name) if name in table.column_names else pa.chunked_array([pa.nulls(rows)])
         if kind == "DATE":
             out[name] = column.cast(pa.timestamp("s")).to_numpy()
         elif kind == "DOUBLE":
             out[name] = column.cast(pa.float64()).to_numpy()
+        elif kind == "BOOLEAN":
+            out[name] = column.cast(pa.bool_()).fill_null(False).to_numpy()
         else:
             out[name] = pd.arrays.ArrowStringArray(column.cast(pa.string()))
     return pd.DataFrame(out, copy=False)

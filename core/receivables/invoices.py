@@ -14,6 +14,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from core.deals import from_arrow
 from core.store import Store
 
 KIND = "invoices"
@@ -60,10 +61,10 @@ def load_invoices(store: Store, snapshot_id: int) -> pd.DataFrame:
     """The canonical invoice frame of one invoices snapshot, ordered by invoice id."""
     store.get_snapshot(snapshot_id)
     columns = ", ".join(INVOICE_COLUMNS)
-    frame = store.query_df(
-        f"SELECT {columns} FROM invoices WHERE snapshot_id = ? ORDER BY invoice_id", [snapshot_id]
+    table = store.query_arrow(
+        f"SELECT {columns} FROM invoices WHERE snapshot_id = $1 ORDER BY invoice_id", [snapshot_id]
     )
-    return conform_invoices(frame)
+    return from_arrow(table, INVOICE_COLUMNS)
 
 
 def open_at(invoices: pd.DataFrame, as_of: dt.date) -> np.ndarray:

@@ -62,8 +62,8 @@ from core.cashflow.llm_refiner import PROMPT_ID, Batch, LLMRefiner  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.deals import conform  # noqa: E402
 from core.llm import LLMClient, run_sync  # noqa: E402
-from core.outputs import DatePredictions  # noqa: E402
 from core.prompts import PromptRegistry  # noqa: E402
+from core.prompts.outputs import DatePredictions  # noqa: E402
 from core.store import Store  # noqa: E402
 from tests.support.openai_server import OpenAIServer, Reply  # noqa: E402
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import DealcastError
-from core.prompt_catalog import (
+from core.prompts import PromptRegistry, get_prompt_registry
+from core.prompts.catalog import (
     parse_variables,
     preview_variables,
     prompt_table,
     variables_json,
     variant_table,
 )
-from core.prompts import PromptRegistry, get_prompt_registry
 from views._common import app_store, sidebar
 
 PROMPT_KEY = "prompt"

@@ -34,7 +34,7 @@ from core.cashflow.assumptions import Assumptions
 from core.cashflow.columns import day_array
 from core.cashflow.engines import EngineContext, register_refiner
 from core.cashflow.rules import LOW_CONFIDENCE
-from core.outputs import DatePrediction, DatePredictions
+from core.prompts.outputs import DatePrediction, DatePredictions
 
 if TYPE_CHECKING:
     from core.llm import LLMClient, LLMError

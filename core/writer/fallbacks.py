@@ -8,7 +8,7 @@ Fixed phrases exist in English and Arabic; sentences quoted from notes stay as w
 
 from __future__ import annotations
 
-from core.outputs import WHATSAPP_SHORT_MAX_CHARS
+from core.prompts.outputs import WHATSAPP_SHORT_MAX_CHARS
 from core.writer.health import HealthAssessment, assess_health
 from core.writer.models import (
     DEFAULT_EMAIL_INTENT,

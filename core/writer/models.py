@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 # The verdicts and channel limits the prompts' output models enforce.
-from core.outputs import EMAIL_REMINDER_MAX_WORDS, SMS_MAX_CHARS, HealthStatus
+from core.prompts.outputs import EMAIL_REMINDER_MAX_WORDS, SMS_MAX_CHARS, HealthStatus
 
 # -- options ------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Checks on a model-written result beyond its schema, each returning plain problem sentences.
 
-The output models (core/outputs.py) already hold the model to its fields, types and
+The output models (core/prompts/outputs.py) already hold the model to its fields, types and
 channel limits, and the LLM client re-asks once when they fail. What only the writer can
 check is whether the answer fits the *context* and the rules for the final result: the
 language asked for, the summary length asked for, a subject for an email, the channel
@@ -14,7 +14,7 @@ import re
 
 from pydantic import BaseModel, ValidationError
 
-from core.outputs import WHATSAPP_SHORT_MAX_CHARS
+from core.prompts.outputs import WHATSAPP_SHORT_MAX_CHARS
 from core.writer.models import (
     Channel,
     DealSummaryContext,

@@ -40,8 +40,8 @@ from core.cli import main
 from core.config import get_settings
 from core.errors import InputError
 from core.llm import CircuitBreaker, LLMClient, LLMStatusError, RetryPolicy, run_sync
-from core.outputs import DatePredictions
 from core.prompts import PromptRegistry
+from core.prompts.outputs import DatePredictions
 from core.sample import generate_history
 from core.store import Store
 from tests.cashflow.helpers import AS_OF, days_ago, days_ahead, deals, save_history

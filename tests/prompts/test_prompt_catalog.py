@@ -8,14 +8,14 @@ import json
 import pytest
 
 from core.errors import InputError
-from core.prompt_catalog import (
+from core.prompts import PromptRegistry
+from core.prompts.catalog import (
     parse_variables,
     preview_variables,
     prompt_table,
     variables_json,
     variant_table,
 )
-from core.prompts import PromptRegistry
 
 
 def test_prompt_table_has_one_row_per_version_and_variant(registry):

@@ -1,4 +1,4 @@
-"""core.outputs: the models validate what the LLM writes, so a broken limit means a re-ask."""
+"""core.prompts.outputs: the models validate what the LLM writes, so a broken limit means a re-ask."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from core.outputs import (
+from core.prompts.outputs import (
     OUTPUT_MODELS,
     DatePredictions,
     DealHealthAnalysis,

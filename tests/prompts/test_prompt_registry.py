@@ -8,7 +8,6 @@ from jinja2.sandbox import SecurityError
 
 from core.config import get_settings
 from core.errors import InputError, NotFoundError
-from core.outputs import DatePredictions, DealSummary
 from core.prompts import (
     PromptError,
     PromptNotFoundError,
@@ -16,6 +15,7 @@ from core.prompts import (
     build_environment,
     get_prompt_registry,
 )
+from core.prompts.outputs import DatePredictions, DealSummary
 from core.store import get_store
 
 #: The prompts DESIGN section 7 lists: id -> (tier, temperature, max tokens, output model).
@@ -122,7 +122,7 @@ def test_loader_rejects_a_declared_variable_no_template_uses(write_prompt, promp
 
 @pytest.mark.parametrize(("fields", "file_name", "message"), [
     ({"tier": "huge"}, None, "tier: Input should be 'fast', 'balanced' or 'advanced'"),
-    ({"output_model": "Nope"}, None, "'Nope' is not a class in core.outputs"),
+    ({"output_model": "Nope"}, None, "'Nope' is not a class in core.prompts.outputs"),
     ({"temperature": 3.5}, None, "temperature: Input should be less than or equal to 2"),
     ({"colour": "blue"}, None, "colour: Extra inputs are not permitted"),
     ({"version": "1"}, None, "version: String should match pattern"),

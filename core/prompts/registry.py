@@ -3,7 +3,7 @@
 One TOML file holds one prompt version (``prompts/deal.summarize.v1.toml``): its id and
 version, model tier, temperature, max tokens, the variables it takes (required, optional
 with defaults), sample variables for previews, the output model it asks for (a class in
-``core.outputs``) and the system and user templates. An A/B variant is a second file
+``core.prompts.outputs``) and the system and user templates. An A/B variant is a second file
 (``deal.summarize.v1.concise.toml``) naming the same id and version plus ``variant`` and
 ``weight``, and overriding only what it changes. prompts/README.md documents the format.
 
@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
-import threading
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,12 +38,13 @@ from typing import Any, Literal
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core import outputs
 from core.config import PROMPTS_DIR, get_settings
 from core.errors import InputError, NotFoundError
+from core.prompts import outputs
+from core.prompts.filters import build_environment
+from core.prompts.outcomes import OutcomeLog, VariantSummary
 from core.store import Store, get_store
 
 CONTROL = "control"
@@ -68,139 +67,6 @@ class PromptNotFoundError(PromptError, NotFoundError):
     """Raised when no prompt has the requested id, version or variant."""
 
 
-# -- the Jinja environment ------------------------------------------------------------------
-
-# A "<" that starts something shaped like a tag ("<x", "</x", "< / x", "<!x", "<?x").
-_TAG_START = re.compile(r"<(?=\s*[/!?]?\s*[A-Za-z_])")
-_WHITESPACE = re.compile(r"\s+")
-
-LANGUAGE_NAMES = {"en": "English", "ar": "Arabic (العربية)", "fr": "French", "de": "German", "es": "Spanish"}
-
-
-def _absent(value: Any) -> bool:
-    """No value to show: None, undefined, empty text or collection, NaN or NaT (from pandas)."""
-    if value is None or isinstance(value, jinja2.Undefined):
-        return True
-    if isinstance(value, str | list | tuple | dict):
-        return not value
-    try:
-        return bool(value != value)
-    except (TypeError, ValueError):
-        return False
-
-
-def _cut(text: str, max_chars: int | None) -> str:
-    """Text on one line, cut to ``max_chars`` with an ellipsis."""
-    text = _WHITESPACE.sub(" ", text).strip()
-    return text if not max_chars or len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
-
-
-def untrusted(value: Any) -> str:
-    """Text from outside (CRM fields, notes) made safe to place inside a data block.
-
-    Every ``<`` that starts something shaped like a tag becomes ``‹``, so the text can
-    neither close the block it sits in (``</deal_notes>``) nor open one of its own.
-    """
-    return _TAG_START.sub("‹", "" if _absent(value) else str(value))
-
-
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
-
-
-def note_lines(notes: Any, limit: int | None = None, max_chars: int | None = None) -> str:
-    """Notes as ``- DATE AUTHOR: text`` lines, oldest first, the ``limit`` most recent only.
-
-    Notes are mappings or objects with ``text``, ``date`` and ``author`` (or plain strings).
-    Undated notes count as the oldest. Text is made ``untrusted`` and put on one line.
-    """
-    items = [] if _absent(notes) else [
-        {"text": item} if isinstance(item, str) else
-        {"text": _field(item, "text"), "date": _field(item, "date"), "author": _field(item, "author")}
-        for item in notes
-    ]
-    ordered = sorted(items, key=lambda note: (note.get("date") is not None, str(note.get("date") or "")))
-    shown = ordered[-limit:] if limit else ordered
-    lines = [f"({len(ordered) - len(shown)} older notes not shown)"] if len(shown) < len(ordered) else []
-    for note in shown:
-        text = _cut(str(note.get("text") or ""), max_chars)
-        author = note.get("author") or "(author unknown)"
-        lines.append(f"- {note.get('date') or 'undated'} {author}: {text}")
-    return untrusted("\n".join(lines) if lines else "(no notes)")
-
-
-def fact_lines(facts: Mapping[str, Any]) -> str:
-    """``Label: value`` lines for the facts that have a value, made ``untrusted``."""
-    lines = [
-        f"{label}: {_cut(str(value), None)}"
-        for label, value in facts.items() if not _absent(value)
-    ]
-    return untrusted("\n".join(lines))
-
-
-def _shorten(value: Any, max_chars: int) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _shorten(item, max_chars) for key, item in value.items() if not _absent(item)}
-    if isinstance(value, list | tuple):
-        return [_shorten(item, max_chars) for item in value]
-    if isinstance(value, str):
-        return _cut(value, max_chars)
-    return value
-
-
-def compact_json(value: Any, max_chars: int = 160) -> str:
-    """One line of JSON without empty fields, long strings cut to ``max_chars``, made ``untrusted``."""
-    text = json.dumps(_shorten(value, max_chars), ensure_ascii=False, separators=(",", ":"), default=str)
-    return untrusted(text)
-
-
-def language_instruction(code: Any) -> str:
-    """The sentence that tells the model which language to write in."""
-    code = str(getattr(code, "value", code) or "en").strip().lower()
-    if code == "ar":
-        return (
-            "Write every text value in Arabic (العربية), clear Modern Standard Arabic. Keep the JSON "
-            "keys in English exactly as shown, and dates as YYYY-MM-DD."
-        )
-    return f"Write every text value in {LANGUAGE_NAMES.get(code, code)}."
-
-
-def money(value: Any, currency: Any = "") -> str | None:
-    """``SAR 1,250,000`` (no decimals for whole amounts); None when there is no value."""
-    if _absent(value):
-        return None
-    try:
-        amount = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    figure = f"{amount:,.0f}" if amount.is_integer() else f"{amount:,.2f}"
-    return f"{currency} {figure}".strip() if not _absent(currency) else figure
-
-
-FILTERS = {
-    "untrusted": untrusted,
-    "note_lines": note_lines,
-    "fact_lines": fact_lines,
-    "compact_json": compact_json,
-    "language_instruction": language_instruction,
-    "money": money,
-}
-
-
-def build_environment() -> SandboxedEnvironment:
-    """The one Jinja2 environment every prompt is compiled with."""
-    environment = SandboxedEnvironment(
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-    environment.filters.update(FILTERS)
-    return environment
-
-
-# -- prompt templates -----------------------------------------------------------------------
 
 
 class PromptConfig(BaseModel):
@@ -252,7 +118,8 @@ class PromptTemplate(BaseModel):
     @classmethod
     def _known_output_model(cls, name: str) -> str:
         if name not in outputs.OUTPUT_MODELS:
-            raise ValueError(f"{name!r} is not a class in core.outputs ({', '.join(outputs.OUTPUT_MODELS)})")
+            raise ValueError(f"{name!r} is not a class in core.prompts.outputs "
+                             f"({', '.join(outputs.OUTPUT_MODELS)})")
         return name
 
     @model_validator(mode="after")
@@ -284,44 +151,10 @@ class PromptTemplate(BaseModel):
         )
 
 
-class VariantSummary(BaseModel):
-    """Recorded outcomes of one prompt version's variant, for comparing A/B variants."""
-
-    prompt_id: str
-    version: str
-    variant: str
-    weight: float | None = Field(description="current weight; None when the variant is no longer loaded")
-    count: int = 0
-    successes: int = 0
-    success_rate: float | None = None
-    avg_confidence: float | None = None
-    avg_total_tokens: float | None = None
-    total_cost_usd: float | None = None
-    avg_cost_usd: float | None = None
-    avg_latency_ms: float | None = None
-
-
 def _variant_order(prompt_id: str, version: str, variant: str) -> tuple[str, int, bool, str]:
     """Sort key: by id, version number (v2 before v10), control first, then variant name."""
     number = _VERSION_PATTERN.match(version)
     return prompt_id, int(number[1]) if number else -1, variant != CONTROL, variant
-
-
-_REPORT_SQL = """
-SELECT prompt_id, version, coalesce(variant, 'control') AS variant,
-       count(*) AS count,
-       count(*) FILTER (WHERE success) AS successes,
-       avg(CASE WHEN success THEN 1.0 ELSE 0.0 END) AS success_rate,
-       avg(confidence) AS avg_confidence,
-       avg(total_tokens) AS avg_total_tokens,
-       sum(cost_usd) AS total_cost_usd,
-       avg(cost_usd) AS avg_cost_usd,
-       avg(latency_ms) AS avg_latency_ms
-FROM prompt_outcomes
-WHERE ($prompt_id IS NULL OR prompt_id = $prompt_id) AND ($version IS NULL OR version = $version)
-GROUP BY ALL
-ORDER BY prompt_id, version, variant
-"""
 
 
 class PromptRegistry:
@@ -330,8 +163,7 @@ class PromptRegistry:
     def __init__(self, prompts_dir: Path | str = PROMPTS_DIR, *, store: Store | None = None) -> None:
         self.prompts_dir = Path(prompts_dir)
         self.environment = build_environment()
-        self._store = store
-        self._store_lock = threading.Lock()
+        self._outcomes = OutcomeLog(store)
         self._templates: dict[str, PromptTemplate] = {}  # by pinned id
         self._latest: dict[str, PromptTemplate] = {}  # bare id -> control of the highest version
         self._compiled: dict[str, tuple[jinja2.Template, jinja2.Template]] = {}
@@ -436,7 +268,7 @@ class PromptRegistry:
         return self._resolve(prompt_id).config
 
     def output_model(self, prompt_id: PromptTemplate | str) -> type[BaseModel]:
-        """The ``core.outputs`` class the prompt asks the model to produce."""
+        """The ``core.prompts.outputs`` class the prompt asks the model to produce."""
         return outputs.OUTPUT_MODELS[self._resolve(prompt_id).output_model]
 
     # -- rendering -------------------------------------------------------------------
@@ -531,12 +363,9 @@ class PromptRegistry:
         if variant not in known:
             raise PromptError(f"{template.id}.{template.version} has no variant {variant!r} "
                               f"(it has {', '.join(known)})")
-        self._outcome_store().cursor().execute(
-            """INSERT INTO prompt_outcomes (prompt_id, version, variant, assignment_key, success,
-                   confidence, total_tokens, cost_usd, latency_ms)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [template.id, template.version, variant, assignment_key, bool(success),
-             confidence, total_tokens, cost_usd, latency_ms],
+        self._outcomes.record(
+            (template.id, template.version, variant), assignment_key=assignment_key, success=success,
+            confidence=confidence, total_tokens=total_tokens, cost_usd=cost_usd, latency_ms=latency_ms,
         )
 
     def variant_report(self, prompt_id: str | None = None) -> list[VariantSummary]:
@@ -552,29 +381,9 @@ class PromptRegistry:
             templates = [t for t in templates
                          if t.id == chosen.id and (version is None or t.version == version)]
             prompt_id = chosen.id
-        rows = self._outcome_store().cursor().execute(
-            _REPORT_SQL, {"prompt_id": prompt_id, "version": version}
-        ).fetchall()
         weights = {(t.id, t.version, t.variant): t.weight for t in templates}
-        summaries = {
-            (row[0], row[1], row[2]): VariantSummary(
-                prompt_id=row[0], version=row[1], variant=row[2], weight=weights.get(row[:3]),
-                count=row[3], successes=row[4], success_rate=row[5], avg_confidence=row[6],
-                avg_total_tokens=row[7], total_cost_usd=row[8], avg_cost_usd=row[9], avg_latency_ms=row[10],
-            )
-            for row in (tuple(row) for row in rows)
-        }
-        for key, weight in weights.items():
-            summaries.setdefault(key, VariantSummary(
-                prompt_id=key[0], version=key[1], variant=key[2], weight=weight,
-            ))
+        summaries = self._outcomes.summaries(prompt_id, version, weights)
         return [summaries[key] for key in sorted(summaries, key=lambda key: _variant_order(*key))]
-
-    def _outcome_store(self) -> Store:
-        with self._store_lock:
-            if self._store is None:
-                self._store = Store(":memory:")
-            return self._store
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -343,7 +343,7 @@ def _band_traces(labels: list[str], periods: pd.DataFrame, money: str, prefix: s
 
 def collections_figure(periods: pd.DataFrame, *, currency: str) -> go.Figure:
     """Open invoices' expected cash in per period with its P10/P90 band
-    (``core.receivables.views.expected_collections``)."""
+    (``core.cashflow.collections.expected_collections``)."""
     labels = periods["period"].astype(str).tolist()
     money = f"%{{y:,.0f}} {currency}"
     traces = [
@@ -367,7 +367,8 @@ def collections_figure(periods: pd.DataFrame, *, currency: str) -> go.Figure:
 
 def days_to_pay_figure(sample: pd.DataFrame) -> go.Figure:
     """Days to pay per customer as box plots with every invoice as a point
-    (``core.receivables.views.days_to_pay_sample``: customer, days_to_pay), customers in the given order."""
+    (``core.cashflow.collections.days_to_pay_sample``: customer, days_to_pay), customers in the
+    given order."""
     customers = list(dict.fromkeys(sample["customer"].astype(str)))
     figure = go.Figure(
         go.Box(x=sample["days_to_pay"].astype(float), y=sample["customer"].astype(str), orientation="h",

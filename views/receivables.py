@@ -17,6 +17,7 @@ import streamlit as st
 from core.bootstrap import load_sample_invoices
 from core.cashflow.assumptions import upload_rates
 from core.cashflow.behaviour import MIN_CUSTOMER_SAMPLES
+from core.cashflow.collections import days_to_pay_sample, default_backtest_as_of, expected_collections
 from core.cashflow.payment_backtest import PaymentBacktestResult, backtest_payments
 from core.cashflow.receivables import ReceivableFlag, Receivables, predict_receivables, resolve_receivables
 from core.charts import aging_figure, collections_figure, days_to_pay_figure
@@ -25,7 +26,6 @@ from core.errors import DealcastError
 from core.formatting import money_full, money_short
 from core.ingest import IngestResult
 from core.receivables import INVOICE_PRESET_NAMES, KIND, aging, ingest_invoice_bytes
-from core.receivables.views import days_to_pay_sample, default_backtest_as_of, expected_collections
 from core.store import Store
 from views._common import app_store, cashflow_service, download_buttons, ingest_counts, sidebar
 

@@ -4,8 +4,10 @@
     invoices = load_invoices(store, result.snapshot_id)           # canonical invoice frame
     buckets = aging(invoices, as_of)                              # not due, 1-30, ..., over 90
 
-How each customer pays is learned in core.cashflow.behaviour; open invoices enter the
-cash forecast through core.cashflow.receivables.
+This package holds the invoice data only (schema, presets, ingest) and imports nothing from
+core.cashflow. How each customer pays is learned in core.cashflow.behaviour; open invoices enter
+the cash forecast through core.cashflow.receivables, collections per period come from
+core.cashflow.collections.
 
 In the CLI: ``python -m core receivables ingest FILE``.
 """

@@ -9,10 +9,10 @@ from streamlit.testing.v1 import AppTest
 from core.bootstrap import load_sample_invoices
 from core.cashflow.assumptions import load_assumptions
 from core.cashflow.behaviour import learn_behaviour
+from core.cashflow.collections import default_backtest_as_of
 from core.cashflow.payment_backtest import backtest_payments
 from core.formatting import money_short
 from core.receivables import KIND, aging, load_invoices
-from core.receivables.views import default_backtest_as_of
 from core.store import Store
 
 SMALL_CSV = (

@@ -1,8 +1,9 @@
-"""What the Receivables page shows, as frames: collections per period, days-to-pay samples, a backtest date.
+"""Collections from open invoices, as frames: cash per period, days-to-pay samples, a backtest date.
 
-The figures themselves come from the functions the forecast and the CLI use
-(``predict_receivables``, ``aggregate``, ``learn_behaviour``); this module only shapes them
-for a table or a chart.
+The figures come from the functions the forecast and the CLI use (``predict_receivables``,
+``aggregate``, ``learn_behaviour``); this module shapes them for the Receivables page's tables
+and charts. It lives in cashflow, above ``core.receivables`` (the invoice data), so the two
+packages depend one way only.
 """
 
 from __future__ import annotations

@@ -1,0 +1,39 @@
+"""The layer rules of DESIGN section 2, read from the source: which package may import which."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth (lazy imports inside functions count too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def offending(folder: str, forbidden: str) -> list[str]:
+    return sorted(
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in (ROOT / folder).rglob("*.py")
+        for name in imported_modules(path)
+        if name == forbidden or name.startswith(f"{forbidden}.")
+    )
+
+
+@pytest.mark.parametrize(("folder", "forbidden"), [
+    ("core", "streamlit"),
+    ("core/receivables", "core.cashflow"),  # invoice data sits below cashflow
+])
+def test_layer_does_not_import(folder, forbidden):
+    assert offending(folder, forbidden) == []

@@ -7,11 +7,14 @@ import streamlit as st
 
 from core.config import get_settings
 from core.monitoring import configure_process
+from views._access import login_gate
 
 # Logs, traces and, with DEALCAST_METRICS_PORT, Prometheus metrics: once per process.
 configure_process("dashboard", get_settings(), serve_metrics=True)
 
 st.set_page_config(page_title="Dealcast", page_icon=":material/payments:", layout="wide")
+# With [auth] in .streamlit/secrets.toml, nothing below runs until an allowed user signs in.
+login_gate()
 
 PAGES = {
     "Cash": [

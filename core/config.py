@@ -86,6 +86,14 @@ class Settings:
     log_format: str = _setting(
         "auto", "Log events as `json` or `console`; `auto`: json unless stderr is a terminal."
     )
+    allowed_emails: str = _setting(
+        "",
+        "With login on ([auth] in .streamlit/secrets.toml): comma-separated emails that may use the "
+        "dashboard. Anyone signed in but not listed here or in DEALCAST_ALLOWED_DOMAINS is refused.",
+    )
+    allowed_domains: str = _setting(
+        "", "With login on: comma-separated email domains (example.com) whose users may use the dashboard."
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

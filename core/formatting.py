@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 _SCALES = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
+#: Every ASCII punctuation character: CommonMark lets a backslash escape any of them.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+#: Invisible, and breaks the patterns GitHub-flavoured Markdown turns into links.
+WORD_JOINER = "\u2060"
+#: Where an autolink could start: between ``:`` and ``//``, ``www`` and ``.``, before ``@``.
+_AUTOLINK_START = re.compile(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?=@)", re.IGNORECASE)
 
 
 def money_short(value: float | None, currency: str) -> str:
@@ -38,3 +45,18 @@ def age_in_days(day: dt.date, today: dt.date) -> str:
     if days < 0:
         return f"in {-days} day{'s' if days != -1 else ''}"
     return f"{days} day{'s' if days != 1 else ''}"
+
+
+def plain_markdown(text: object) -> str:
+    """Untrusted text (a deal title or note, a file's column names, LLM output) made safe to
+    put inside Markdown (alerts, captions, headings) so it shows as typed.
+
+    Every ASCII punctuation character is backslash-escaped, so no image, link, emphasis,
+    HTML, LaTeX (``$``) or Streamlit directive (``:red[...]``, ``:material/...:``) can form.
+    Escapes do not stop GitHub-flavoured autolinks (found in the text after parsing), so an
+    invisible word joiner goes inside each ``://``, ``www.`` and ``@``. Each line break stays
+    a line break. ``![x](http://host/p.png)`` shows as those characters, fetches nothing and
+    links nowhere."""
+    lines = re.split(r"\r\n|\r|\n", str(text))
+    return "  \n".join(_MARKDOWN_PUNCTUATION.sub(r"\\\1", _AUTOLINK_START.sub(WORD_JOINER, line))
+                        for line in lines)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
+import structlog
 from pydantic import BaseModel, Field
 
 from core.config import get_settings
@@ -50,6 +51,8 @@ if TYPE_CHECKING:  # imported where used: listing snapshots needs neither
     import pyarrow as pa
 
 SnapshotRef = int | str  # an id, or "latest"
+
+_log = structlog.get_logger("core.store")
 
 _DEAL_COLUMN_DDL = ",\n    ".join(f"{name} {kind}" for name, kind in DEAL_COLUMNS.items())
 
@@ -219,6 +222,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "ALTER TABLE llm_cache ADD COLUMN last_used_at TIMESTAMP",
         "UPDATE llm_cache SET last_used_at = created_at",
     )),
+    (6, (
+        # Who uploaded each snapshot: the signed-in email when the dashboard has login on.
+        "ALTER TABLE snapshots ADD COLUMN uploaded_by VARCHAR",
+    )),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -244,6 +251,7 @@ class Snapshot(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     label: str | None = None
     created_at: dt.datetime | None = None
+    uploaded_by: str | None = None
 
 
 class NewSnapshot(BaseModel):
@@ -259,6 +267,7 @@ class NewSnapshot(BaseModel):
     detection: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     label: str | None = None
+    uploaded_by: str | None = None
 
 
 class Store:
@@ -410,8 +419,8 @@ class Store:
                 )
             cur.execute(
                 """INSERT INTO snapshots (id, kind, as_of, source, file_name, sha256, rows_read,
-                       rows_loaded, rows_rejected, mapping, detection, warnings, label)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       rows_loaded, rows_rejected, mapping, detection, warnings, label, uploaded_by)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     snapshot_id,
                     snapshot.kind,
@@ -426,6 +435,7 @@ class Store:
                     json.dumps(snapshot.detection),
                     json.dumps(snapshot.warnings),
                     snapshot.label,
+                    snapshot.uploaded_by,
                 ],
             )
             if rows_rejected:
@@ -587,13 +597,16 @@ class Store:
             raise NotFoundError(f"No original file stored for snapshot {snapshot_id}.")
         return row[0], _unpack_raw(bytes(row[1]), row[2], row[3])
 
-    def delete_snapshot(self, snapshot_id: int) -> None:
-        """Remove a snapshot and everything stored with it, in one transaction."""
-        self.get_snapshot(snapshot_id)
+    def delete_snapshot(self, snapshot_id: int, *, deleted_by: str | None = None) -> None:
+        """Remove a snapshot and everything stored with it, in one transaction, and log who
+        did (``deleted_by``: the signed-in email, None when nobody signed in)."""
+        snapshot = self.get_snapshot(snapshot_id)
         with self.transaction() as cur:
             for table in self._tables_with_snapshot_id():
                 cur.execute(f"DELETE FROM {table} WHERE snapshot_id = ?", [snapshot_id])
             cur.execute("DELETE FROM snapshots WHERE id = ?", [snapshot_id])
+        _log.info("snapshot_deleted", snapshot_id=snapshot.id, kind=snapshot.kind,
+                  file_name=snapshot.file_name, uploaded_by=snapshot.uploaded_by, deleted_by=deleted_by)
 
     def _tables_with_snapshot_id(self) -> list[str]:
         rows = (

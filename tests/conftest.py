@@ -8,8 +8,8 @@ from core.cashflow.engines import get_refiner, register_refiner
 from core.config import Settings
 from core.store import Store
 
-#: The ``openai_server`` fixture: a scripted chat-completions server on 127.0.0.1.
-pytest_plugins = ["tests.support.openai_server"]
+#: Loopback servers for tests: ``openai_server`` (chat completions) and ``oidc_provider`` (login).
+pytest_plugins = ["tests.support.openai_server", "tests.support.oidc_provider"]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from core.formatting import age_in_days, money_full, money_short
+from core.formatting import WORD_JOINER, age_in_days, money_full, money_short, plain_markdown
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -33,3 +33,17 @@ def test_age_in_days_reads_naturally():
     assert age_in_days(today, today) == "today"
     assert age_in_days(dt.date(2026, 11, 24), today) == "1 day"
     assert age_in_days(dt.date(2026, 11, 13), today) == "12 days"
+
+
+def test_plain_markdown_escapes_every_markdown_form_and_breaks_autolinks():
+    image = "![x](http://127.0.0.1:8000/p.png?leak=1)"
+
+    escaped = plain_markdown(f"{image}\n**bold** <b>x</b> $5 :red[x] www.example.com ops@example.com")
+
+    assert escaped.replace(WORD_JOINER, "") == (
+        r"\!\[x\]\(http\:\/\/127\.0\.0\.1\:8000\/p\.png\?leak\=1\)" "  \n"
+        r"\*\*bold\*\* \<b\>x\<\/b\> \$5 \:red\[x\] www\.example\.com ops\@example\.com"
+    )
+    for autolink in ("http\\:" + WORD_JOINER, "www" + WORD_JOINER, "ops" + WORD_JOINER):
+        assert autolink in escaped
+    assert plain_markdown("Fit-out\r@SUM(1+1)\r\nend").count("  \n") == 2

@@ -5,6 +5,7 @@ import threading
 import duckdb
 import pandas as pd
 import pytest
+import structlog
 
 from core.deals import DEAL_COLUMNS, conform
 from core.errors import NotFoundError
@@ -53,8 +54,12 @@ def test_store_migrates_an_older_database(db_path):
 
 def test_store_migration_4_keeps_the_deals_and_stores_per_deal_text_with_zstd(db_path, monkeypatch):
     monkeypatch.setattr("core.store.MIGRATIONS", MIGRATIONS[:3])
-    with Store(db_path) as old:
-        old.save_snapshot(new_snapshot(3), make_deals(3), no_rejects(), b"a,b\n")
+    with Store(db_path) as old:  # rows written as that schema's code wrote them
+        cur = old.cursor()
+        cur.execute("INSERT INTO snapshots (as_of, source, file_name, sha256, rows_read, rows_loaded, "
+                    "rows_rejected) VALUES (DATE '2026-02-01', 'pipedrive', 'deals.csv', 'sha-1', 3, 3, 0)")
+        cur.register("old_rows", make_deals(3))
+        cur.execute(f"INSERT INTO deals SELECT 1, {', '.join(DEAL_COLUMNS)} FROM old_rows")
     monkeypatch.undo()
 
     with Store(db_path) as store:
@@ -176,6 +181,19 @@ def test_delete_snapshot_removes_everything_stored_with_it(store):
     for table in ("deals", "rejected_rows", "raw_files"):
         ids = store.query_df(f"SELECT DISTINCT snapshot_id FROM {table}")["snapshot_id"].tolist()
         assert ids == [keep.id], table
+
+
+def test_snapshot_keeps_its_uploader_and_a_deletion_is_logged_with_who_deleted_it(store):
+    saved = store.save_snapshot(new_snapshot(1).model_copy(update={"uploaded_by": "ana@finance.example"}),
+                                make_deals(1), no_rejects(), b"u")
+    assert store.get_snapshot(saved.id).uploaded_by == "ana@finance.example"
+
+    with structlog.testing.capture_logs() as logs:
+        store.delete_snapshot(saved.id, deleted_by="bob@finance.example")
+
+    (event,) = [log for log in logs if log["event"] == "snapshot_deleted"]
+    assert (event["snapshot_id"], event["file_name"], event["uploaded_by"], event["deleted_by"]) == (
+        saved.id, "deals.csv", "ana@finance.example", "bob@finance.example")
 
 
 def test_concurrent_saves_from_two_threads_both_land(file_store):

@@ -17,7 +17,7 @@ from core.cashflow.models import PredictionOptions
 from core.cashflow.service import CashflowPredictionService, PredictionRun
 from core.config import get_settings
 from core.export import KINDS, MIME_TYPES, table_bytes
-from core.formatting import age_in_days
+from core.formatting import age_in_days, plain_markdown
 from core.llm.client import LLMClient
 from core.llm.runner import get_llm_client
 from core.store import Snapshot, Store, get_store
@@ -109,7 +109,7 @@ def ingest_counts(read: int, loaded: int, rejected: int, warnings: list[str], lo
     cols[1].metric(loaded_label, f"{loaded:,}")
     cols[2].metric("Rows rejected", f"{rejected:,}")
     for warning in warnings:
-        st.warning(warning)
+        st.warning(plain_markdown(warning))
 
 
 def download_buttons(build: Callable[[], pd.DataFrame], name: str, key: str) -> None:

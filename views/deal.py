@@ -19,7 +19,7 @@ from core.charts import stage_timeline_figure
 from core.config import get_settings
 from core.deal_history import DEAL_OPTIONS_LIMIT, deal_history, deal_options
 from core.errors import DealcastError
-from core.formatting import money_full, money_short
+from core.formatting import money_full, money_short, plain_markdown
 from core.writer import WriterResult, build_context, get_writer_service, load_deal
 from core.writer.records import DealRecord
 from views._common import app_store, no_snapshot_notice, sidebar, snapshot_run
@@ -75,7 +75,7 @@ def pick_deal(snapshot_id: int) -> str | None:
     include = None if search.strip() else st.session_state.get(DEAL_KEY)
     options, matching = cached_options(get_settings().db, snapshot_id, search, include)
     if options.empty:
-        st.info(f"No deal of snapshot #{snapshot_id} has {search!r} in its id or title.")
+        st.info(f"No deal of snapshot #{snapshot_id} has {plain_markdown(repr(search))} in its id or title.")
         return None
     ids = options["deal_id"].tolist()
     labels = dict(zip(ids, options["label"].tolist(), strict=True))
@@ -179,7 +179,7 @@ def show_result(action: str, result: dict[str, Any]) -> None:
     """A writer result (``model_dump(mode="json")``): warnings first, then every content field as text."""
     st.markdown(f"**{action}** · source: {result['source']} · confidence {result['confidence']:.2f}")
     for warning in result["warnings"]:
-        st.warning(warning)
+        st.warning(plain_markdown(warning))
     for name, value in result.items():
         if name in HIDDEN_FIELDS:
             continue
@@ -205,7 +205,7 @@ def show_writer(snapshot_id: int, record: DealRecord) -> None:
                 try:
                     result = write(action, record).model_dump(mode="json")
                 except DealcastError as exc:
-                    st.error(str(exc))
+                    st.error(plain_markdown(exc))
                 else:
                     results[f"{snapshot_id}|{record.deal_id}"] = {"action": action, "result": result}
     shown = results.get(f"{snapshot_id}|{record.deal_id}")
@@ -236,7 +236,7 @@ try:
     history = deal_history(store, deal_id, up_to=snapshot.as_of)
     run = snapshot_run(snapshot.id, ENGINE)
 except DealcastError as exc:
-    st.error(str(exc))
+    st.error(plain_markdown(exc))
     st.stop()
 
 currency = run.assumptions.base_currency

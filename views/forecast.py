@@ -24,7 +24,7 @@ from core.cashflow.service import CashflowPredictionService, PredictionRun, assu
 from core.charts import forecast_figure
 from core.config import get_settings
 from core.errors import DealcastError
-from core.formatting import money_full, money_short
+from core.formatting import money_full, money_short, plain_markdown
 from views._common import (
     app_store,
     cashflow_service,
@@ -342,12 +342,12 @@ def main() -> None:
         cached = forecast_run(service, snapshot.id, prediction, progress_slot)
     except DealcastError as exc:
         controls(None)
-        st.error(str(exc))
+        st.error(plain_markdown(exc))
         return
     controls(cached)
     run = cached.run
     for warning in run.warnings:
-        st.warning(warning)
+        st.warning(plain_markdown(warning))
     currency = run.assumptions.base_currency
     options = ForecastOptions(horizon_days=state["horizon"], min_confidence=state["min_confidence"],
                               granularity=state["granularity"])

@@ -17,7 +17,7 @@ from core.cashflow.models import ForecastOptions
 from core.charts import cash_outlook_figure
 from core.config import get_settings
 from core.errors import DealcastError
-from core.formatting import age_in_days, money_full, money_short
+from core.formatting import age_in_days, money_full, money_short, plain_markdown
 from core.overview import (
     CASH_HORIZONS,
     CHANGE_INPUT_COLUMNS,
@@ -171,7 +171,7 @@ try:
     previous = previous_snapshot(store, snapshot)
     before = overview_kpis(snapshot_run(previous.id, ENGINE)) if previous else None
 except DealcastError as exc:
-    st.error(str(exc))
+    st.error(plain_markdown(exc))
     st.stop()
 
 since = f"since {previous.as_of}" if previous else "no earlier snapshot to compare"

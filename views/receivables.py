@@ -23,7 +23,7 @@ from core.cashflow.receivables import ReceivableFlag, Receivables, predict_recei
 from core.charts import aging_figure, collections_figure, days_to_pay_figure
 from core.config import get_settings
 from core.errors import DealcastError
-from core.formatting import money_full, money_short
+from core.formatting import money_full, money_short, plain_markdown
 from core.ingest import IngestResult
 from core.receivables import INVOICE_PRESET_NAMES, KIND, aging, ingest_invoice_bytes
 from core.store import Store
@@ -112,7 +112,8 @@ def upload_section(store: Store) -> None:
         st.info(f"This exact file is already loaded as invoice snapshot {duplicate.id} "
                 f"(as of {duplicate.as_of}).")
         return
-    st.caption(f"{uploaded.name}: {len(data):,} bytes. Every row is loaded or rejected with its reason.")
+    st.caption(f"{plain_markdown(uploaded.name)}: {len(data):,} bytes. Every row is loaded or rejected "
+               "with its reason.")
     if not st.button("Save invoices", type="primary", key="save_invoices"):
         return
     try:
@@ -121,7 +122,7 @@ def upload_section(store: Store) -> None:
                                           rates=upload_rates(store, get_settings().base_currency))
             status.update(label=f"Saved invoice snapshot {result.snapshot_id}", state="complete")
     except DealcastError as exc:
-        st.error(str(exc))
+        st.error(plain_markdown(exc))
         return
     st.session_state[SAVED_KEY] = (sha256, result)
     st.session_state[PICKER_KEY] = result.snapshot_id
@@ -136,7 +137,7 @@ def empty_state(store: Store) -> None:
             with st.spinner("Loading the sample invoices…"):
                 result = load_sample_invoices(store)
         except DealcastError as exc:
-            st.error(str(exc))
+            st.error(plain_markdown(exc))
             return
         st.session_state[FLASH_KEY] = (f"Loaded the sample invoice list: {result.rows_loaded:,} invoices, "
                                        f"{result.rows_rejected:,} rejected.")
@@ -259,7 +260,7 @@ def main() -> None:
     try:
         found, items = receivables_of(snapshot_id)
     except DealcastError as exc:
-        st.error(str(exc))
+        st.error(plain_markdown(exc))
         return
     currency = cashflow_service().assumptions.base_currency
     aging_section(found, currency)

@@ -13,10 +13,12 @@ from core.bootstrap import load_sample_data
 from core.cashflow.assumptions import upload_rates
 from core.config import get_settings
 from core.currency import RateTable
+from core.formatting import plain_markdown
 from core.ingest import IngestError, ParsedExport, ingest_bytes, parse_export
 from core.ingest.errors import MissingColumnsError
 from core.ingest.mapping import MAPPABLE_COLUMNS
 from core.store import Store
+from views._access import signed_in_email
 from views._common import app_store, download_buttons, ingest_counts, sidebar
 
 SOURCES = ("auto", "pipedrive", "hubspot", "salesforce", "generic")
@@ -65,10 +67,10 @@ def mapping_editor(sha256: str, headers: list[str], current: dict[str, str], exp
 
 
 def show_parsed(parsed: ParsedExport) -> None:
-    st.subheader(f"{parsed.file_name}: {parsed.source}")
+    st.subheader(f"{plain_markdown(parsed.file_name)}: {parsed.source}")
     detection = parsed.detection
     if detection.get("evidence"):
-        st.caption(f"Detected {detection.get('detected_source')}: {detection['evidence']}")
+        st.caption(f"Detected {detection.get('detected_source')}: {plain_markdown(detection['evidence'])}")
     ingest_counts(parsed.rows_read, parsed.rows_loaded, parsed.rows_rejected, parsed.warnings, "Rows to load")
     shown = min(PREVIEW_ROWS, parsed.rows_loaded)
     st.markdown(f"**Preview** (first {shown} of {parsed.rows_loaded:,} deals)")
@@ -91,7 +93,7 @@ def save(store: Store, data: bytes, parsed: ParsedExport, mapping: dict[str, str
     with st.status("Saving the snapshot…", expanded=True) as status:
         st.write(f"Writing {parsed.rows_loaded:,} deals and {parsed.rows_rejected:,} rejected rows.")
         result = ingest_bytes(store, data, parsed.file_name, source=parsed.source, as_of=as_of,
-                              mapping=mapping or None, rates=rates)
+                              mapping=mapping or None, rates=rates, uploaded_by=signed_in_email())
         status.update(label=f"Saved snapshot {result.snapshot_id}", state="complete")
     st.success(f"Saved snapshot {result.snapshot_id}: {result.rows_loaded:,} deals loaded, "
                f"{result.rows_rejected:,} rejected.")
@@ -110,11 +112,11 @@ def upload_section(store: Store) -> None:
     try:
         parsed = preview(sha256, data, uploaded.name, source, json.dumps(mapping, sort_keys=True), rates)
     except MissingColumnsError as exc:
-        st.error(str(exc))
+        st.error(plain_markdown(exc))
         mapping_editor(sha256, exc.found, mapping, expanded=True)
         return
     except IngestError as exc:
-        st.error(str(exc))
+        st.error(plain_markdown(exc))
         return
     mapping_editor(sha256, parsed.detection["headers"], parsed.mapping, expanded=parsed.source == "generic")
     show_parsed(parsed)
@@ -136,7 +138,8 @@ def snapshots_section(store: Store) -> None:
         return
     table = pd.DataFrame([
         {"id": s.id, "as of": s.as_of, "source": s.source, "file": s.file_name, "read": s.rows_read,
-         "loaded": s.rows_loaded, "rejected": s.rows_rejected, "label": s.label or ""}
+         "loaded": s.rows_loaded, "rejected": s.rows_rejected, "label": s.label or "",
+         "uploaded by": s.uploaded_by or "—"}
         for s in reversed(snapshots)
     ])
     st.dataframe(table, hide_index=True)
@@ -153,7 +156,7 @@ def snapshots_section(store: Store) -> None:
     confirm = st.checkbox(f"Yes, delete snapshot {chosen} and everything stored with it",
                           key="confirm_delete")
     if st.button("Delete snapshot", disabled=not confirm, key="delete_snapshot"):
-        store.delete_snapshot(chosen)
+        store.delete_snapshot(chosen, deleted_by=signed_in_email())
         st.session_state.pop("confirm_delete", None)
         st.rerun()
 

@@ -1,8 +1,9 @@
 """Writer: summaries, checks, emails and reminders for chosen deals, with or without the LLM.
 
 Results are written only when **Generate** is pressed and kept in the session, so a rerun
-never calls the LLM again. LLM text is shown as text (text areas and code blocks), never as
-HTML. With the LLM off, each result is the writer's template with its warning, and the
+never calls the LLM again. LLM text is shown as plain text (streamed into ``st.text``, then text
+areas and code blocks), and deal titles and error messages are escaped: never Markdown, links,
+images or HTML. With the LLM off, each result is the writer's template with its warning, and the
 prompt is shown for copying into another tool.
 """
 
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 
 import streamlit as st
 
 from core.errors import DealcastError
+from core.formatting import plain_markdown
 from core.llm import LLMError
 from core.prompts import PromptRegistry
 from core.writer import get_writer_service
@@ -75,6 +78,17 @@ def prompt_or_none(registry: PromptRegistry, task: WriterTask, job: Job):
         return None  # the result's own warning already says the prompt could not be used
 
 
+def stream_as_text(chunks: Iterator[str]) -> str:
+    """Show streamed LLM text as it arrives, as plain text (``st.write_stream`` would render it as
+    Markdown, so an image in the text would be fetched); return the whole text."""
+    box = st.empty()
+    text = ""
+    for chunk in chunks:
+        text += chunk
+        box.text(text)
+    return text
+
+
 def generate(task: WriterTask, jobs: list[Job], stream: bool) -> list[dict]:
     """Write every job (streaming the one text when asked), with progress for several."""
     writer = get_writer_service()
@@ -84,17 +98,17 @@ def generate(task: WriterTask, jobs: list[Job], stream: bool) -> list[dict]:
         job = ready[0]
         placeholder = st.empty()
         with placeholder.container():
-            st.caption(f"Writing {job.title}…")
+            st.caption(f"Writing {plain_markdown(job.title)}…")
             try:
-                text = st.write_stream(getattr(writer, task.stream)(job.context))
+                text = stream_as_text(getattr(writer, task.stream)(job.context))
             except LLMError as exc:
                 text = None
-                st.error(f"The LLM stopped while writing: {exc}")
+                st.error(f"The LLM stopped while writing: {plain_markdown(exc)}")
         placeholder.empty()
         if text is None:
             return [draft_of(job, "The LLM stopped while writing; try again or turn streaming off.", None)]
         draft = draft_of(job, None, None)
-        draft.update(text=text if isinstance(text, str) else "".join(map(str, text)), source="llm (streamed)")
+        draft.update(text=text, source="llm (streamed)")
         return [draft]
     bar = st.progress(0.0, text=f"Writing 0 of {len(ready)}…") if len(ready) > 1 else None
 
@@ -123,16 +137,16 @@ def file_name(task: WriterTask, draft: dict) -> str:
 
 def show(task: WriterTask, output: dict) -> None:
     for number, draft in enumerate(output["drafts"]):
-        st.subheader(draft["title"])
+        st.subheader(plain_markdown(draft["title"]))
         if draft["error"]:
-            st.error(draft["error"])
+            st.error(plain_markdown(draft["error"]))
             continue
         if draft["confidence"] is not None:
             st.caption(f"Source: {draft['source']} · confidence {draft['confidence']:.2f}")
         else:
             st.caption(f"Source: {draft['source']}")
         for warning in draft["warnings"]:
-            st.warning(warning)
+            st.warning(plain_markdown(warning))
         key = f"draft:{output['id']}:{number}"
         text = st.text_area("Result (editable)", value=draft["text"], key=key, height=260)
         left, right = st.columns([1, 4])

@@ -213,6 +213,7 @@ def ingest_bytes(
     date_order: str | None = None,
     max_bytes: int | None = None,
     path: str | Path | None = None,
+    uploaded_by: str | None = None,
 ) -> IngestResult:
     """Parse ``data`` and save it as one snapshot, atomically.
 
@@ -220,7 +221,8 @@ def ingest_bytes(
     ``duplicate_of``. ``as_of`` defaults to the newest update/created date in the file,
     else today. A ``mapping`` given here is remembered for files with the same headers.
     ``path`` may name a file holding exactly ``data`` (``ingest_file`` passes it) so it
-    is read in place. Raises an IngestError subclass when the file cannot be read.
+    is read in place. ``uploaded_by`` (the signed-in email) is stored with the snapshot.
+    Raises an IngestError subclass when the file cannot be read.
     """
     as_of_date = _as_date(as_of) if as_of is not None else None
     packed = _packer.submit(pack_raw, data)  # while the bytes are hashed and parsed
@@ -241,6 +243,7 @@ def ingest_bytes(
             detection=parse.detection,
             warnings=parse.warnings,
             label=label,
+            uploaded_by=uploaded_by,
         )
 
     try:

@@ -72,11 +72,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _clean_env(database: Path) -> dict[str, str]:
-    """This process's environment minus every Dealcast and LLM setting, plus the test database."""
+def _clean_env(database: Path, extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment minus every Dealcast and LLM setting, plus the test database
+    and the test's own ``extra`` settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) and k not in LLM_FALLBACK_ENV}
     env["DEALCAST_DB"] = str(database)
-    return env
+    return env | extra
 
 
 def _healthy(url: str) -> bool:
@@ -116,24 +117,37 @@ def _failed(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
-def app_server(tmp_path, request) -> Iterator[AppServer]:
+def app_env() -> dict[str, str]:
+    """Settings a test adds to the server's environment (override the fixture to add some)."""
+    return {}
+
+
+@pytest.fixture
+def app_port() -> int:
+    """The port the dashboard will listen on (known before it starts, e.g. for a login redirect)."""
+    return _free_port()
+
+
+@pytest.fixture
+def app_server(tmp_path, request, app_env, app_port) -> Iterator[AppServer]:
     """``streamlit run app.py`` on a free port over a new, empty database; stopped afterwards.
 
-    When the test fails, the server log's tail is printed (app exceptions are logged there).
+    Started as ``make run`` starts it, so ``.streamlit/config.toml`` decides the rest (it
+    listens on 127.0.0.1). When the test fails, the server log's tail is printed (app
+    exceptions are logged there).
     """
-    port = _free_port()
+    port = app_port
     server = AppServer(url=f"http://127.0.0.1:{port}", database=tmp_path / "dealcast.duckdb",
                        log=tmp_path / "streamlit.log")
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true",
-        "--server.address", "127.0.0.1",
         "--server.port", str(port),
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]
     with server.log.open("w") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=_clean_env(server.database),
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=_clean_env(server.database, app_env),
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_until_healthy(process, server)

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ARTIFACTS, AppServer
+from tests.browser.steps import choose, open_page, settled
 
 pytestmark = pytest.mark.browser
 
@@ -30,18 +31,6 @@ CHART_PERIODS = f"""() => {{
 SHOWING = re.compile(r"Showing ([\d,]+) deals")
 
 
-def settled(page: Page) -> None:
-    """Wait for the script run to finish (the attribute is Streamlit's own hook for its browser tests)."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
-
-
-def open_page(page: Page, url_path: str, title: str) -> None:
-    """Follow the sidebar's link to a page, as a user would, and wait until it is drawn."""
-    page.get_by_test_id("stSidebarNav").locator(f'a[href$="/{url_path}"]').click()
-    expect(page).to_have_url(re.compile(f"/{url_path}$"))
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
-
-
 def chart_periods(page: Page, other_than: list[str] | None = None) -> list[str]:
     """The chart's periods once it is drawn (and, if given, once they differ from ``other_than``)."""
     periods = page.wait_for_function(
@@ -51,18 +40,6 @@ def chart_periods(page: Page, other_than: list[str] | None = None) -> list[str]:
     ).json_value()
     settled(page)
     return periods
-
-
-def choose(page: Page, key: str, option: str) -> None:
-    """Pick ``option`` in the selectbox with widget key ``key``.
-
-    Scrolled into view first: the dropdown closes itself when the page scrolls, which a
-    click on an off-screen selectbox would do right after opening it.
-    """
-    selectbox = page.locator(f".st-key-{key} input[role=combobox]")
-    selectbox.scroll_into_view_if_needed()
-    selectbox.click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def deals_shown(page: Page, text: str) -> int:

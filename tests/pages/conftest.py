@@ -7,6 +7,7 @@ test set up.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.bootstrap import load_sample_data
 from core.config import get_settings
+from core.formatting import WORD_JOINER
 from core.store import Store, get_store
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -99,3 +101,8 @@ def downloaded(monkeypatch) -> Callable[[AppTest, str], bytes]:
         return builders[button.proto.deferred_file_id]()
 
     return download
+
+
+def shown(markdown: str) -> str:
+    """The text a reader sees from Markdown that ``core.formatting.plain_markdown`` escaped."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace(WORD_JOINER, "").replace("  \n", "\n")

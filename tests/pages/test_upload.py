@@ -7,6 +7,7 @@ import hashlib
 from core.bootstrap import sample_files
 from core.cashflow.assumptions import SEED_PROFILE, save_assumptions
 from tests.ingest.exports import pipedrive_csv, pipedrive_row
+from tests.pages.conftest import shown
 
 
 def upload(at, name: str, data: bytes, mime: str = "text/csv"):
@@ -94,7 +95,8 @@ def test_generic_file_without_a_title_column_asks_for_a_mapping(empty_store, ope
 
 def test_unreadable_file_is_an_error_message_not_a_traceback(empty_store, open_page):
     at = upload(open_page("upload"), "deals.csv", b"%PDF-1.7 binary junk \x00\x01\x02")
-    assert at.error and "deals.csv" in at.error[0].value
+    assert [shown(error.value) for error in at.error] == [
+        "deals.csv: this is a PDF document, not a CSV or XLSX export."]
     assert empty_store.list_snapshots() == []
 
 

@@ -9,6 +9,7 @@ from core.config import get_settings
 from core.prompts import get_prompt_registry
 from core.writer import get_writer_service
 from core.writer.jobs import WRITER_TASKS, WriterOptions, build_jobs, render_job_prompt, result_text
+from tests.pages.conftest import shown
 from tests.support.openai_server import Reply
 from tests.writer.helpers import ANSWERS
 
@@ -60,7 +61,7 @@ def test_writer_llm_off_gives_the_template_its_warning_and_the_prompt(sample_sto
     task, jobs, (result,) = expected(sample_store, "summary", [WITH_NOTES[0]], tone="firm", language="ar")
     assert result.source == "fallback" and result.confidence == 0.0
     assert at.text_area[0].value == result_text(result)
-    assert [w.value for w in at.warning] == result.warnings
+    assert [shown(w.value) for w in at.warning] == result.warnings
     assert any("LLM off" in warning for warning in result.warnings)
     prompt = render_job_prompt(get_prompt_registry(), task, jobs[0].context)
     codes = [code.value for code in at.code]
@@ -76,7 +77,7 @@ def test_writer_batch_summaries_keep_the_deal_order(sample_store, open_page):
     at = generate(open_page("writer"), "summary", deals)
 
     _, jobs, results = expected(sample_store, "summary", deals)
-    assert [header.value for header in at.subheader] == [job.title for job in jobs]
+    assert [shown(header.value) for header in at.subheader] == [job.title for job in jobs]
     assert [area.value for area in at.text_area] == [result_text(result) for result in results]
 
 

@@ -3,7 +3,7 @@
 InputError (core.errors)          CLI exit 2
 └── IngestError                   the file cannot be ingested; nothing was written
     ├── EmptyFileError            0 bytes, or nothing but blank lines
-    ├── FileTooLargeError         over the configured upload limit
+    ├── FileTooLargeError         over the upload limit, too wide, or an XLSX unpacking to too much
     ├── NotTabularError           not a CSV or XLSX (a PDF renamed .csv, an image...)
     ├── UnreadableFileError       looks like CSV/XLSX but cannot be parsed
     ├── NoHeaderError             no row that looks like column names
@@ -24,7 +24,8 @@ class EmptyFileError(IngestError):
 
 
 class FileTooLargeError(IngestError):
-    """Raised when a file is larger than the upload limit."""
+    """Raised when a file is larger than the upload limit, has more columns than a deal export
+    can, or is an XLSX that would unpack to more than the limit (a zip bomb)."""
 
 
 class NotTabularError(IngestError):

@@ -69,6 +69,11 @@ from core.store import NewSnapshot, Snapshot, Store, pack_raw
 
 #: Rows named in one warning before "and N more".
 ROWS_SHOWN = 5
+#: Longest deal id and title a row may carry: CRM ids are a few dozen characters and titles a
+#: line; a longer value is a broken or hostile file (a zip bomb once stored a 200-million
+#: character id), and the row is rejected saying so.
+MAX_ID_CHARS, MAX_TITLE_CHARS = 255, 1000
+LENGTH_LIMITS = (("deal_id", "deal id", MAX_ID_CHARS), ("title", "title", MAX_TITLE_CHARS))
 #: Rows the column decisions are first made from; the parse checks them against all rows.
 SAMPLE_ROWS = 10_000
 #: Temporary tables of one parse (per cursor, so threads never share them).
@@ -621,6 +626,14 @@ def _checks(raw: RawTable, plan: ColumnPlan, *, typed_numbers: bool = False) -> 
             f"'row ' || _row || ' has more fields than the {len(raw.headers)} columns of the header'",
         ),
         ("deal_id IS NULL", "'row ' || _row || ' has no deal id or title'"),
+        *(
+            (
+                f"length({name}) > {limit}",
+                f"'row ' || _row || ': the {what} is ' || format('{{:,}}', length({name})) "
+                f"|| ' characters long, over the {limit:,} allowed'",
+            )
+            for name, what, limit in LENGTH_LIMITS
+        ),
         *plan.checks(typed_numbers=typed_numbers),
     ]
 

@@ -61,6 +61,18 @@ HEADER_SEARCH_ROWS = 30
 SPARE_COLUMNS = 8
 #: Skipped rows named in a warning.
 ROWS_SHOWN = 5
+#: Most columns a file may have. A deal export with a thousand custom fields is read; past
+#: this, DuckDB's planning time for the per-cell expressions grows with the square of the
+#: width (10,000 columns take minutes), so the file is refused at once saying why.
+MAX_COLUMNS = 2_000
+#: Past this many columns the cells are trimmed by the plainer SQL (see ``_trimmed``).
+WIDE_COLUMNS = 200
+#: An XLSX is a zip read whole into memory: it is refused, before it is opened, when its
+#: parts unpack to more than the upload limit, or (past ``BOMB_FLOOR_BYTES``) to more than
+#: ``MAX_XLSX_RATIO`` times its size (real workbooks unpack to 3 to 20 times theirs; a zip
+#: bomb of 205 KB unpacked to 200 MB).
+MAX_XLSX_RATIO = 100
+BOMB_FLOOR_BYTES = 16 * 1024 * 1024
 #: Bytes looked at a time when checking that a whole file is UTF-8 or counting its lines
 #: (bounds the memory it takes).
 SLICE_BYTES = 32 * 1024 * 1024
@@ -179,7 +191,7 @@ def open_cells(
     """The cells of ``data`` as a ``RawTable`` whose ``source`` can be read while the block
     runs (nothing loaded yet); raises an IngestError when the file cannot be read."""
     check_size(data, file_name, max_bytes)
-    if sniff_kind(data, file_name) == "xlsx":
+    if sniff_kind(data, file_name, max_bytes) == "xlsx":
         with _excel_cells(con, data, file_name, table) as raw:
             yield raw
     else:
@@ -223,22 +235,44 @@ def check_size(data: bytes, file_name: str, max_bytes: int) -> None:
         )
 
 
+def check_unpacked_size(unpacked: int, size: int, file_name: str, max_bytes: int) -> None:
+    """Raise for a workbook whose parts unpack to more than ``max_bytes``, or to a suspicious
+    multiple of its ``size`` (see ``MAX_XLSX_RATIO``)."""
+    if unpacked > max_bytes or (unpacked > BOMB_FLOOR_BYTES and unpacked > MAX_XLSX_RATIO * size):
+        raise FileTooLargeError(
+            f"{file_name}: this XLSX of {_megabytes(size)} unpacks to {_megabytes(unpacked)}, over the "
+            f"{_megabytes(max_bytes)} limit or {MAX_XLSX_RATIO} times its size; it was not opened "
+            "(a zip bomb looks like this; raise DEALCAST_MAX_UPLOAD_MB for a real workbook that big)."
+        )
+
+
+def check_width(width: int, file_name: str) -> None:
+    """Raise for a file with more than ``MAX_COLUMNS`` columns."""
+    if width > MAX_COLUMNS:
+        raise FileTooLargeError(
+            f"{file_name}: the header has {width:,} columns, more than the {MAX_COLUMNS:,} a deal export "
+            "can have; remove the columns you do not need and upload it again."
+        )
+
+
 def _megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size} bytes"
 
 
-def sniff_kind(data: bytes, file_name: str) -> str:
-    """``"csv"`` or ``"xlsx"`` (also old .xls) from the bytes, whatever the file name says."""
+def sniff_kind(data: bytes, file_name: str, max_bytes: int) -> str:
+    """``"csv"`` or ``"xlsx"`` (also old .xls) from the bytes, whatever the file name says; an
+    XLSX that would unpack to too much (``check_unpacked_size``) is refused here."""
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise NotTabularError(f"{file_name}: this is {what}, not a CSV or XLSX export.")
     if data.startswith(_ZIP_MAGIC):
         try:
-            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-        except zipfile.BadZipFile:
-            raise UnreadableFileError(f"{file_name}: the XLSX (zip) file is damaged.") from None
-        if "xl/workbook.xml" not in names:
+            parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        except (zipfile.BadZipFile, ValueError, EOFError):
+            raise UnreadableFileError(f"{file_name}: the XLSX (zip) file is damaged or cut short.") from None
+        if "xl/workbook.xml" not in {part.filename for part in parts}:
             raise NotTabularError(f"{file_name}: this is a ZIP archive, not an XLSX workbook or CSV file.")
+        check_unpacked_size(sum(part.file_size for part in parts), len(data), file_name, max_bytes)
         return "xlsx"
     if data.startswith(_OLE_MAGIC):
         return "xlsx"
@@ -279,6 +313,7 @@ def _csv_layout(
     if found is None:
         raise _no_header(file_name, [cells for cells, _ in records])
     header_cells, lines_to_skip = records[found]
+    check_width(len(header_cells), file_name)
     headers = unique_headers(header_cells)
     options = {
         "auto_detect": False,
@@ -387,10 +422,14 @@ def _cells_sql(
     rows of one cell). Columns in ``typed`` come converted (not trimmed) and, as a number or
     date cannot say Total, are not looked at for it."""
     trimmed = ", ".join(
-        f"{f'c{i}' if f'c{i}' in typed else _trimmed(f'c{i}', ascii_only)} AS c{i}" for i in range(width)
+        f"{f'c{i}' if f'c{i}' in typed else _trimmed(f'c{i}', ascii_only, width > WIDE_COLUMNS)} AS c{i}"
+        for i in range(width)
     )
     overflow = " OR ".join(f"c{i} IS NOT NULL" for i in range(width, width + spare)) or "false"
-    filled = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
+    # One list, not a chain of additions: a chain nests one level per column and a file of a
+    # thousand columns passed DuckDB's expression depth limit.
+    flags = ", ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
+    filled = f"list_sum([{flags}])" if width else "0"
     if width >= 2:  # most rows fill their first two cells and need no count
         filled = f"CASE WHEN c0 IS NOT NULL AND c1 IS NOT NULL THEN 2 ELSE least(2, {filled}) END"
     first = f"coalesce({', '.join(f'c{i}' for i in range(width) if f'c{i}' not in typed) or 'NULL'})"
@@ -401,11 +440,14 @@ def _cells_sql(
                     FROM (SELECT {trimmed}, ({overflow}) AS _overflow FROM {source}))))"""
 
 
-def _trimmed(c: str, ascii_only: bool) -> str:
+def _trimmed(c: str, ascii_only: bool, wide: bool = False) -> str:
     """SQL: ``c`` trimmed, NULL when blank. ``trim`` copies every value, so values it would
     leave alone pass as they are: ASCII (byte length = character length, where the space is
     the only character trim removes; known for every value of an ASCII file) with no space
-    at either end."""
+    at either end. A ``wide`` file gets the plain form, which DuckDB plans several times
+    faster when there are hundreds of columns."""
+    if wide:
+        return f"NULLIF(trim({c}), '')"
     ascii_value = "" if ascii_only else f"strlen({c}) = length({c}) AND "
     plain = f"{ascii_value}NOT prefix({c}, ' ') AND NOT suffix({c}, ' ') AND {c} <> ''"
     return f"CASE WHEN {plain} THEN {c} ELSE NULLIF(trim({c}), '') END"
@@ -521,6 +563,7 @@ def _excel_cells(
     body = cells.iloc[found + 1 :]
     used = [i for i in range(cells.shape[1]) if top[found][i] or body.iloc[:, i].notna().any()]
     width = used[-1] + 1 if used else 0
+    check_width(width, file_name)
     headers = unique_headers(top[found][:width])
     arrow = pa.table(
         {

@@ -35,7 +35,7 @@ BAD_FILES = [
         b"PK\x03\x04 not really a zip",
         "deals.xlsx",
         UnreadableFileError,
-        "deals.xlsx: the XLSX (zip) file is damaged.",
+        "deals.xlsx: the XLSX (zip) file is damaged or cut short.",
     ),
     (
         b"\x00\x01\x02binary",

@@ -81,3 +81,15 @@ def test_help_and_snapshots_start_without_pandas_or_the_engines(argv, db_path):
 def test_a_command_of_a_module_with_several_parses_alone():
     args = build_parser(["backtest"]).parse_args(["backtest", "--from", "1"])
     assert args.command == "backtest" and args.from_snapshot == "1"
+
+
+def test_a_forecast_without_the_llm_loads_no_prompt_templates(db_path):
+    """The LLM path's packages (Jinja2 templates) load only when it runs."""
+    script = (
+        "import sys\n"
+        "from core.cli import main\n"
+        f"main(['forecast', '--db', {db_path!r}])\n"
+        "print(','.join(sorted({'jinja2', 'core.prompts'} & set(sys.modules))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "", done.stdout

@@ -34,11 +34,11 @@ from core.cashflow.assumptions import Assumptions
 from core.cashflow.columns import day_array
 from core.cashflow.engines import EngineContext, register_refiner
 from core.cashflow.rules import LOW_CONFIDENCE
-from core.prompts.outputs import DatePrediction, DatePredictions
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the LLM and prompt packages (httpx, Jinja2) load when the LLM path runs
     from core.llm import LLMClient, LLMError
     from core.prompts import PromptRegistry, PromptTemplate
+    from core.prompts.outputs import DatePrediction, DatePredictions
     from core.store import Store
 
 PROMPT_ID = "cashflow.predict_dates"
@@ -204,6 +204,7 @@ async def _ask(
     client: LLMClient, template: PromptTemplate, batch: Batch, gate: asyncio.Semaphore
 ) -> BatchOutcome:
     from core.llm import LLMError
+    from core.prompts.outputs import DatePredictions
 
     config = template.config
     async with gate:

@@ -10,7 +10,6 @@ deals, else the rules. Every deal's reasoning starts with the choice and its fig
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
@@ -42,10 +41,11 @@ def _score(result) -> tuple[float, float]:
     return wape, inf if result.invoice_mae_days is None else result.invoice_mae_days
 
 
-def choose_engine(store: Store, as_of: dt.date, context: EngineContext) -> Choice:
-    """Backtest the candidates on the latest pair of snapshots up to ``as_of``; pick the better."""
-    from core.cashflow.backtest import backtest_detail
+def choose_engine(store: Store, context: EngineContext) -> Choice:
+    """Backtest the candidates on the latest pair of snapshots up to the as-of date; pick the better."""
+    from core.cashflow.backtest import backtest_detail  # the backtest runs the service, which loads us
 
+    as_of = context.as_of
     dated = {}
     for snapshot in store.list_snapshots():
         if snapshot.as_of <= as_of:
@@ -87,7 +87,7 @@ class AutoEngine:
     def predict(self, deals: pd.DataFrame, context: EngineContext) -> pd.DataFrame:
         if context.store is None:
             return get_engine("rules").predict(deals, context)
-        choice = choose_engine(context.store, context.as_of, context)
+        choice = choose_engine(context.store, context)
         frame = get_engine(choice.engine).predict(deals, context)
         reasons = frame["reasoning"].astype("category")
         prefix = choice.reason[:1].upper() + choice.reason[1:] + ". "

@@ -141,3 +141,23 @@ def test_learned_engine_prefers_its_win_chance_where_history_shows_the_crm_misca
         first = save(store, case.export_deals.assign(probability=0.9), case.as_of, "export.csv")
         frame = CashflowPredictionService(store).run(first, PredictionOptions(engine="learned")).frame
     assert (frame.loc[frame["status"] == "open", "probability"] == 0.9).all()  # nothing to check it on yet
+
+
+def test_auto_uses_the_engine_that_scored_better_on_the_latest_pair_and_names_the_figures():
+    case = generate_outcome_case(deals=3000, seed=6)
+    with Store(":memory:") as store:
+        first = save(store, case.export_deals, case.as_of, "export.csv")
+        later = save(store, case.later_deals, case.later_as_of, "later.csv")
+        scores = {e: run_backtest(store, first, later, engine=e) for e in ("rules", "learned")}
+        auto = CashflowPredictionService(store).run(later, PredictionOptions(engine="auto")).frame
+        learned = CashflowPredictionService(store).run(later, PredictionOptions(engine="learned")).frame
+    assert scores["learned"].invoice_value_wape < scores["rules"].invoice_value_wape
+    pd.testing.assert_series_equal(auto["predicted_invoice_date"], learned["predicted_invoice_date"])
+    reason = auto["reasoning"].iloc[0]
+    assert reason.startswith(f"Auto chose learned by the backtest of snapshot {first}")
+    for engine, result in scores.items():
+        assert f"{engine}: invoice-value WAPE {result.invoice_value_wape:.2f}" in reason
+        assert f"close-date MAE {result.invoice_mae_days:.1f} days" in reason
+    assert (
+        auto["reasoning"].str.replace(reason.split(". ")[0] + ". ", "", regex=False) == learned["reasoning"]
+    ).all()

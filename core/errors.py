@@ -21,3 +21,9 @@ class InputError(DealcastError):
 
 class NotFoundError(DealcastError):
     """Raised when a named snapshot, deal or prompt does not exist."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its class name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

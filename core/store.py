@@ -32,9 +32,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -44,7 +46,7 @@ from pydantic import BaseModel, Field
 
 from core.config import get_settings
 from core.deals import DEAL_COLUMNS, DISPLAY_COLUMNS, from_arrow
-from core.errors import NotFoundError
+from core.errors import InputError, NotFoundError, first_line
 
 if TYPE_CHECKING:  # imported where used: listing snapshots needs neither
     import pandas as pd
@@ -270,12 +272,67 @@ class NewSnapshot(BaseModel):
     uploaded_by: str | None = None
 
 
+#: The first bytes of a DuckDB database file hold this at offset 8.
+_DUCKDB_MAGIC = b"DUCK"
+#: Suffixes DuckDB opens as data files (a CSV read into a throwaway in-memory database), not
+#: as a database: a new file with one of these is refused.
+_DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".json", ".jsonl", ".ndjson", ".xlsx", ".gz")
+
+
+def check_database(database: str) -> str:
+    """``database`` when it names a database Dealcast may open: ``:memory:``, ``md:...``, a
+    DuckDB file, or a new file in an existing folder. Raises InputError saying what is wrong
+    (an empty string, a folder, a missing folder, a file that is not a DuckDB database)."""
+    if not database or not database.strip():
+        raise InputError(
+            "The database connection string is empty (--db or DEALCAST_DB): give a DuckDB file path, "
+            ":memory: or md:NAME."
+        )
+    if database.startswith((":memory:", "md:", "motherduck:")):
+        return database
+    path = Path(database).expanduser()
+    if path.is_dir():
+        raise InputError(f"The database {database} is a folder, not a DuckDB file (--db or DEALCAST_DB).")
+    if path.exists():
+        with path.open("rb") as handle:
+            head = handle.read(12)
+        if head[8:12] != _DUCKDB_MAGIC:
+            raise InputError(f"The database {database} is not a DuckDB database file (--db or DEALCAST_DB).")
+        return database
+    if not path.parent.is_dir():
+        raise InputError(
+            f"The database {database} cannot be created: the folder {path.parent} does not exist."
+        )
+    if path.suffix.lower() in _DATA_SUFFIXES:
+        raise InputError(
+            f"The database {database} would be a new file named like a data file ({path.suffix}); "
+            "name the DuckDB file e.g. dealcast.duckdb."
+        )
+    return database
+
+
+def is_read_only(database: str) -> bool:
+    """True for a database file this process may read but not write."""
+    path = Path(database)
+    return not database.startswith((":memory:", "md:", "motherduck:")) and path.is_file() and not os.access(
+        path, os.W_OK
+    )
+
+
 class Store:
-    """One DuckDB database: schema migrations, per-thread cursors, snapshot life cycle."""
+    """One DuckDB database: schema migrations, per-thread cursors, snapshot life cycle.
+
+    A database file this process cannot write is opened read-only: commands that only read
+    (listing snapshots, a forecast that is not saved) work on it, and a write says it is
+    read-only."""
 
     def __init__(self, database: str = ":memory:") -> None:
-        self.database = database
-        self._conn = duckdb.connect(database)
+        self.database = check_database(database)
+        self.read_only = is_read_only(database)
+        try:
+            self._conn = duckdb.connect(database, read_only=self.read_only)
+        except duckdb.Error as exc:
+            raise InputError(f"The database {database} cannot be opened: {first_line(exc)}") from None
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
@@ -299,6 +356,8 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Run a block in one transaction on this thread's cursor: all of it lands, or none."""
+        if self.read_only:
+            raise InputError(f"The database {self.database} is read-only: this needs to write to it.")
         cur = self.cursor()
         cur.execute("BEGIN TRANSACTION")
         try:
@@ -350,8 +409,19 @@ class Store:
         return int(row[0] or 0)
 
     def migrate(self) -> None:
-        """Bring the database up to ``SCHEMA_VERSION``, one transaction per migration."""
+        """Bring the database up to ``SCHEMA_VERSION``, one transaction per migration (a
+        read-only database must already be up to date)."""
         cur = self.cursor()
+        if self.read_only:
+            found = cur.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+            ).fetchall()[0][0]
+            if not found or self.schema_version < SCHEMA_VERSION:
+                raise InputError(
+                    f"The database {self.database} is read-only and needs its schema upgraded; "
+                    "open it once where it can be written."
+                )
+            return
         cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
         current = self.schema_version
         for version, statements in MIGRATIONS:

@@ -16,7 +16,7 @@ import importlib
 import sys
 from collections.abc import Iterable, Sequence
 
-from core.errors import DealcastError, InputError, NotFoundError
+from core.errors import DealcastError, InputError, NotFoundError, first_line
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -96,4 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        print(f"error: the database failed: {first_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK if status is None else int(status)
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """A DuckDB error (a disk full, a file another program changed): one line, not a traceback.
+    DuckDB is looked up, not imported, so ``--help`` stays light."""
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(exc, duckdb.Error)

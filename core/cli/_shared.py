@@ -14,7 +14,7 @@ from core.store import Store
 
 def open_store(args: argparse.Namespace) -> Store:
     """The store named by ``--db``, else by settings."""
-    return Store(args.db or get_settings().db)
+    return Store(get_settings().db if getattr(args, "db", None) is None else args.db)
 
 
 def _default(value: Any) -> Any:

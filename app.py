@@ -1,6 +1,8 @@
 """Dealcast dashboard entry point: page navigation and the shared page set-up.
 
 Run with ``make run`` (or ``streamlit run app.py``). Pages are thin views over ``core``.
+The pages live in views/, not pages/: with a pages/ folder Streamlit 1.67 runs a deep link as a
+file-per-page app and skips this file's navigation on a fresh server.
 """
 
 import streamlit as st
@@ -15,6 +17,14 @@ configure_process("dashboard", get_settings(), serve_metrics=True)
 st.set_page_config(page_title="Dealcast", page_icon=":material/payments:", layout="wide")
 # With [auth] in .streamlit/secrets.toml, nothing below runs until an allowed user signs in.
 login_gate()
+
+# Metric tiles: a smaller value font, and a value that wraps at its spaces instead of ending
+# in "…", so "SAR 22.8M" or a stage such as "Awaiting Site Readiness" is whole at 1024 px wide.
+st.html("""<style>
+[data-testid="stMetricValue"] { font-size: 1.75rem; }
+[data-testid="stMetricValue"] > div, [data-testid="stMetricValue"] p {
+    white-space: normal; overflow: visible; text-overflow: clip; overflow-wrap: normal; word-break: normal; }
+</style>""")
 
 PAGES = {
     "Cash": [

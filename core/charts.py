@@ -222,11 +222,30 @@ def stage_timeline_figure(history: pd.DataFrame) -> go.Figure:
         height=max(220, 60 + 40 * len(order)),
         margin={"l": 10, "r": 10, "t": 20, "b": 10},
         showlegend=False,
-        xaxis={"title": "Snapshot as of", "type": "date"},
+        xaxis=_day_axis(pd.to_datetime(history["as_of"])),
         yaxis={"title": None, "type": "category", "categoryorder": "array", "categoryarray": order,
                "automargin": True},
     )
     return figure
+
+
+#: Below this many days between the first and last snapshot, every snapshot date is a tick.
+FEW_DAYS = 14
+
+
+def _day_axis(days: pd.Series) -> dict:
+    """A date axis labelled in whole days: Plotly's own ticks over a long span, each snapshot's
+    date over a short one, and a week either side of a single day (Plotly would zoom to
+    milliseconds around it)."""
+    axis = {"title": "Snapshot as of", "type": "date", "tickformat": "%Y-%m-%d"}
+    if days.empty:
+        return axis
+    first, last = days.min(), days.max()
+    if last - first < pd.Timedelta(days=FEW_DAYS):
+        axis["tickvals"] = sorted(days.drop_duplicates())
+        pad = pd.Timedelta(days=7 if first == last else 1)
+        axis["range"] = [first - pad, last + pad]
+    return axis
 
 
 #: Line styles that tell the engines apart on the backtest cash chart (cash colour for all).

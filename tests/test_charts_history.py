@@ -98,3 +98,16 @@ def test_backtest_error_figure_accepts_no_errors():
     figure = backtest_error_figure(pd.DataFrame({"engine": [], "kind": [], "error_days": []}))
     assert len(figure.data) == 2
     assert all(len(t.x) == 0 for t in figure.data)
+
+
+def test_stage_timeline_figure_labels_days_and_frames_a_single_snapshot_by_a_week():
+    one = pd.DataFrame({"as_of": pd.to_datetime(["2026-10-26"]), "stage": ["Awaiting Site Readiness"],
+                        "status": ["open"], "value_base": [1.0]})
+    axis = stage_timeline_figure(one).layout.xaxis
+    assert axis.tickformat == "%Y-%m-%d"
+    assert [pd.Timestamp(t) for t in axis.tickvals] == [pd.Timestamp("2026-10-26")]
+    assert [pd.Timestamp(t) for t in axis.range] == [pd.Timestamp("2026-10-19"), pd.Timestamp("2026-11-02")]
+    weekly = pd.DataFrame({"as_of": pd.date_range("2026-09-07", periods=8, freq="7D"),
+                           "stage": ["Approved"] * 8, "status": ["open"] * 8, "value_base": [1.0] * 8})
+    axis = stage_timeline_figure(weekly).layout.xaxis
+    assert axis.tickformat == "%Y-%m-%d" and axis.tickvals is None and axis.range is None

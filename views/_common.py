@@ -23,6 +23,8 @@ from core.llm.runner import get_llm_client
 from core.store import Snapshot, Store, get_store
 
 SNAPSHOT_KEY = "snapshot_id"
+#: What an empty table cell shows (``st.dataframe(placeholder=...)``; Streamlit's own is "None").
+EMPTY_CELL = "–"
 
 
 @st.cache_resource(show_spinner=False)

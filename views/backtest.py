@@ -18,7 +18,7 @@ from core.cashflow.backtest import BASELINE, backtest_detail
 from core.charts import backtest_cash_figure, backtest_error_figure
 from core.config import get_settings
 from core.errors import DealcastError
-from views._common import app_store, cashflow_service, no_snapshot_notice, sidebar
+from views._common import EMPTY_CELL, app_store, cashflow_service, no_snapshot_notice, sidebar
 
 ENGINES = ("rules", "learned", "auto")
 DEFAULT_ENGINES = ["rules", "learned"]
@@ -130,7 +130,7 @@ def show(request: dict[str, Any], results, currency: str) -> None:
     st.subheader(f"Forecast from #{request['from']}, scored against #{request['to']}")
     st.dataframe(
         metrics,
-        hide_index=True,
+        hide_index=True, placeholder=EMPTY_CELL,
         width="stretch",
         key="backtest_metrics",
         column_config={name: st.column_config.NumberColumn(format="percent") for name in PERCENT_COLUMNS},
@@ -139,7 +139,8 @@ def show(request: dict[str, Any], results, currency: str) -> None:
     for note in dict.fromkeys(note for row in rows for note in row["notes"]):
         st.caption(note)
     st.subheader("Win chance calibration")
-    st.dataframe(calibration_table(rows), hide_index=True, width="stretch", key="backtest_calibration")
+    st.dataframe(calibration_table(rows), hide_index=True,
+                 placeholder=EMPTY_CELL, width="stretch", key="backtest_calibration")
     if not metrics["Deals evaluated"].any() and not metrics["Payments evaluated"].any():
         st.info(
             "No deal was invoiced or paid between these snapshots, so there is nothing to score. "

@@ -22,7 +22,7 @@ from core.errors import DealcastError
 from core.formatting import money_full, money_short, plain_markdown
 from core.writer import WriterResult, build_context, get_writer_service, load_deal
 from core.writer.records import DealRecord
-from views._common import app_store, no_snapshot_notice, sidebar, snapshot_run
+from views._common import EMPTY_CELL, app_store, no_snapshot_notice, sidebar, snapshot_run
 
 ENGINE = "auto"
 DEAL_KEY = "deal_id"
@@ -94,7 +94,7 @@ def date_text(value: Any) -> str:
 
 
 def show_header(record: DealRecord, currency: str) -> None:
-    columns = st.columns(4)
+    columns = st.columns([2, 1, 1, 1])  # a stage name is the longest value
     columns[0].metric("Stage", record.get("stage") or "—", border=True)
     columns[1].metric("Status", record.get("status") or "—", border=True)
     columns[2].metric("Value", money_short(record.get("value_base"), currency), border=True,
@@ -117,7 +117,8 @@ def show_history(history: pd.DataFrame, total_snapshots: int, currency: str) -> 
     table["Value"] = history["value_base"].map(lambda v: money_full(v, currency))
     for column in ("As of", "Expected close", "Invoice date", "Payment date"):
         table[column] = table[column].dt.strftime("%Y-%m-%d")
-    st.dataframe(table.iloc[::-1], hide_index=True, width="stretch", key="deal_history")
+    st.dataframe(table.iloc[::-1], hide_index=True,
+                 placeholder=EMPTY_CELL, width="stretch", key="deal_history")
 
 
 def show_prediction(prediction: pd.Series | None, currency: str) -> None:
@@ -161,7 +162,7 @@ def show_notes(record: DealRecord) -> None:
             "Note": [note.text for note in record.notes],
         }
     )
-    st.dataframe(notes, hide_index=True, width="stretch", key="deal_notes")
+    st.dataframe(notes, hide_index=True, placeholder=EMPTY_CELL, width="stretch", key="deal_notes")
 
 
 def plain(value: Any) -> str:

@@ -26,6 +26,7 @@ from core.config import get_settings
 from core.errors import DealcastError
 from core.formatting import money_full, money_short, plain_markdown
 from views._common import (
+    EMPTY_CELL,
     app_store,
     cashflow_service,
     download_buttons,
@@ -247,7 +248,7 @@ def exclusions(agg: Aggregation, currency: str) -> None:
                 "Deals": [f"{r[1]:,}" for r in rows],
                 "Weighted value": [money_full(r[2], currency) for r in rows],
             }),
-            hide_index=True,
+            hide_index=True, placeholder=EMPTY_CELL,
             key="reconciliation",
         )
         st.caption(
@@ -284,7 +285,7 @@ def drill_down(run: PredictionRun, agg: Aggregation, currency: str) -> None:
     money = st.column_config.NumberColumn(format="localized")
     st.dataframe(
         table.rename(columns=TABLE_COLUMNS),
-        hide_index=True,
+        hide_index=True, placeholder=EMPTY_CELL,
         key="deals",
         column_config={
             "Value": st.column_config.NumberColumn(f"Value ({currency})", format="localized"),
@@ -304,7 +305,8 @@ def assumptions(cached: ForecastRun) -> None:
         st.caption(f"Assumptions version {report.assumptions_version}; values in {report.base_currency}.")
         for sentence in report.global_assumptions:
             st.text(sentence)
-        st.dataframe(pd.DataFrame(report.stage_table), hide_index=True, key="stage_table")
+        st.dataframe(pd.DataFrame(report.stage_table), hide_index=True,
+                     placeholder=EMPTY_CELL, key="stage_table")
         if not st.toggle("Show how the deals used them", key="explain_deals"):
             return
         report = cached.report()
@@ -322,7 +324,7 @@ def assumptions(cached: ForecastRun) -> None:
         )
         per_deal = pd.DataFrame(report.per_deal)
         st.caption(f"First {len(per_deal):,} of {sum(report.methods.values()):,} forecast deals.")
-        st.dataframe(per_deal, hide_index=True, key="per_deal_assumptions")
+        st.dataframe(per_deal, hide_index=True, placeholder=EMPTY_CELL, key="per_deal_assumptions")
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from core.charts import llm_calls_figure, llm_errors_figure, llm_tokens_figure
 from core.llm.call_report import call_filters, usage_report
 from core.llm.status import llm_status
 from core.llm.usage import format_cost
-from views._common import app_store, llm_client, sidebar
+from views._common import EMPTY_CELL, app_store, llm_client, sidebar
 
 TABLE_COLUMNS = {
     "calls": st.column_config.NumberColumn("Calls", format="%d"),
@@ -86,6 +86,6 @@ else:
         else:
             st.plotly_chart(llm_errors_figure(report.errors), key="errors_chart")
         st.subheader("By model")
-        st.dataframe(report.by_model, hide_index=True, column_config=TABLE_COLUMNS)
+        st.dataframe(report.by_model, hide_index=True, placeholder=EMPTY_CELL, column_config=TABLE_COLUMNS)
         st.subheader("By prompt")
-        st.dataframe(report.by_prompt, hide_index=True, column_config=TABLE_COLUMNS)
+        st.dataframe(report.by_prompt, hide_index=True, placeholder=EMPTY_CELL, column_config=TABLE_COLUMNS)

@@ -13,7 +13,7 @@ from core.prompts.catalog import (
     variables_json,
     variant_table,
 )
-from views._common import app_store, sidebar
+from views._common import EMPTY_CELL, app_store, sidebar
 
 PROMPT_KEY = "prompt"
 VARS_KEY = "vars"
@@ -56,7 +56,7 @@ else:
     st.caption("One TOML file per prompt version in prompts/ (see prompts/README.md). "
                "`python -m core prompts` shows the same from the command line.")
     table = prompt_table(registry)
-    st.dataframe(table, hide_index=True)
+    st.dataframe(table, hide_index=True, placeholder=EMPTY_CELL)
 
     st.subheader("Preview")
     chosen = st.selectbox("Prompt", table["prompt"].tolist(), key=PROMPT_KEY)
@@ -66,7 +66,7 @@ else:
     st.caption("Each deal is assigned a variant by weight, always the same one; outcomes of every "
                "writer call are recorded per variant.")
     report = variant_table(registry, chosen)
-    st.dataframe(report, hide_index=True, column_config={
+    st.dataframe(report, hide_index=True, placeholder=EMPTY_CELL, column_config={
         "success_rate": st.column_config.NumberColumn("success rate", format="percent"),
         "total_cost_usd": st.column_config.NumberColumn("total cost (USD)", format="$%.4f"),
         "avg_cost_usd": st.column_config.NumberColumn("avg cost (USD)", format="$%.5f"),

@@ -27,7 +27,7 @@ from core.formatting import money_full, money_short, plain_markdown
 from core.ingest import IngestResult
 from core.receivables import INVOICE_PRESET_NAMES, KIND, aging, ingest_invoice_bytes
 from core.store import Store
-from views._common import app_store, cashflow_service, download_buttons, ingest_counts, sidebar
+from views._common import EMPTY_CELL, app_store, cashflow_service, download_buttons, ingest_counts, sidebar
 
 SOURCES = ("auto", *INVOICE_PRESET_NAMES)
 GRANULARITIES = {"week": "Weeks", "month": "Months"}
@@ -88,7 +88,7 @@ def show_result(result: IngestResult) -> None:
     if result.rejects:
         st.markdown("**Rejected rows** (kept with their reason; they are not loaded)")
         rejects = pd.DataFrame([r.model_dump() for r in result.rejects])
-        st.dataframe(rejects, hide_index=True)
+        st.dataframe(rejects, hide_index=True, placeholder=EMPTY_CELL)
         download_buttons(lambda: rejects, f"{result.file_name}-rejected", "download_invoice_rejects")
 
 
@@ -185,7 +185,7 @@ def collections_section(found: Receivables, items: pd.DataFrame, currency: str) 
         "P10": [money_full(v, currency) for v in periods["cash_in_p10"]],
         "P90": [money_full(v, currency) for v in periods["cash_in_p90"]],
     })
-    st.dataframe(table, hide_index=True, key="collections_table")
+    st.dataframe(table, hide_index=True, placeholder=EMPTY_CELL, key="collections_table")
     download_buttons(lambda: items.drop(columns=["flag_bits"]), f"receivables-{found.as_of}",
                      "download_receivables")
 
@@ -196,7 +196,7 @@ def behaviour_section(found: Receivables) -> None:
     st.caption(f"Learned from invoices paid by {model.as_of}. A customer with fewer than "
                f"{model.min_samples} undisputed paid invoices uses all customers' figures (fallback).")
     table = model.table().loc[:, list(BEHAVIOUR_COLUMNS)].rename(columns=BEHAVIOUR_COLUMNS)
-    st.dataframe(table, hide_index=True, key="behaviour_table",
+    st.dataframe(table, hide_index=True, placeholder=EMPTY_CELL, key="behaviour_table",
                  column_config={"Share late": st.column_config.NumberColumn(format="percent"),
                                 **{name: st.column_config.NumberColumn(format="%.0f")
                                    for name in ("Median days to pay", "P10", "P90")}})

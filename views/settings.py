@@ -32,7 +32,7 @@ from core.config import get_settings
 from core.llm.status import llm_status
 from core.settings_table import settings_table, shown_value
 from core.store import Store
-from views._common import app_store, llm_client, sidebar
+from views._common import EMPTY_CELL, app_store, llm_client, sidebar
 
 FLASH_KEY = "settings_flash"
 DAYS = {"min_value": 0, "step": 1, "format": "%d"}
@@ -144,7 +144,7 @@ def assumptions_section(store: Store) -> None:
     with st.expander("Version history"):
         history = list_assumption_versions(store)
         if history:
-            st.dataframe(history, hide_index=True)
+            st.dataframe(history, hide_index=True, placeholder=EMPTY_CELL)
         st.caption("Version 0 is the seed profile built into Dealcast (DESIGN 5.1).")
 
 
@@ -160,7 +160,8 @@ def llm_section(store: Store) -> None:
     cols[1].metric("Circuit", status.circuit_state)
     cols[2].metric("Calls logged", f"{status.calls.calls if status.calls else 0:,}")
     cols[3].metric("Cached replies", f"{status.cache_live_rows or 0:,}")
-    st.dataframe([{"tier": tier, "model": model} for tier, model in status.models.items()], hide_index=True)
+    st.dataframe([{"tier": tier, "model": model} for tier, model in status.models.items()], hide_index=True,
+                 placeholder=EMPTY_CELL)
 
 
 store = app_store()
@@ -173,4 +174,4 @@ assumptions_section(store)
 llm_section(store)
 st.subheader("All settings")
 st.caption("Read from environment variables (prefix DEALCAST_) when the app starts; secrets are never shown.")
-st.dataframe(settings_table(get_settings()), hide_index=True)
+st.dataframe(settings_table(get_settings()), hide_index=True, placeholder=EMPTY_CELL)

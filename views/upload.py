@@ -19,7 +19,7 @@ from core.ingest.errors import MissingColumnsError
 from core.ingest.mapping import MAPPABLE_COLUMNS
 from core.store import Store
 from views._access import signed_in_email
-from views._common import app_store, download_buttons, ingest_counts, sidebar
+from views._common import EMPTY_CELL, app_store, download_buttons, ingest_counts, sidebar
 
 SOURCES = ("auto", "pipedrive", "hubspot", "salesforce", "generic")
 #: Rows shown in the preview; the whole file is still parsed and saved.
@@ -74,7 +74,7 @@ def show_parsed(parsed: ParsedExport) -> None:
     ingest_counts(parsed.rows_read, parsed.rows_loaded, parsed.rows_rejected, parsed.warnings, "Rows to load")
     shown = min(PREVIEW_ROWS, parsed.rows_loaded)
     st.markdown(f"**Preview** (first {shown} of {parsed.rows_loaded:,} deals)")
-    st.dataframe(parsed.deals.head(PREVIEW_ROWS), hide_index=True)
+    st.dataframe(parsed.deals.head(PREVIEW_ROWS), hide_index=True, placeholder=EMPTY_CELL)
     if parsed.rows_rejected:
         st.markdown("**Rejected rows** (kept with their reason; they are not loaded)")
         rejects_table(parsed.rejects.head(REJECT_ROWS), parsed.rows_rejected)
@@ -85,7 +85,7 @@ def rejects_table(rejects: pd.DataFrame, total: int) -> None:
     """The first ``REJECT_ROWS`` rejected rows, saying how many there are when that is not all."""
     if total > len(rejects):
         st.caption(f"The first {len(rejects):,} of {total:,} rejected rows; the downloads hold all of them.")
-    st.dataframe(rejects, hide_index=True)
+    st.dataframe(rejects, hide_index=True, placeholder=EMPTY_CELL)
 
 
 def save(store: Store, data: bytes, parsed: ParsedExport, mapping: dict[str, str], as_of: dt.date,
@@ -142,7 +142,7 @@ def snapshots_section(store: Store) -> None:
          "uploaded by": s.uploaded_by or "—"}
         for s in reversed(snapshots)
     ])
-    st.dataframe(table, hide_index=True)
+    st.dataframe(table, hide_index=True, placeholder=EMPTY_CELL)
     names = {s.id: f"#{s.id} — {s.file_name} (as of {s.as_of})" for s in reversed(snapshots)}
     chosen = st.selectbox("Snapshot", list(names), format_func=names.get, key="manage_snapshot")
     picked = next(s for s in snapshots if s.id == chosen)

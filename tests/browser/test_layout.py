@@ -1,0 +1,54 @@
+"""What a finance user reads at 1024x768: whole tile values and a stage timeline in days.
+
+A tile's value is cut when its text is wider than its box (Streamlit would end it in "…");
+the value must be the compact money form, with the exact figure left to the tile's help.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import AppServer
+from tests.browser.test_main_path import settled
+
+pytestmark = pytest.mark.browser
+
+COMPACT_MONEY = re.compile(r"^-?SAR \d+(\.\d+)?[KMB]?$")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Each tile value's text, and whether it is wider than its box.
+TILE_VALUES = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"] > div'))
+    .map(e => [e.innerText.trim(), e.scrollWidth > e.clientWidth])"""
+
+
+def tiles(page: Page) -> dict[str, bool]:
+    settled(page)
+    return dict(page.evaluate(TILE_VALUES))
+
+
+def test_tiles_are_whole_and_the_timeline_is_in_days_at_1024(page: Page, app_server: AppServer):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{app_server.url.rstrip('/')}/upload")
+    settled(page)
+    page.get_by_role("button", name="Load sample data").click()
+    expect(page.get_by_test_id("stAlertContentSuccess").first).to_be_visible()
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Overview", exact=True).click()
+    expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stMetricValue")).to_have_count(8)
+    overview = tiles(page)
+    money = [text for text in overview if text.startswith(("SAR", "-SAR"))]
+    assert len(money) == 6, overview
+    assert all(COMPACT_MONEY.match(text) for text in money), money
+    assert not any(overview.values()), f"cut tile values: {overview}"
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Deal", exact=True).click()
+    expect(page.get_by_role("heading", name="Deal", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stMetricValue")).to_have_count(4)
+    deal = tiles(page)
+    assert not any(deal.values()), f"cut tile values: {deal}"
+    ticks = page.locator(".st-key-deal_timeline .xtick text")
+    expect(ticks.first).to_be_visible()
+    labels = ticks.all_text_contents()
+    assert labels and all(DAY.match(label) for label in labels), labels
+    expect(page.get_by_test_id("stException")).to_have_count(0)

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import AppServer
-from tests.browser.test_main_path import settled
+from tests.browser.steps import settled
 
 pytestmark = pytest.mark.browser
 

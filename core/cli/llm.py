@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from core.cli._shared import open_store, print_json
@@ -102,10 +103,15 @@ def run_ask(args: argparse.Namespace) -> None:
             async with client:
                 if not args.stream:
                     return await client.generate_completion(**options)
+                parts = []
                 async for text in client.stream_completion(**options):
-                    sys.stdout.write(text)
+                    parts.append(text)
+                    # With --json, one JSON line per piece as it arrives, then the whole reply.
+                    sys.stdout.write(json.dumps({"delta": text}, ensure_ascii=False) if args.json else text)
+                    sys.stdout.write("\n" if args.json else "")
                     sys.stdout.flush()
-                sys.stdout.write("\n")
+                done = {"content": "".join(parts), "done": True}
+                sys.stdout.write((json.dumps(done, ensure_ascii=False) if args.json else "") + "\n")
                 return None
 
         response = run_sync(ask())

@@ -88,6 +88,15 @@ def _run_on(loop: asyncio.AbstractEventLoop, coro: Awaitable[ResultT]) -> Awaita
     return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))  # type: ignore[arg-type]
 
 
+def mask_password(url: str) -> str:
+    """``url`` with the password of its user info (``https://user:secret@host``) shown as ``***``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 class LLMClient:
     """An async client for any OpenAI-compatible chat-completions server.
 
@@ -123,7 +132,10 @@ class LLMClient:
         home_loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         settings = settings or get_settings()
-        self.base_url = (base_url or settings.llm_base_url).rstrip("/")
+        self._base_url = (base_url or settings.llm_base_url).rstrip("/")
+        #: The base URL as shown anywhere (status, errors, logs, pages): a password in it masked.
+        self.base_url = mask_password(self._base_url)
+        self._password = urllib.parse.urlsplit(self._base_url).password
         self._api_key = settings.llm_api_key if api_key is None else api_key
         self.models = resolve_models(
             models or {tier: getattr(settings, f"llm_model_{tier}") for tier in TIERS}
@@ -254,7 +266,10 @@ class LLMClient:
         return headers
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, REDACTED) if self._api_key else text
+        for secret in (self._api_key, self._password):
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
 
     # -- public calls ----------------------------------------------------------------
 
@@ -477,7 +492,7 @@ class LLMClient:
 
     @property
     def _url(self) -> str:
-        return f"{self.base_url}/chat/completions"
+        return f"{self._base_url}/chat/completions"
 
     @observed_llm_call
     async def _run(

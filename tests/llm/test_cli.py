@@ -70,3 +70,32 @@ def test_llm_ask_failure_exits_1_with_the_reason(local_llm, db_path, capsys, mon
 
     assert main(["llm", "ask", "hi", "--db", db_path]) == 1
     assert "HTTP 400" in capsys.readouterr().err
+
+
+def test_llm_ask_stream_json_prints_a_json_line_per_piece_and_the_whole_reply(local_llm, db_path, capsys):
+    local_llm.script(Reply.text("streamed text"))
+
+    assert main(["llm", "ask", "one", "--stream", "--json", "--db", db_path]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[-1] == {"content": "streamed text", "done": True}
+    assert "".join(line["delta"] for line in lines[:-1]) == "streamed text" and len(lines) > 1
+
+
+def test_a_password_in_the_base_url_is_masked_in_status_and_errors(
+    monkeypatch, openai_server, db_path, capsys
+):
+    password = "hunter2-secret"
+    url = openai_server.base_url.replace("http://", f"http://bob:{password}@")
+    monkeypatch.setenv("DEALCAST_LLM_BASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        assert main(["llm", "status", "--db", db_path]) == 0
+        out = capsys.readouterr().out
+        assert "bob:***@127.0.0.1" in out and password not in out
+        openai_server.script(Reply.error(400, f"bad request for {url}"))
+        assert main(["llm", "ask", "hi", "--db", db_path]) == 1
+        err = capsys.readouterr().err
+        assert "HTTP 400" in err and password not in err
+        assert openai_server.requests, "the request was still sent with the real URL"
+    finally:
+        get_settings.cache_clear()

@@ -37,3 +37,11 @@ def offending(folder: str, forbidden: str) -> list[str]:
 ])
 def test_layer_does_not_import(folder, forbidden):
     assert offending(folder, forbidden) == []
+
+
+def test_pages_use_only_the_llm_package_surface():
+    """Pages reach the LLM through ``core.llm``'s public names, never its submodules."""
+    submodules = {path.stem for path in (ROOT / "core" / "llm").glob("*.py")} - {"__init__"}
+    reached = [line for line in offending("views", "core.llm")
+               if line.split(" imports core.llm.")[-1].split(".")[0] in submodules]
+    assert reached == []

@@ -18,8 +18,7 @@ from core.cashflow.service import CashflowPredictionService, PredictionRun
 from core.config import get_settings
 from core.export import KINDS, MIME_TYPES, table_bytes
 from core.formatting import age_in_days, plain_markdown
-from core.llm.client import LLMClient
-from core.llm.runner import get_llm_client
+from core.llm import LLMClient, get_llm_client
 from core.store import Snapshot, Store, get_store
 
 SNAPSHOT_KEY = "snapshot_id"

@@ -5,9 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.charts import llm_calls_figure, llm_errors_figure, llm_tokens_figure
-from core.llm.call_report import call_filters, usage_report
-from core.llm.status import llm_status
-from core.llm.usage import format_cost
+from core.llm import call_filters, format_cost, llm_status, usage_report
 from views._common import EMPTY_CELL, app_store, llm_client, sidebar
 
 TABLE_COLUMNS = {

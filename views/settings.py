@@ -29,7 +29,7 @@ from core.cashflow.edits import (
     edit_frames,
 )
 from core.config import get_settings
-from core.llm.status import llm_status
+from core.llm import llm_status
 from core.settings_table import settings_table, shown_value
 from core.store import Store
 from views._common import EMPTY_CELL, app_store, llm_client, sidebar

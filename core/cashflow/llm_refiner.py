@@ -502,7 +502,7 @@ def _warn_about(
     if rejected:
         context.warn(
             f"LLM path: {rejected} deal(s) keep the rules estimate because the LLM's answer for them was "
-            "missing, invalid or below 0.40 confidence (each deal's reasoning says which)."
+            f"missing, invalid or below {LOW_CONFIDENCE:.2f} confidence (each deal's reasoning says which)."
         )
 
 

@@ -49,8 +49,21 @@ __all__ = [
     "StructuredResult",
     "TokenUsage",
     "Usage",
+    "call_filters",
     "format_cost",
     "get_llm_client",
     "llm_status",
     "run_sync",
+    "usage_report",
 ]
+
+#: Names whose module needs pandas: imported on first use, so ``import core.llm`` stays light.
+_REPORTS = frozenset({"call_filters", "usage_report"})
+
+
+def __getattr__(name: str):
+    if name in _REPORTS:
+        from core.llm import call_report
+
+        return getattr(call_report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -49,15 +49,14 @@ __all__ = [
     "StructuredResult",
     "TokenUsage",
     "Usage",
-    "call_filters",
     "format_cost",
     "get_llm_client",
     "llm_status",
     "run_sync",
-    "usage_report",
 ]
 
-#: Names whose module needs pandas: imported on first use, so ``import core.llm`` stays light.
+#: Names whose module needs pandas: imported on first use, so ``import core.llm`` stays light
+#: (and left out of ``__all__``, which lists what the package itself holds).
 _REPORTS = frozenset({"call_filters", "usage_report"})
 
 

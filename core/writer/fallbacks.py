@@ -8,6 +8,9 @@ Fixed phrases exist in English and Arabic; sentences quoted from notes stay as w
 
 from __future__ import annotations
 
+import tomllib
+
+from core.config import PROMPTS_DIR
 from core.prompts.outputs import WHATSAPP_SHORT_MAX_CHARS
 from core.writer.health import HealthAssessment, assess_health
 from core.writer.models import (
@@ -48,143 +51,15 @@ from core.writer.text import (
 
 _MAX_LISTED = 5  # blockers, action items and the like kept in a fallback list
 
-PHRASES: dict[Language, dict[str, str]] = {
-    Language.EN: {
-        "made_without_llm": "This {kind} was built without an LLM from the deal's facts.",
-        "greeting.friendly": "Hi {names},",
-        "greeting.other": "Dear {names},",
-        "email.opening": "I am writing regarding: {intent}.",
-        "email.default_intent": DEFAULT_EMAIL_INTENT,
-        "email.deal": "- {title}{org}: currently {stage}{days}{value}.{issue}",
-        "email.issue": " Open point: {issue}.",
-        "email.org": " ({org})",
-        "email.days": " for {days} days",
-        "email.value": ", value {value}",
-        "email.ask": "Could you confirm the next step and when we can expect it?",
-        "email.due": "We would be grateful for your reply by {date}.",
-        "email.closing": "Best regards,",
-        "email.team": "The project team",
-        "email.followup": "Follow up by phone if there is no reply within 3 working days.",
-        "unknown_stage": "at an unrecorded stage",
-        "deals": "{count} deals",
-        "reminder.urgency.high": "Urgent: ",
-        "reminder.urgency.critical": "URGENT: ",
-        "reminder.hello": "Hello{name}, ",
-        "reminder.about": "a reminder about {title}{stage}",
-        "reminder.context": ": {context}",
-        "reminder.due": ", due {date}",
-        "reminder.ask": ". Please confirm the next step.",
-        "reminder.subject": "{prefix}Reminder: {title}",
-        "summary.state": "{title} is {stage}{days}{owner}.",
-        "summary.stage": "in {stage}",
-        "summary.days": " for {days} days",
-        "summary.owner": ", owned by {owner}",
-        "summary.latest": "Latest note{date}: {text}",
-        "summary.no_notes": "There are no notes on this deal.",
-        "summary.next": "Confirm the next step with {owner}.",
-        "summary.the_owner": "the deal owner",
-        "missing.notes": "notes",
-        "missing.owner": "owner",
-        "missing.stage": "stage",
-        "missing.days": "days in stage",
-        "missing.value": "deal value",
-        "missing.contact": "contact person",
-        "missing.end_user": "end user",
-        "missing.survey": "survey checklist",
-        "missing.quality": "quality documents",
-        "missing.custom": "custom field {name!r} is empty",
-        "compliance.comment": "Checked by keyword search in the notes and custom fields.",
-        "health.flag.healthy": "on track",
-        "health.flag.at_risk": "needs attention",
-        "health.flag.critical": "escalate",
-        "health.action.healthy": "Keep the current follow-up cadence.",
-        "health.action.at_risk": "Contact the client this week and agree a date for the next step.",
-        "health.action.critical": "Escalate to the deal owner's manager and agree a recovery plan.",
-        "health.attribution": "unknown: attribution needs an LLM or a person",
-        "health.no_threshold": "Stage {stage} has no days-in-stage thresholds.",
-        "health.days_unknown": "Days in stage are unknown.",
-        "health.stage.critical": "{days} days in {stage}, at or past the critical mark of {mark}.",
-        "health.stage.at_risk": "{days} days in {stage}, at or past the warning mark of {mark}.",
-        "health.stage.healthy": "{days} days in {stage}, within the warning mark of {mark}.",
-        "health.last_note": "Last note {days} days ago.",
-        "gap.healthy": "Communication is current.",
-        "gap.acceptable": "Communication is acceptable.",
-        "gap.warning": "Communication is thinning: follow up soon.",
-        "gap.gap": "There is a communication gap.",
-        "gap.unknown": "No dated notes, so the communication gap is unknown.",
-    },
-    Language.AR: {
-        "made_without_llm": "تم إعداد {kind} دون نموذج لغوي اعتمادًا على بيانات الصفقة.",
-        "greeting.friendly": "مرحبًا {names}،",
-        "greeting.other": "السادة {names} المحترمين،",
-        "email.opening": "تحية طيبة، أكتب إليكم بخصوص: {intent}.",
-        "email.default_intent": "الخطوة التالية وموعدها",
-        "email.deal": "- {title}{org}: المرحلة الحالية {stage}{days}{value}.{issue}",
-        "email.issue": " نقطة مفتوحة: {issue}.",
-        "email.org": " ({org})",
-        "email.days": " منذ {days} يومًا",
-        "email.value": "، بقيمة {value}",
-        "email.ask": "نرجو تأكيد الخطوة التالية والموعد المتوقع لها.",
-        "email.due": "نأمل الرد في موعد أقصاه {date}.",
-        "email.closing": "مع خالص التحية،",
-        "email.team": "فريق المشروع",
-        "email.followup": "اتصل هاتفيًا إذا لم يصل رد خلال 3 أيام عمل.",
-        "unknown_stage": "غير محددة",
-        "deals": "{count} صفقات",
-        "reminder.urgency.high": "عاجل: ",
-        "reminder.urgency.critical": "عاجل جدًا: ",
-        "reminder.hello": "مرحبًا{name}، ",
-        "reminder.about": "تذكير بخصوص {title}{stage}",
-        "reminder.context": ": {context}",
-        "reminder.due": "، الموعد {date}",
-        "reminder.ask": ". نرجو تأكيد الخطوة التالية.",
-        "reminder.subject": "{prefix}تذكير: {title}",
-        "summary.state": "الصفقة {title} {stage}{days}{owner}.",
-        "summary.stage": "في مرحلة {stage}",
-        "summary.days": " منذ {days} يومًا",
-        "summary.owner": "، والمسؤول عنها {owner}",
-        "summary.latest": "آخر ملاحظة{date}: {text}",
-        "summary.no_notes": "لا توجد ملاحظات على هذه الصفقة.",
-        "summary.next": "أكّد الخطوة التالية مع {owner}.",
-        "summary.the_owner": "مسؤول الصفقة",
-        "missing.notes": "الملاحظات",
-        "missing.owner": "المسؤول",
-        "missing.stage": "المرحلة",
-        "missing.days": "عدد الأيام في المرحلة",
-        "missing.value": "قيمة الصفقة",
-        "missing.contact": "جهة الاتصال",
-        "missing.end_user": "المستخدم النهائي",
-        "missing.survey": "قائمة فحص المسح",
-        "missing.quality": "وثائق الجودة",
-        "missing.custom": "الحقل المخصص {name!r} فارغ",
-        "compliance.comment": "تم الفحص بالبحث عن كلمات في الملاحظات والحقول المخصصة.",
-        "health.flag.healthy": "على المسار",
-        "health.flag.at_risk": "تحتاج إلى متابعة",
-        "health.flag.critical": "تصعيد",
-        "health.action.healthy": "استمر في وتيرة المتابعة الحالية.",
-        "health.action.at_risk": "تواصل مع العميل هذا الأسبوع واتفق على موعد للخطوة التالية.",
-        "health.action.critical": "صعّد الأمر إلى مدير مسؤول الصفقة واتفقوا على خطة معالجة.",
-        "health.attribution": "غير معروف: يحتاج تحديد المسؤولية إلى نموذج لغوي أو شخص",
-        "health.no_threshold": "المرحلة {stage} ليس لها حدود لعدد الأيام.",
-        "health.days_unknown": "عدد الأيام في المرحلة غير معروف.",
-        "health.stage.critical": "{days} يومًا في مرحلة {stage}، وقد بلغت الحد الحرج ({mark}).",
-        "health.stage.at_risk": "{days} يومًا في مرحلة {stage}، وقد بلغت حد التحذير ({mark}).",
-        "health.stage.healthy": "{days} يومًا في مرحلة {stage}، ضمن حد التحذير ({mark}).",
-        "health.last_note": "آخر ملاحظة قبل {days} يومًا.",
-        "gap.healthy": "التواصل منتظم.",
-        "gap.acceptable": "التواصل مقبول.",
-        "gap.warning": "التواصل يتباعد: تابع قريبًا.",
-        "gap.gap": "هناك انقطاع في التواصل.",
-        "gap.unknown": "لا توجد ملاحظات مؤرخة، لذا فجوة التواصل غير معروفة.",
-    },
-}
+#: The words of every fallback, English and Arabic, kept as data beside the prompts.
+PHRASES_FILE = PROMPTS_DIR / "phrases" / "fallbacks.toml"
+_WORDS = tomllib.loads(PHRASES_FILE.read_text(encoding="utf-8"))
 
-_KIND_NAMES = {
-    Language.EN: {"email": "email", "reminder": "reminder", "summary": "summary", "compliance": "check",
-                  "order": "check", "health": "health check", "notes": "summary"},
-    Language.AR: {"email": "البريد", "reminder": "التذكير", "summary": "الملخص", "compliance": "الفحص",
-                  "order": "الفحص", "health": "فحص الحالة", "notes": "الملخص"},
+PHRASES: dict[Language, dict[str, str]] = {
+    language: dict(_WORDS["phrases"][language.value]) for language in Language
 }
+PHRASES[Language.EN]["email.default_intent"] = DEFAULT_EMAIL_INTENT
+_KIND_NAMES = {language: _WORDS["kind_names"][language.value] for language in Language}
 
 
 def _t(language: Language, key: str, **values: object) -> str:
@@ -404,10 +279,9 @@ def fallback_note_summary(context: NoteSummaryContext, reason: str) -> NoteSumma
 
 # -- checks -------------------------------------------------------------------------------------
 
-_NEGATION = ("missing", "not ", "no ", "pending", "without", "lack", "لم ", "لا ", "ناقص", "بدون")
-_SURVEY_WORDS = ("survey", "المسح", "مسح")
-_QUALITY_WORDS = ("quality", "qa/qc", "qc ", "itp", "method statement", "material submittal", "الجودة")
-_TRUTHY_FIELD = ("yes", "true", "done", "1", "attached", "received", "complete", "completed", "نعم", "تم")
+_NEGATION, _SURVEY_WORDS, _QUALITY_WORDS, _TRUTHY_FIELD = (
+    tuple(_WORDS["words"][name]) for name in ("negation", "survey", "quality", "truthy_field")
+)
 
 
 def _mentioned(context: ComplianceContext, words: tuple[str, ...]) -> bool:
@@ -446,8 +320,7 @@ def fallback_compliance(context: ComplianceContext, reason: str) -> ComplianceRe
     )
 
 
-_END_USER_WORDS = ("end user", "end-user", "enduser", "المستخدم النهائي")
-_REQUEST_WORDS = ("request", "asked", "asks", "wants", "change", "طلب", "يطلب")
+_END_USER_WORDS, _REQUEST_WORDS = (tuple(_WORDS["words"][name]) for name in ("end_user", "request"))
 
 
 def fallback_order_received(context: OrderReceivedContext, reason: str) -> OrderReceivedResult:

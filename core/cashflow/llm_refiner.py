@@ -323,6 +323,9 @@ def collect_answers(outcomes: Sequence[BatchOutcome]) -> tuple[pd.DataFrame, pd.
             if deal_id in asked:
                 asked.discard(deal_id)
                 rows.append(_answer_row(deal_id, prediction))
+        for deal_id, why in outcome.answer.invalid if outcome.answer else []:
+            if deal_id in asked:
+                failures[deal_id] = f"the LLM's answer for this deal was invalid ({why})"
     answers = pd.DataFrame(rows, columns=list(_ANSWER_COLUMNS))
     return answers, pd.Series(failures, dtype=object)
 

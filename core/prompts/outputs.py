@@ -16,9 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 SMS_MAX_CHARS = 160
 WHATSAPP_SHORT_MAX_CHARS = 160
@@ -182,9 +191,47 @@ def _iso_date(field: str, text: str | None) -> dt.date | None:
 
 
 class DatePredictions(BaseModel):
-    """cashflow.predict_dates: one prediction per deal sent, matched by ``deal_id``."""
+    """cashflow.predict_dates: one prediction per deal sent, matched by ``deal_id``.
+
+    Each prediction is validated on its own: one out of range (a confidence of 1.7) is left
+    out, with its deal id and reason in ``invalid``, and the others are kept. Only a reply
+    with no valid prediction at all fails validation (and is asked again)."""
 
     predictions: list[DatePrediction]
+    _invalid: list[tuple[str | None, str]] = PrivateAttr(default_factory=list)
+
+    @property
+    def invalid(self) -> list[tuple[str | None, str]]:
+        """(deal id as the reply gave it, or None; why it was left out) of each invalid prediction."""
+        return self._invalid
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_the_valid_ones(
+        cls, data: Any, handler: ModelWrapValidatorHandler[DatePredictions]
+    ) -> DatePredictions:
+        items = data.get("predictions") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return handler(data)
+        valid, invalid = [], []
+        for item in items:
+            try:
+                valid.append(DatePrediction.model_validate(item))
+            except ValidationError as exc:
+                deal_id = item.get("deal_id") if isinstance(item, dict) else None
+                invalid.append((None if deal_id is None else str(deal_id).strip(), _first_error(exc)))
+        if items and not valid:
+            return handler(data)  # nothing usable: the whole reply fails, as before
+        model = handler({**data, "predictions": valid})
+        model._invalid = invalid
+        return model
+
+
+def _first_error(exc: ValidationError) -> str:
+    """``field: message (got value)`` of a validation error's first problem."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "value"
+    return f"{where}: {error['msg']} (got {error.get('input')!r})"
 
 
 #: Every output model by class name, as prompts name them in ``output_model``.

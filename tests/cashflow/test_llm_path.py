@@ -347,6 +347,23 @@ def test_invalid_or_unsure_answers_fall_back_to_the_rules_with_the_reason(
         assert row[name] == rules[name], name
 
 
+def test_one_out_of_range_confidence_drops_that_deal_only_and_keeps_the_batch(forecast, openai_server):
+    openai_server.responder = answering(
+        lambda deal: prediction(deal["deal_id"], confidence=1.7 if deal["deal_id"] == "3" else 0.8)
+    )
+
+    run = forecast(unknown_deals(10))
+
+    frame = by_id(run)
+    assert len(openai_server.requests) == 1, "one batch, answered once: no re-ask for one bad item"
+    used = frame.drop(index="3")
+    assert set(used["method"]) == {"llm"} and len(used) == 9
+    assert (used["predicted_invoice_date"] == day("2026-04-15")).all()
+    assert frame.loc["3", "method"] == "llm->rules"
+    why = "the LLM's answer for this deal was invalid (confidence: Input should be less than or equal to 1"
+    assert f"LLM answer not used: {why} (got 1.7))" in frame.loc["3", "reasoning"]
+
+
 def test_confidence_of_exactly_the_threshold_is_kept(forecast, openai_server):
     openai_server.responder = answering(lambda deal: prediction(deal["deal_id"], confidence=LOW_CONFIDENCE))
 

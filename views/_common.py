@@ -24,6 +24,9 @@ from core.store import Snapshot, Store, get_store
 SNAPSHOT_KEY = "snapshot_id"
 #: What an empty table cell shows (``st.dataframe(placeholder=...)``; Streamlit's own is "None").
 EMPTY_CELL = "–"
+#: The session's chosen snapshot, kept apart from the sidebar's widget: each page draws its own
+#: sidebar, and Streamlit forgets a widget's value when another page runs.
+CHOSEN_SNAPSHOT_KEY = "chosen_snapshot"
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,13 +69,22 @@ def llm_client() -> LLMClient:
 
 
 def current_snapshot(store: Store) -> Snapshot | None:
-    """The snapshot picked in the sidebar, else the newest; None when nothing is loaded."""
+    """The snapshot this session picked in the sidebar (or just uploaded), else the newest;
+    None when nothing is loaded."""
     snapshots = store.list_snapshots()
     if not snapshots:
         return None
     by_id = {s.id: s for s in snapshots}
-    chosen = st.session_state.get(SNAPSHOT_KEY)
-    return by_id.get(chosen, snapshots[-1])
+    return by_id.get(st.session_state.get(CHOSEN_SNAPSHOT_KEY), snapshots[-1])
+
+
+def choose_snapshot(snapshot_id: int) -> None:
+    """Make ``snapshot_id`` this session's snapshot on every page (e.g. after an upload)."""
+    st.session_state[CHOSEN_SNAPSHOT_KEY] = snapshot_id
+
+
+def _keep_sidebar_choice() -> None:
+    choose_snapshot(st.session_state[SNAPSHOT_KEY])
 
 
 def sidebar(store: Store) -> Snapshot | None:
@@ -83,9 +95,9 @@ def sidebar(store: Store) -> Snapshot | None:
             st.caption("No snapshot yet: load one on the Upload page.")
         else:
             labels = {s.id: f"#{s.id} · as of {s.as_of} · {s.file_name}" for s in reversed(snapshots)}
-            current = current_snapshot(store)
-            st.selectbox("Snapshot", list(labels), index=list(labels).index(current.id),
-                         format_func=labels.get, key=SNAPSHOT_KEY)
+            st.session_state[SNAPSHOT_KEY] = current_snapshot(store).id
+            st.selectbox("Snapshot", list(labels), format_func=labels.get, key=SNAPSHOT_KEY,
+                         on_change=_keep_sidebar_choice)
         snapshot = current_snapshot(store)
         if snapshot is not None:
             st.caption(f"As of **{snapshot.as_of}** ({age_in_days(snapshot.as_of, dt.date.today())} old)")

@@ -19,7 +19,7 @@ from core.ingest.errors import MissingColumnsError
 from core.ingest.mapping import MAPPABLE_COLUMNS
 from core.store import Store
 from views._access import signed_in_email
-from views._common import EMPTY_CELL, app_store, download_buttons, ingest_counts, sidebar
+from views._common import EMPTY_CELL, app_store, choose_snapshot, download_buttons, ingest_counts, sidebar
 
 SOURCES = ("auto", "pipedrive", "hubspot", "salesforce", "generic")
 #: Rows shown in the preview; the whole file is still parsed and saved.
@@ -95,6 +95,7 @@ def save(store: Store, data: bytes, parsed: ParsedExport, mapping: dict[str, str
         result = ingest_bytes(store, data, parsed.file_name, source=parsed.source, as_of=as_of,
                               mapping=mapping or None, rates=rates, uploaded_by=signed_in_email())
         status.update(label=f"Saved snapshot {result.snapshot_id}", state="complete")
+    choose_snapshot(result.snapshot_id)  # the uploader sees their upload, whoever uploads next
     st.success(f"Saved snapshot {result.snapshot_id}: {result.rows_loaded:,} deals loaded, "
                f"{result.rows_rejected:,} rejected.")
 

@@ -140,7 +140,7 @@ def snapshots_section(store: Store) -> None:
     table = pd.DataFrame([
         {"id": s.id, "as of": s.as_of, "source": s.source, "file": s.file_name, "read": s.rows_read,
          "loaded": s.rows_loaded, "rejected": s.rows_rejected, "label": s.label or "",
-         "uploaded by": s.uploaded_by or "—"}
+         "uploaded by": s.uploaded_by}
         for s in reversed(snapshots)
     ])
     st.dataframe(table, hide_index=True, placeholder=EMPTY_CELL)

@@ -8,25 +8,25 @@ is shown beside them, never instead of them.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
 
+from core.config import PROMPTS_DIR
 from core.writer.models import CommunicationGap, HealthStatus, StageThreshold
 
+#: The thresholds and gap bands, kept as data beside the prompts.
+RULES_FILE = PROMPTS_DIR / "rules" / "health.toml"
+_RULES = tomllib.loads(RULES_FILE.read_text(encoding="utf-8"))
+
 #: Days in stage at the warning and the critical mark, per stage (as the health prompt shows them).
-THRESHOLD_TABLE: tuple[tuple[str, int, int], ...] = (
-    ("Order Received", 21, 45),
-    ("Approved", 5, 10),
-    ("Awaiting Payment", 7, 14),
-    ("Awaiting Site Readiness", 14, 30),
-    ("Everything Ready", 10, 21),
-    ("Under Progress", 14, 28),
-    ("Awaiting MDD", 7, 14),
-    ("Awaiting GCC", 7, 14),
-    ("Awaiting GR", 14, 30),
+THRESHOLD_TABLE: tuple[tuple[str, int, int], ...] = tuple(
+    (row["stage"], row["warning"], row["critical"]) for row in _RULES["stages"]
 )
 
 #: Communication gap bands: below 5 days healthy, 5-10 acceptable, 10-14 warning, over 14 a gap.
-GAP_ACCEPTABLE_FROM, GAP_WARNING_FROM, GAP_OVER = 5, 10, 14
+GAP_ACCEPTABLE_FROM, GAP_WARNING_FROM, GAP_OVER = (
+    _RULES["gap"][name] for name in ("acceptable_from", "warning_from", "gap_over")
+)
 
 
 def normalise_stage(stage: str | None) -> str:

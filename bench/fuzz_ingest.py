@@ -27,6 +27,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000, help="how many files (default 10,000)")
     parser.add_argument("--start", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument("--progress", type=int, default=0, metavar="N",
+                        help="print the counts so far every N files (default: only at the end)")
     args = parser.parse_args()
     outcomes: Counter[str] = Counter()
     crashes: dict[str, list[int]] = {}
@@ -39,6 +41,10 @@ def main() -> int:
         outcomes[outcome] += 1
         if outcome.startswith("crash"):
             crashes.setdefault(outcome, []).append(seed)
+        done = seed - args.start + 1
+        if args.progress and done % args.progress == 0:
+            counts = ", ".join(f"{o} {n:,}" for o, n in sorted(outcomes.items()))
+            print(f"{done:,} files: {counts}", flush=True)
     seconds = time.perf_counter() - started
     print(f"{args.files:,} files (seeds {args.start}..{args.start + args.files - 1}; "
           + ", ".join(f"{n:,} {kind}" for kind, n in kinds.most_common()) + f") in {seconds:.0f} s")

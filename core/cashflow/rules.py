@@ -45,6 +45,9 @@ from core.cashflow.receivables import Receivables, with_receivables
 
 #: An engine's prediction less confident than this gives way to the stage estimate (DESIGN 5.3).
 LOW_CONFIDENCE = 0.40
+#: Edges of the confidence histogram in the assumptions report: everything below
+#: ``LOW_CONFIDENCE`` in one bin, then tenths.
+CONFIDENCE_BINS = (0.0, LOW_CONFIDENCE, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 _PASSTHROUGH = ("deal_id", "title", "pipeline", "stage", "status", "owner", "organization")
 _NO_ROW = -1

@@ -56,7 +56,7 @@ from core.cashflow.models import (
     ProgressCallback,
 )
 from core.cashflow.receivables import Receivables, predict_receivables, resolve_receivables
-from core.cashflow.rules import apply_overrides
+from core.cashflow.rules import CONFIDENCE_BINS, apply_overrides
 from core.deals import FORECAST_COLUMNS
 from core.errors import InputError
 from core.monitoring import observed_forecast
@@ -536,7 +536,7 @@ def assumptions_report(
             {k: r[k] for k in ("deal_id", "stage", "method", "confidence", "reasoning", "flags")}
             for r in deal_records(frame.head(per_deal_limit), run.as_of, a)
         ]
-        bins = pd.cut(frame["confidence"], [0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], include_lowest=True)
+        bins = pd.cut(frame["confidence"], list(CONFIDENCE_BINS), include_lowest=True)
         distribution = {str(k): int(v) for k, v in bins.value_counts(sort=False).items()}
         methods = {str(k): int(v) for k, v in frame["method"].value_counts().items() if v}
     return AssumptionsReport(

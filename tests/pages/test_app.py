@@ -29,3 +29,15 @@ def test_sidebar_shows_the_newest_snapshot_and_llm_off(sample_store, open_page):
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert str(newest.as_of) in captions
     assert "LLM off" in captions
+
+
+def test_sidebar_masks_a_password_in_the_llm_base_url(empty_store, open_page, openai_server, monkeypatch):
+    from core.config import get_settings
+
+    password = "hunter2-secret"
+    monkeypatch.setenv("DEALCAST_LLM_BASE_URL", openai_server.base_url.replace("http://", f"http://bob:{password}@"))
+    get_settings.cache_clear()
+    at = open_page("upload")
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "LLM on" in captions and "bob:***@127.0.0.1" in captions
+    assert password not in captions

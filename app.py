@@ -8,8 +8,10 @@ file-per-page app and skips this file's navigation on a fresh server.
 import streamlit as st
 
 from core.config import get_settings
+from core.connections import DatabaseBusyError
 from core.monitoring import configure_process
 from views._access import login_gate
+from views._common import app_store
 
 # Logs, traces and, with DEALCAST_METRICS_PORT, Prometheus metrics: once per process.
 configure_process("dashboard", get_settings(), serve_metrics=True)
@@ -45,4 +47,10 @@ PAGES = {
     ],
 }
 
-st.navigation(PAGES).run()
+# One store session per page run: the database file is opened once for the run and let go
+# of afterwards, so the API and the command line can use it in between.
+try:
+    with app_store().session():
+        st.navigation(PAGES).run()
+except DatabaseBusyError as exc:
+    st.error(str(exc))

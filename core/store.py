@@ -6,6 +6,8 @@ DuckDB shares with MotherDuck is used.
 
 A DuckDB connection object is not thread-safe, and Streamlit runs each session in its
 own thread: ``Store.cursor()`` hands each thread its own cursor on one shared connection.
+A database file is open only during a unit of work (``Store.session()``), so the dashboard,
+the API and the CLI can share it: see core/connections.py.
 
 Tables (``MIGRATIONS`` is the source of truth):
 
@@ -45,8 +47,9 @@ import structlog
 from pydantic import BaseModel, Field
 
 from core.config import get_settings
+from core.connections import Connections
 from core.deals import DEAL_COLUMNS, DISPLAY_COLUMNS, from_arrow
-from core.errors import InputError, NotFoundError, first_line
+from core.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:  # imported where used: listing snapshots needs neither
     import pandas as pd
@@ -326,32 +329,23 @@ class Store:
     (listing snapshots, a forecast that is not saved) work on it, and a write says it is
     read-only."""
 
-    def __init__(self, database: str = ":memory:") -> None:
+    def __init__(self, database: str = ":memory:", *, lock_timeout: float | None = None) -> None:
         self.database = check_database(database)
         self.read_only = is_read_only(database)
-        try:
-            self._conn = duckdb.connect(database, read_only=self.read_only)
-        except duckdb.Error as exc:
-            raise InputError(f"The database {database} cannot be opened: {first_line(exc)}") from None
-        self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._cursors_lock = threading.Lock()
-        self._closed = False
-        self.migrate()
+        timeout = get_settings().db_lock_timeout if lock_timeout is None else lock_timeout
+        self._connections = Connections(database, lock_timeout=timeout, read_only=self.read_only)
+        with self.session():
+            self.migrate()
 
-    # -- connection handling -------------------------------------------------------
+    # -- connection handling (core.connections: a file is open only while work needs it) ---
+
+    def session(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the database open for a unit of work; waits (bounded) for another process's hold."""
+        return self._connections.session()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor on the shared connection."""
-        if self._closed:
-            raise RuntimeError("This Store has been closed; open a new one.")
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            cur = self._conn.cursor()
-            self._local.cursor = cur
-            with self._cursors_lock:
-                self._cursors.append(cur)
-        return cur
+        """This thread's cursor (for a file: one that keeps it open while referenced)."""
+        return self._connections.cursor()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -383,22 +377,18 @@ class Store:
             cur.close()
 
     def _cursor_for_read(self) -> duckdb.DuckDBPyConnection:
-        if self._closed:
-            raise RuntimeError("This Store has been closed; open a new one.")
-        return self._conn.cursor()
+        return self._connections.own_cursor()
 
     def close(self) -> None:
-        with self._cursors_lock:
-            for cur in self._cursors:
-                cur.close()
-            self._cursors.clear()
-        self._conn.close()
-        self._closed = True
+        self._connections.close()
 
     def __enter__(self) -> Store:
+        """``with Store(...) as store:`` is one session, and closes the store at the end."""
+        self._connections.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._connections.release()
         self.close()
 
     # -- schema ----------------------------------------------------------------------

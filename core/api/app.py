@@ -2,7 +2,8 @@
 
 Every error is ``{"detail": ...}`` with a status that says whose fault it is: 400 bad input,
 401 no or unknown token, 404 unknown snapshot or deal, 413 upload too large, 422 a field
-fails validation, 503 the LLM is needed and unavailable (or the database stayed busy), 500
+fails validation, 503 the LLM is needed and unavailable, or another process kept the
+database file past ``DEALCAST_DB_LOCK_TIMEOUT`` (with Retry-After), 500
 anything else, logged on the server and answered without a traceback.
 """
 
@@ -20,6 +21,7 @@ from core.api.routes import api, public
 from core.api.runs import RunCache
 from core.cashflow.engines import LLMPathUnavailableError
 from core.config import Settings, get_settings
+from core.connections import DatabaseBusyError
 from core.errors import InputError, NotFoundError
 from core.ingest.errors import FileTooLargeError
 from core.llm.errors import LLMUnavailableError
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api, dependencies=[Depends(require_token)])
     for kind, code in _STATUS.items():
         app.add_exception_handler(kind, _answer(code))
+    app.add_exception_handler(DatabaseBusyError, _busy)
     app.add_exception_handler(Exception, _internal)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(RequestObserver)  # added last: outermost, so it sees every answer
@@ -68,6 +71,12 @@ def _answer(code: int):
         return JSONResponse({"detail": str(exc)}, status_code=code)
 
     return handler
+
+
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"}
+    )
 
 
 async def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
@@ -61,6 +62,18 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
 api = APIRouter(responses=ERRORS)
 public = APIRouter()
 
+
+def _unit_of_work() -> Iterator[None]:
+    """One store session per request: the database file is opened once for the request's
+    statements and let go of after it (other processes may be waiting for it)."""
+    with get_store().session():
+        yield
+
+
+#: For the endpoints that read or write the database (not the writer's: it would hold the
+#: file through LLM calls; its few statements each hold it briefly instead).
+UnitOfWork = Depends(_unit_of_work)
+
 LLM_NEEDED = "The LLM is needed and unavailable"
 
 Fallback = Annotated[
@@ -78,7 +91,7 @@ def _require_llm() -> None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{LLM_NEEDED}: {client.disabled_reason}")
 
 
-@api.post("/cashflow/predict", response_model=ForecastResponse, tags=["cashflow"])
+@api.post("/cashflow/predict", response_model=ForecastResponse, tags=["cashflow"], dependencies=[UnitOfWork])
 def predict(body: PredictRequest, request: Request) -> JSONResponse:
     """Forecast invoices and cash in per period; the same document as ``python -m core forecast --json``."""
     if body.llm:
@@ -103,7 +116,7 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-@api.get("/cashflow/explain", response_model=ExplainResponse, tags=["cashflow"])
+@api.get("/cashflow/explain", response_model=ExplainResponse, tags=["cashflow"], dependencies=[UnitOfWork])
 def explain(
     request: Request,
     deal_id: Annotated[str, Query(min_length=1, description="the deal's id in the snapshot")],
@@ -128,7 +141,7 @@ def explain(
     )
 
 
-@api.get("/backtest", response_model=BacktestResult, tags=["cashflow"])
+@api.get("/backtest", response_model=BacktestResult, tags=["cashflow"], dependencies=[UnitOfWork])
 def backtest(
     from_: Annotated[str, Query(alias="from", description="snapshot id to forecast from")],
     to: Annotated[str, Query(description="snapshot that shows what happened (id or 'latest')")] = "latest",
@@ -214,6 +227,7 @@ MappingForm = Annotated[
     status_code=status.HTTP_201_CREATED,
     responses={**UPLOAD_ERRORS, 200: {"model": IngestResult, "description": "bytes loaded already"}},
     tags=["data"],
+    dependencies=[UnitOfWork],
 )
 def upload_snapshot(
     file: UploadForm,
@@ -226,13 +240,18 @@ def upload_snapshot(
     return _upload(file, ingest_bytes, source, as_of, label, mapping)
 
 
-@api.get("/snapshots", response_model=list[Snapshot], tags=["data"])
+@api.get("/snapshots", response_model=list[Snapshot], tags=["data"], dependencies=[UnitOfWork])
 def list_snapshots() -> list[Snapshot]:
     """Every deals snapshot, oldest as-of first."""
     return get_store().list_snapshots()
 
 
-@api.get("/snapshots/{snapshot_id}/rejects", response_model=list[RejectedRow], tags=["data"])
+@api.get(
+    "/snapshots/{snapshot_id}/rejects",
+    response_model=list[RejectedRow],
+    tags=["data"],
+    dependencies=[UnitOfWork],
+)
 def snapshot_rejects(snapshot_id: int) -> list[RejectedRow]:
     """The rows of an upload that did not load, each with its reason."""
     store = get_store()
@@ -247,6 +266,7 @@ def snapshot_rejects(snapshot_id: int) -> list[RejectedRow]:
     status_code=status.HTTP_201_CREATED,
     responses=UPLOAD_ERRORS,
     tags=["data"],
+    dependencies=[UnitOfWork],
 )
 def upload_invoices(
     file: UploadForm,

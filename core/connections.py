@@ -190,6 +190,16 @@ class _HeldCursor:
             raise
         self._own = own
 
+    def cursor(self) -> _HeldCursor:
+        """A new cursor of its own (DuckDB's ``cursor().cursor()``), holding the file until closed."""
+        return _HeldCursor(self._connections, own=True)
+
+    def __enter__(self) -> _HeldCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close an own cursor and let go of the file (a thread's cursor stays for the thread)."""
         if self._own:

@@ -9,7 +9,7 @@ own thread: ``Store.cursor()`` hands each thread its own cursor on one shared co
 A database file is open only during a unit of work (``Store.session()``), so the dashboard,
 the API and the CLI can share it: see core/connections.py.
 
-Tables (``MIGRATIONS`` is the source of truth):
+Tables (core/migrations.py, frozen DDL, is the source of truth):
 
 - ``snapshots``: one row per upload (``kind`` deals or invoices) with its counts.
 - ``deals``: the canonical deal columns (core.deals) per snapshot; ``extra`` keeps every
@@ -46,10 +46,12 @@ import numpy as np
 import structlog
 from pydantic import BaseModel, Field
 
+from core import migrations
 from core.config import get_settings
 from core.connections import Connections
 from core.deals import DEAL_COLUMNS, DISPLAY_COLUMNS, from_arrow
 from core.errors import InputError, NotFoundError
+from core.migrations import SCHEMA_VERSION
 
 if TYPE_CHECKING:  # imported where used: listing snapshots needs neither
     import pandas as pd
@@ -58,182 +60,6 @@ if TYPE_CHECKING:  # imported where used: listing snapshots needs neither
 SnapshotRef = int | str  # an id, or "latest"
 
 _log = structlog.get_logger("core.store")
-
-_DEAL_COLUMN_DDL = ",\n    ".join(f"{name} {kind}" for name, kind in DEAL_COLUMNS.items())
-
-#: (version, statements). Append a new entry to change the schema; never edit an old one.
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (1, (
-        "CREATE SEQUENCE snapshot_id_seq START 1",
-        """CREATE TABLE snapshots (
-    id INTEGER PRIMARY KEY DEFAULT nextval('snapshot_id_seq'),
-    kind VARCHAR NOT NULL DEFAULT 'deals',
-    as_of DATE NOT NULL,
-    source VARCHAR NOT NULL,
-    file_name VARCHAR NOT NULL,
-    sha256 VARCHAR NOT NULL,
-    rows_read INTEGER NOT NULL,
-    rows_loaded INTEGER NOT NULL,
-    rows_rejected INTEGER NOT NULL,
-    mapping JSON,
-    detection JSON,
-    warnings JSON,
-    label VARCHAR,
-    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-)""",
-        f"""CREATE TABLE deals (
-    snapshot_id INTEGER NOT NULL,
-    {_DEAL_COLUMN_DDL}
-)""",
-        """CREATE TABLE rejected_rows (
-    snapshot_id INTEGER NOT NULL,
-    row_number INTEGER NOT NULL,
-    raw VARCHAR,
-    reason VARCHAR NOT NULL
-)""",
-        """CREATE TABLE raw_files (
-    snapshot_id INTEGER PRIMARY KEY,
-    file_name VARCHAR NOT NULL,
-    content BLOB NOT NULL
-)""",
-        """CREATE TABLE column_mappings (
-    header_signature VARCHAR PRIMARY KEY,
-    source VARCHAR NOT NULL,
-    mapping JSON NOT NULL,
-    updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-)""",
-        """CREATE TABLE assumptions (
-    version INTEGER PRIMARY KEY,
-    profile JSON NOT NULL,
-    note VARCHAR,
-    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-)""",
-        """CREATE TABLE predictions (
-    snapshot_id INTEGER NOT NULL,
-    run_id VARCHAR NOT NULL,
-    deal_id VARCHAR NOT NULL,
-    engine VARCHAR NOT NULL,
-    method VARCHAR NOT NULL,
-    predicted_invoice_date DATE,
-    predicted_payment_date DATE,
-    invoice_p10 DATE,
-    invoice_p90 DATE,
-    payment_p10 DATE,
-    payment_p90 DATE,
-    confidence DOUBLE,
-    value_base DOUBLE,
-    weighted_value DOUBLE,
-    reasoning VARCHAR,
-    flags JSON,
-    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-)""",
-        """CREATE TABLE llm_calls (
-    ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
-    prompt_id VARCHAR,
-    prompt_version VARCHAR,
-    variant VARCHAR,
-    model VARCHAR,
-    tier VARCHAR,
-    status VARCHAR NOT NULL,
-    attempts INTEGER,
-    prompt_tokens INTEGER,
-    completion_tokens INTEGER,
-    cached_tokens INTEGER,
-    total_tokens INTEGER,
-    cost_usd DOUBLE,
-    latency_ms DOUBLE,
-    error_type VARCHAR,
-    cache_hit BOOLEAN,
-    request_id VARCHAR
-)""",
-        """CREATE TABLE llm_cache (
-    key VARCHAR PRIMARY KEY,
-    model VARCHAR,
-    response JSON NOT NULL,
-    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-    expires_at TIMESTAMP NOT NULL
-)""",
-        """CREATE TABLE prompt_outcomes (
-    ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
-    prompt_id VARCHAR NOT NULL,
-    version VARCHAR NOT NULL,
-    variant VARCHAR,
-    assignment_key VARCHAR,
-    success BOOLEAN NOT NULL,
-    confidence DOUBLE,
-    total_tokens INTEGER,
-    cost_usd DOUBLE,
-    latency_ms DOUBLE
-)""",
-    )),
-    (2, (
-        "ALTER TABLE raw_files ADD COLUMN compression VARCHAR",
-        "ALTER TABLE raw_files ADD COLUMN size BIGINT",
-    )),
-    (3, (
-        # Invoice lists (snapshots of kind 'invoices'): the canonical invoice schema of
-        # core/receivables/invoices.py.
-        """CREATE TABLE invoices (
-    snapshot_id INTEGER NOT NULL,
-    invoice_id VARCHAR,
-    customer VARCHAR,
-    invoice_date DATE,
-    due_date DATE,
-    amount DOUBLE,
-    currency VARCHAR,
-    amount_base DOUBLE,
-    paid_date DATE,
-    disputed BOOLEAN,
-    deal_id VARCHAR,
-    extra JSON
-)""",
-    )),
-    (4, (
-        # Text that is different on every deal (id, title, notes, the extra JSON) is stored
-        # zstd-compressed: DuckDB's default string compression took twice as long to write
-        # on a million-deal upload and stored the extra JSON larger.
-        """CREATE TABLE deals_v4 (
-    snapshot_id INTEGER NOT NULL,
-    deal_id VARCHAR USING COMPRESSION zstd,
-    title VARCHAR USING COMPRESSION zstd,
-    pipeline VARCHAR,
-    stage VARCHAR,
-    status VARCHAR,
-    value DOUBLE,
-    currency VARCHAR,
-    value_base DOUBLE,
-    probability DOUBLE,
-    owner VARCHAR,
-    organization VARCHAR,
-    contact VARCHAR,
-    created_at DATE,
-    updated_at DATE,
-    stage_changed_at DATE,
-    expected_close DATE,
-    won_at DATE,
-    lost_at DATE,
-    closed_at DATE,
-    invoice_date DATE,
-    payment_date DATE,
-    notes VARCHAR USING COMPRESSION zstd,
-    extra JSON USING COMPRESSION zstd
-)""",
-        "INSERT INTO deals_v4 SELECT * FROM deals",
-        "DROP TABLE deals",
-        "ALTER TABLE deals_v4 RENAME TO deals",
-    )),
-    (5, (
-        # The response cache is an LRU with a size bound: a hit marks the row used.
-        "ALTER TABLE llm_cache ADD COLUMN last_used_at TIMESTAMP",
-        "UPDATE llm_cache SET last_used_at = created_at",
-    )),
-    (6, (
-        # Who uploaded each snapshot: the signed-in email when the dashboard has login on.
-        "ALTER TABLE snapshots ADD COLUMN uploaded_by VARCHAR",
-    )),
-)
-
-SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 #: Raw uploads larger than this are stored zstd-compressed (``raw_files.compression``).
 RAW_COMPRESS_BYTES = 1024 * 1024
@@ -395,32 +221,19 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        row = self.cursor().execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+        return migrations.schema_version(self.cursor())
 
     def migrate(self) -> None:
-        """Bring the database up to ``SCHEMA_VERSION``, one transaction per migration (a
-        read-only database must already be up to date)."""
-        cur = self.cursor()
+        """Bring the database up to ``SCHEMA_VERSION`` (core/migrations.py), one transaction per
+        migration (a read-only database must already be up to date)."""
         if self.read_only:
-            found = cur.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-            ).fetchall()[0][0]
-            if not found or self.schema_version < SCHEMA_VERSION:
+            if self.schema_version < SCHEMA_VERSION:
                 raise InputError(
                     f"The database {self.database} is read-only and needs its schema upgraded; "
                     "open it once where it can be written."
                 )
             return
-        cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
-        current = self.schema_version
-        for version, statements in MIGRATIONS:
-            if version <= current:
-                continue
-            with self.transaction() as tx:
-                for statement in statements:
-                    tx.execute(statement)
-                tx.execute("INSERT INTO schema_version VALUES (?)", [version])
+        migrations.migrate(self.cursor())
 
     # -- snapshots -------------------------------------------------------------------
 

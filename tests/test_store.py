@@ -9,7 +9,8 @@ import structlog
 
 from core.deals import DEAL_COLUMNS, conform
 from core.errors import NotFoundError
-from core.store import MIGRATIONS, SCHEMA_VERSION, NewSnapshot, Store
+from core.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
+from core.store import NewSnapshot, Store
 
 
 def make_deals(n: int, prefix: str = "") -> pd.DataFrame:
@@ -52,15 +53,13 @@ def test_store_migrates_an_older_database(db_path):
         assert store.list_snapshots() == []
 
 
-def test_store_migration_4_keeps_the_deals_and_stores_per_deal_text_with_zstd(db_path, monkeypatch):
-    monkeypatch.setattr("core.store.MIGRATIONS", MIGRATIONS[:3])
-    with Store(db_path) as old:  # rows written as that schema's code wrote them
-        cur = old.cursor()
+def test_store_migration_4_keeps_the_deals_and_stores_per_deal_text_with_zstd(db_path):
+    with duckdb.connect(db_path) as cur:  # rows written as that schema's code wrote them
+        migrate(cur, to=3)
         cur.execute("INSERT INTO snapshots (as_of, source, file_name, sha256, rows_read, rows_loaded, "
                     "rows_rejected) VALUES (DATE '2026-02-01', 'pipedrive', 'deals.csv', 'sha-1', 3, 3, 0)")
         cur.register("old_rows", make_deals(3))
         cur.execute(f"INSERT INTO deals SELECT 1, {', '.join(DEAL_COLUMNS)} FROM old_rows")
-    monkeypatch.undo()
 
     with Store(db_path) as store:
         assert store.schema_version == SCHEMA_VERSION
@@ -77,14 +76,13 @@ def test_store_migration_4_keeps_the_deals_and_stores_per_deal_text_with_zstd(db
     assert compression["stage"] != "ZSTD"
 
 
-def test_store_migration_5_marks_cached_replies_used_when_they_were_written(db_path, monkeypatch):
-    monkeypatch.setattr("core.store.MIGRATIONS", MIGRATIONS[:4])
-    with Store(db_path) as old:
-        old.cursor().execute(
+def test_store_migration_5_marks_cached_replies_used_when_they_were_written(db_path):
+    with duckdb.connect(db_path) as old:
+        migrate(old, to=4)
+        old.execute(
             "INSERT INTO llm_cache (key, model, response, created_at, expires_at) "
             "VALUES ('k', 'm', '{}', TIMESTAMP '2026-01-02 03:04:05', TIMESTAMP '2027-01-01')"
         )
-    monkeypatch.undo()
 
     with Store(db_path) as store:
         assert store.schema_version == SCHEMA_VERSION

@@ -19,7 +19,7 @@ from core.store import Store
 
 KIND = "invoices"
 
-#: Canonical column -> DuckDB type (the ``invoices`` table of core.store, migration 3).
+#: Canonical column -> DuckDB type (the ``invoices`` table, core/migrations.py migration 3).
 INVOICE_COLUMNS: dict[str, str] = {
     "invoice_id": "VARCHAR",
     "customer": "VARCHAR",

@@ -108,27 +108,27 @@ def generate_outcome_case(
             "value": value,
         }
     )
-    epoch = np.datetime64(as_of, "D")
     outcomes = pd.DataFrame(
         {
             "deal_id": frame["deal_id"],
-            "created": epoch + created.astype("timedelta64[D]"),
+            "created": _dates(as_of, created),
             "value": value,
             "won": won,
-            "closed": epoch + closed.astype("timedelta64[D]"),
+            "closed": _dates(as_of, closed),
         }
     )
-    export_deals, export = _export(frame, as_of, created, closed, won, entries, 0)
-    later_deals, later = _export(frame, as_of, created, closed, won, entries, later_days)
-    return OutcomeCase(
-        as_of=as_of,
-        later_as_of=later_as_of,
-        export=export,
-        later=later,
-        export_deals=export_deals,
-        later_deals=later_deals,
-        outcomes=outcomes,
+    (export_deals, export), (later_deals, later) = (
+        _export(frame, as_of, created, closed, won, entries, day) for day in (0, later_days)
     )
+    return OutcomeCase(as_of, later_as_of, export, later, export_deals, later_deals, outcomes)
+
+
+def _dates(as_of: dt.date, days: np.ndarray) -> np.ndarray:
+    """Days after ``as_of`` (NaN: none) as ``datetime64[D]`` (NaT)."""
+    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[D]")
+    known = ~np.isnan(days)
+    out[known] = np.datetime64(as_of, "D") + days[known].astype(np.int64).astype("timedelta64[D]")
+    return out
 
 
 def _export(frame, as_of, created, closed, won, entries, day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -138,16 +138,11 @@ def _export(frame, as_of, created, closed, won, entries, day: int) -> tuple[pd.D
     stage_index = (np.nan_to_num(entries, nan=np.inf) <= day).sum(axis=1)
     changed = np.take_along_axis(entries, np.maximum(stage_index - 1, 0)[:, None], 1)[:, 0]
     changed = np.where(stage_index > 0, changed, np.nan)
-    base = np.datetime64(as_of, "D")
-
-    def days(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        kept = np.where(keep, values, np.nan)
-        out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[D]")
-        ok = ~np.isnan(kept)
-        out[ok] = base + kept[ok].astype(np.int64).astype("timedelta64[D]")
-        return out
-
     close_day = closed.astype(np.float64)
+
+    def closed_if(keep: np.ndarray) -> np.ndarray:
+        return _dates(as_of, np.where(keep, close_day, np.nan))
+
     canonical = pd.DataFrame(
         {
             **{name: frame[name] for name in ("deal_id", "title", "owner", "organization", "value")},
@@ -156,11 +151,11 @@ def _export(frame, as_of, created, closed, won, entries, day: int) -> tuple[pd.D
             "pipeline": PIPELINE,
             "stage": np.asarray(OPEN_STAGES, dtype=object)[stage_index],
             "status": np.where(done, np.where(won, "won", "lost"), "open"),
-            "created_at": days(created.astype(np.float64), np.ones(len(frame), bool)),
-            "stage_changed_at": days(changed, ~np.isnan(changed)),
-            "won_at": days(close_day, done & won),
-            "lost_at": days(close_day, done & ~won),
-            "closed_at": days(close_day, done),
+            "created_at": _dates(as_of, created),
+            "stage_changed_at": _dates(as_of, changed),
+            "won_at": closed_if(done & won),
+            "lost_at": closed_if(done & ~won),
+            "closed_at": closed_if(done),
         }
     )[rows]
     deals = conform(canonical)

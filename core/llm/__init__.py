@@ -6,10 +6,12 @@
     result = run_sync(client.generate_structured_completion_with_response(MySchema, user_prompt="..."))
     result.data, result.response.usage    # the instance, and the reply it came from
 
-The modules: client (LLMClient), config (LLMTimeout, RetryPolicy), errors (the exception
-tree), models (LLMResponse, StructuredResult), usage (Usage alias TokenUsage, prices), circuit
-(breaker, rate limiter), cache / calllog / metrics / recording (what every call leaves
-behind), transport (httpx errors into LLM errors), parsing, runner (run_sync).
+The modules: client (LLMClient), calls (a call's options and messages), sending (breaker,
+limiter and retry loop around each request), streaming (streamed replies, home loops), config
+(LLMTimeout, RetryPolicy), errors (the exception tree), models (LLMResponse,
+StructuredResult), usage (Usage alias TokenUsage, prices), circuit (breaker, rate limiter),
+cache / calllog / metrics / recording (what every call leaves behind), transport (httpx errors
+into LLM errors), parsing, runner (run_sync).
 """
 
 from core.llm.circuit import CircuitBreaker, CircuitState

@@ -56,21 +56,27 @@ class Call:
 
 def build_call(
     models: Mapping[str, str],
-    messages: list[dict[str, Any]] | None,
+    messages: list[dict[str, Any]] | None = None,
     *,
-    system_prompt: str | None,
-    user_prompt: str | None,
-    tier: str,
-    model: str | None,
-    temperature: float | None,
-    max_tokens: int | None,
-    prompt_id: str | None,
-    prompt_version: str | int | None,
-    variant: str | None,
-    use_cache: bool,
-    response_format: dict[str, Any] | None,
+    system_prompt: str | None = None,
+    user_prompt: str | None = None,
+    tier: str = "balanced",
+    model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    prompt_id: str | None = None,
+    prompt_version: str | int | None = None,
+    variant: str | None = None,
+    use_cache: bool = True,
+    response_format: dict[str, Any] | None = None,
 ) -> Call:
-    """Check the caller's arguments and resolve the tier to a model id."""
+    """Check the caller's arguments and resolve the tier to a model id.
+
+    These are the options of every LLMClient call: ``messages`` or a system and/or user
+    prompt; the tier (fast, balanced, advanced) or a model id; sampling parameters sent
+    when set; the prompt's id, version and A/B variant (for the call log and metrics);
+    ``use_cache=False`` to skip the response cache; ``response_format`` as sent to the server.
+    """
     if messages is not None and (system_prompt is not None or user_prompt is not None):
         raise ValueError("Pass either messages or system_prompt/user_prompt, not both.")
     if messages is None:

@@ -2,9 +2,11 @@
 
 One call goes: usable? (open, LLM on) -> cache -> circuit breaker -> concurrency slot ->
 requests-per-minute limiter -> ``POST {base_url}/chat/completions`` with retries -> parse ->
-record (``llm_calls`` row, metrics, one log line) -> cache. The ``httpx.AsyncClient`` (one
-connection pool) is created on the event loop of the first call and the client stays
-bound to that loop: synchronous code calls it through ``core.llm.runner.run_sync``.
+record (``llm_calls`` row, metrics, one log line) -> cache. Requests are built by
+``calls.build_call``, sent through the breaker, limiter and retry loop of ``sending``, and
+streamed replies read by ``streaming``. The ``httpx.AsyncClient`` (one connection pool) is
+created on the event loop of the first call and the client stays bound to that loop:
+synchronous code calls it through ``core.llm.runner.run_sync``.
 
 Secrets: the key goes only into the Authorization header; every server text that reaches an
 error or a log passes through ``_redact``, and the repr shows ``api_key='***'``.
@@ -19,7 +21,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -27,39 +29,15 @@ import httpx
 from pydantic import BaseModel
 
 from core.config import Settings, get_settings
-from core.llm.calls import (
-    JSON_OBJECT,
-    UNSET,
-    Call,
-    build_call,
-    combined,
-    with_reask,
-    with_schema_instruction,
-)
-from core.llm.circuit import CircuitBreaker, CircuitOpenError, CircuitState, RateLimiter
-from core.llm.config import (
-    KEY_REQUIRED_HOSTS,
-    TIERS,
-    LLMTimeout,
-    RetryPolicy,
-    resolve_models,
-    should_retry_header,
-    status_is_retryable,
-)
-from core.llm.errors import (
-    LLMAuthError,
-    LLMConnectionError,
-    LLMError,
-    LLMStatusError,
-    LLMTimeoutError,
-    LLMUnavailableError,
-    LLMValidationError,
-)
+from core.llm.calls import JSON_OBJECT, UNSET, Call, build_call, combined, with_reask, with_schema_instruction
+from core.llm.circuit import CircuitBreaker, CircuitState, RateLimiter
+from core.llm.config import KEY_REQUIRED_HOSTS, TIERS, LLMTimeout, RetryPolicy, resolve_models
+from core.llm.errors import LLMError, LLMUnavailableError, LLMValidationError
 from core.llm.models import LLMResponse, StructuredResult
-from core.llm.parsing import parse_completion, parse_sse_line, validate_reply
+from core.llm.parsing import parse_completion, validate_reply
 from core.llm.recording import Recorder
-from core.llm.transport import TRANSLATABLE, status_error, translate_error
-from core.llm.usage import usage_from_payload
+from core.llm.sending import Sender
+from core.llm.streaming import ReplyStream, at_home, iterate_on
 from core.monitoring import observed_llm_call
 from core.store import Store
 
@@ -67,25 +45,6 @@ logger = logging.getLogger("core.llm")
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 REDACTED = "[redacted]"
-ResultT = TypeVar("ResultT")
-
-
-def _at_home(method: Callable[..., Awaitable[ResultT]]) -> Callable[..., Awaitable[ResultT]]:
-    """Let a client with a home loop be awaited from any event loop: the call runs there."""
-
-    @functools.wraps(method)
-    async def call(self: LLMClient, *args: Any, **kwargs: Any) -> ResultT:
-        home = self._home_loop
-        if home is None or asyncio.get_running_loop() is home:
-            return await method(self, *args, **kwargs)
-        return await _run_on(home, method(self, *args, **kwargs))
-
-    return call
-
-
-def _run_on(loop: asyncio.AbstractEventLoop, coro: Awaitable[ResultT]) -> Awaitable[ResultT]:
-    """Await ``coro`` on ``loop`` (another thread's) from the running loop."""
-    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))  # type: ignore[arg-type]
 
 
 def mask_password(url: str) -> str:
@@ -141,15 +100,18 @@ class LLMClient:
             models or {tier: getattr(settings, f"llm_model_{tier}") for tier in TIERS}
         )
         self.timeout = timeout or LLMTimeout(settings.llm_timeout, connect=settings.llm_connect_timeout)
-        self.retry = retry or RetryPolicy(max_retries=settings.llm_max_retries)
         self.max_concurrency = max_concurrency or settings.llm_max_concurrency
-        self.json_mode = json_mode
         self.store = store
-        self._sleep = sleep or asyncio.sleep
         self._clock = clock or time.time
-        self.breaker = circuit_breaker or CircuitBreaker(clock=self._clock)
+        sleep = sleep or asyncio.sleep
         rpm = settings.llm_requests_per_minute if requests_per_minute is None else requests_per_minute
-        self._limiter = RateLimiter(rpm, clock=self._clock, sleep=self._sleep)
+        self._sender = Sender(
+            base_url=self.base_url, has_key=self.has_api_key, timeout=self.timeout,
+            retry=retry or RetryPolicy(max_retries=settings.llm_max_retries),
+            breaker=circuit_breaker or CircuitBreaker(clock=self._clock),
+            limiter=RateLimiter(rpm, clock=self._clock, sleep=sleep), sleep=sleep, clock=self._clock,
+            redact=self._redact, json_mode=json_mode,
+        )
         self._recorder = Recorder(
             store, settings.llm_cache_ttl_seconds if cache_ttl is None else cache_ttl, self.base_url,
             clock=self._clock, redact=self._redact,
@@ -186,6 +148,19 @@ class LLMClient:
         return self.disabled_reason is None
 
     @property
+    def breaker(self) -> CircuitBreaker:
+        return self._sender.breaker
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._sender.retry
+
+    @property
+    def json_mode(self) -> bool:
+        """Whether structured calls send ``response_format`` (off for good once a server rejects it)."""
+        return self._sender.json_mode
+
+    @property
     def circuit_state(self) -> CircuitState:
         return self.breaker.state
 
@@ -210,7 +185,7 @@ class LLMClient:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    @_at_home
+    @at_home
     async def aclose(self) -> None:
         """Close the connection pool; the client refuses every later call."""
         if self._http is not None:
@@ -273,31 +248,18 @@ class LLMClient:
 
     # -- public calls ----------------------------------------------------------------
 
-    @_at_home
+    @at_home
     async def generate_completion(
-        self,
-        messages: list[dict[str, Any]] | None = None,
-        *,
-        system_prompt: str | None = None,
-        user_prompt: str | None = None,
-        tier: str = "balanced",
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        prompt_id: str | None = None,
-        prompt_version: str | int | None = None,
-        variant: str | None = None,
-        use_cache: bool = True,
-        response_format: dict[str, Any] | None = None,
+        self, messages: list[dict[str, Any]] | None = None, **options: Any
     ) -> LLMResponse:
-        """One chat reply. Raises an LLMError subclass when it cannot be had (see errors.py)."""
-        call = build_call(
-            self.models, messages, system_prompt=system_prompt, user_prompt=user_prompt, tier=tier,
-            model=model, temperature=temperature, max_tokens=max_tokens, prompt_id=prompt_id,
-            prompt_version=prompt_version, variant=variant, use_cache=use_cache,
-            response_format=response_format,
-        )
-        response, _ = await self._run(call)
+        """One chat reply. Raises an LLMError subclass when it cannot be had (see errors.py).
+
+        ``options`` are those of ``core.llm.calls.build_call``: ``system_prompt``,
+        ``user_prompt``, ``tier`` (default balanced), ``model``, ``temperature``,
+        ``max_tokens``, ``prompt_id``, ``prompt_version``, ``variant``, ``use_cache`` (default
+        True) and ``response_format``.
+        """
+        response, _ = await self._run(build_call(self.models, messages, **options))
         return response
 
     async def generate_structured_completion(
@@ -314,41 +276,28 @@ class LLMClient:
         result = await self.generate_structured_completion_with_response(schema, messages, **options)
         return result.data
 
-    @_at_home
+    @at_home
     async def generate_structured_completion_with_response(
         self,
         schema: type[SchemaT],
         messages: list[dict[str, Any]] | None = None,
         *,
-        system_prompt: str | None = None,
-        user_prompt: str | None = None,
-        tier: str = "balanced",
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        prompt_id: str | None = None,
-        prompt_version: str | int | None = None,
-        variant: str | None = None,
-        use_cache: bool = True,
         response_format: dict[str, Any] | None = UNSET,
         reask: bool = True,
+        **options: Any,
     ) -> StructuredResult[SchemaT]:
         """A reply validated against ``schema``, with the reply it came from (``.data``, ``.response``).
 
-        The schema is added to the system prompt; ``response_format`` defaults to JSON mode
-        when the client's ``json_mode`` is on (``None`` sends none). An invalid reply is
-        asked about once more, quoting the problem (``reask=False``: a caller that re-asks
-        itself gets the LLMValidationError at once). A reply cut off by ``max_tokens``
-        raises LLMValidationError at once; so does a second invalid reply.
+        Takes the options of ``generate_completion``. The schema is added to the system
+        prompt; ``response_format`` defaults to JSON mode when the client's ``json_mode`` is
+        on (``None`` sends none). An invalid reply is asked about once more, quoting the
+        problem (``reask=False``: a caller that re-asks itself gets the LLMValidationError at
+        once). A reply cut off by ``max_tokens`` raises LLMValidationError at once; so does a
+        second invalid reply.
         """
         if response_format is UNSET:
             response_format = JSON_OBJECT if self.json_mode else None
-        call = build_call(
-            self.models, messages, system_prompt=system_prompt, user_prompt=user_prompt, tier=tier,
-            model=model, temperature=temperature, max_tokens=max_tokens, prompt_id=prompt_id,
-            prompt_version=prompt_version, variant=variant, use_cache=use_cache,
-            response_format=response_format,
-        )
+        call = build_call(self.models, messages, response_format=response_format, **options)
         call = replace(call, messages=with_schema_instruction(call.messages, schema))
 
         def accept(response: LLMResponse) -> SchemaT:
@@ -375,7 +324,7 @@ class LLMClient:
         self._recorder.remember(call, response)  # the same question next time gets the good answer
         return StructuredResult(data, combined(first, response))
 
-    async def stream_completion(
+    def stream_completion(
         self, messages: list[dict[str, Any]] | None = None, **options: Any
     ) -> AsyncIterator[str]:
         """Yield the reply's text as it arrives (server-sent events); takes the options of
@@ -387,106 +336,7 @@ class LLMClient:
         Close the iterator (``contextlib.aclosing``) if you stop early. A client with a home
         loop streams there, chunk by chunk, whichever loop iterates.
         """
-        chunks = self._stream(messages, **options)
-        home = self._home_loop
-        if home is None or asyncio.get_running_loop() is home:
-            async with contextlib.aclosing(chunks):
-                async for text in chunks:
-                    yield text
-            return
-
-        async def step() -> str | None:
-            return await anext(chunks, None)
-
-        try:
-            while (text := await _run_on(home, step())) is not None:
-                yield text
-        finally:
-            await _run_on(home, chunks.aclose())
-
-    async def _stream(
-        self,
-        messages: list[dict[str, Any]] | None = None,
-        *,
-        system_prompt: str | None = None,
-        user_prompt: str | None = None,
-        tier: str = "balanced",
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        prompt_id: str | None = None,
-        prompt_version: str | int | None = None,
-        variant: str | None = None,
-        use_cache: bool = True,
-        response_format: dict[str, Any] | None = None,
-    ) -> AsyncIterator[str]:
-        """The stream of ``stream_completion`` on the loop this coroutine runs on."""
-        call = build_call(
-            self.models, messages, system_prompt=system_prompt, user_prompt=user_prompt, tier=tier,
-            model=model, temperature=temperature, max_tokens=max_tokens, prompt_id=prompt_id,
-            prompt_version=prompt_version, variant=variant, use_cache=use_cache,
-            response_format=response_format,
-        )
-        self._check_usable()
-        started = time.perf_counter()
-        cached = self._recorder.cached(call, started)
-        if cached is not None:
-            self._recorder.record(call, cached)
-            yield cached.content
-            return
-        http, slots = self._session()
-        self._admit(call)
-        parts: list[str] = []
-        summary: dict[str, Any] = dict.fromkeys(("model", "finish_reason", "usage", "request_id"))
-        attempts = 0
-        try:
-            async with slots:
-                request = http.build_request("POST", self._url, json=call.payload(stream=True))
-                reply, attempts = await self._send(call, lambda: http.send(request, stream=True))
-                try:
-                    done = False
-                    try:
-                        async for line in reply.aiter_lines():
-                            event = parse_sse_line(line)
-                            if event is None:
-                                continue
-                            if event.done:
-                                done = True
-                                break
-                            for name in ("model", "finish_reason", "usage", "request_id"):
-                                summary[name] = getattr(event, name) or summary[name]
-                            if event.text:
-                                parts.append(event.text)
-                                yield event.text
-                    except TRANSLATABLE as exc:
-                        raise self._translate(exc, call) from exc
-                    if not done:
-                        raise LLMConnectionError(
-                            f"LLM server at {self.base_url}: the stream ended before [DONE] "
-                            f"after {len(parts)} text chunks", model=call.model, prompt_id=call.prompt_id,
-                        )
-                finally:
-                    await reply.aclose()
-        except LLMError as exc:
-            exc.attempts = exc.attempts or attempts
-            self._settle(exc)
-            self._recorder.record(call, None, error=exc, started=started)
-            raise
-        except BaseException:
-            self.breaker.release()
-            raise
-        self.breaker.record_success()
-        response = LLMResponse(
-            content="".join(parts),
-            model=summary["model"] or call.model,
-            finish_reason=summary["finish_reason"],
-            usage=usage_from_payload(summary["usage"], summary["model"] or call.model),
-            latency_ms=(time.perf_counter() - started) * 1000,
-            attempts=attempts,
-            request_id=summary["request_id"],
-        )
-        self._recorder.record(call, response)
-        self._recorder.remember(call, response)
+        return iterate_on(self._home_loop, self._stream(build_call(self.models, messages, **options)))
 
     # -- one call --------------------------------------------------------------------
 
@@ -518,105 +368,41 @@ class LLMClient:
     async def _fetch(self, call: Call, started: float) -> LLMResponse:
         """Send the call (with retries) through the breaker and the concurrency limit."""
         http, slots = self._session()
-        self._admit(call)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("LLM request prompt | model=%s | messages=%s", call.model, json.dumps(call.messages))
-        attempts = 0
+        async with self._sender.exchange(call, slots) as exchange:
+            payload = call.payload()
+
+            async def post() -> httpx.Response:
+                return await http.post(self._url, json=payload)
+
+            reply = await exchange.send(post, payload)
+            return self._parse(call, reply, exchange.attempts, started)
+
+    async def _stream(self, call: Call) -> AsyncGenerator[str, None]:
+        """The stream of ``stream_completion`` on the loop this coroutine runs on."""
+        self._check_usable()
+        started = time.perf_counter()
+        cached = self._recorder.cached(call, started)
+        if cached is not None:
+            self._recorder.record(call, cached)
+            yield cached.content
+            return
+        http, slots = self._session()
         try:
-            async with slots:
-                payload = call.payload()
-
-                async def post() -> httpx.Response:
-                    return await http.post(self._url, json=payload)
-
-                reply, attempts = await self._send(call, post, payload)
-            response = self._parse(call, reply, attempts, started)
+            async with self._sender.exchange(call, slots) as exchange:
+                request = http.build_request("POST", self._url, json=call.payload(stream=True))
+                reply = await exchange.send(lambda: http.send(request, stream=True))
+                stream = ReplyStream(reply, call, base_url=self.base_url, translate=self._sender.translate)
+                async with contextlib.aclosing(stream.texts()) as texts:
+                    async for text in texts:
+                        yield text
         except LLMError as exc:
-            exc.attempts = exc.attempts or attempts
-            self._settle(exc)
+            self._recorder.record(call, None, error=exc, started=started)
             raise
-        except BaseException:
-            self.breaker.release()
-            raise
-        self.breaker.record_success()
-        return response
-
-    def _admit(self, call: Call) -> None:
-        try:
-            self.breaker.before_call()
-        except CircuitOpenError as exc:
-            raise LLMUnavailableError(
-                f"LLM circuit breaker is open after {self.breaker.consecutive_failures} consecutive "
-                f"failures at {self.base_url}; next try in {exc.retry_in:.0f} s.",
-                model=call.model, prompt_id=call.prompt_id,
-            ) from None
-
-    def _settle(self, error: LLMError) -> None:
-        """Tell the breaker whether a failed call says the server is unwell."""
-        server_failure = isinstance(error, (LLMConnectionError, LLMTimeoutError, LLMAuthError)) or (
-            isinstance(error, LLMStatusError) and status_is_retryable(error.status_code)
-        )
-        if server_failure:
-            self.breaker.record_failure()
-        else:
-            self.breaker.record_success()
-
-    async def _send(
-        self, call: Call, open_reply: Callable[[], Awaitable[httpx.Response]],
-        payload: dict[str, Any] | None = None,
-    ) -> tuple[httpx.Response, int]:
-        """Attempt the request until it gets a non-error status or retries run out.
-
-        ``payload`` is the non-streaming body, so a server that rejects ``response_format``
-        can be asked again at once without it (and the client stops sending it).
-        """
-        attempt = 0
-        while True:
-            attempt += 1
-            await self._limiter.acquire()
-            verdict: bool | None = None
-            retry_after: float | None = None
-            try:
-                async with asyncio.timeout(self.timeout.total):
-                    reply = await open_reply()
-                    if reply.status_code >= 400:
-                        await reply.aread()
-            except TRANSLATABLE as exc:
-                error: LLMError = self._translate(exc, call)
-            else:
-                if reply.status_code < 400:
-                    return reply, attempt
-                await reply.aclose()
-                if payload is not None and _rejects_response_format(reply, payload):
-                    logger.info("LLM server rejected response_format; sending requests without it | model=%s",
-                                call.model)
-                    payload.pop("response_format")
-                    self.json_mode = False
-                    continue
-                error = self._status_error(reply, call)
-                retry_after = error.retry_after
-                verdict = should_retry_header(reply.headers)
-            retryable = error.retryable if verdict is None else verdict
-            if not retryable or attempt > self.retry.max_retries:
-                error.attempts = attempt
-                raise error
-            wait = self.retry.wait(attempt, retry_after)
-            logger.info(
-                "LLM request retrying | model=%s | prompt_id=%s | attempt=%d | wait_s=%.3f | error_type=%s",
-                call.model, call.prompt_id, attempt, wait, type(error).__name__,
-            )
-            await self._sleep(wait)
-
-    def _translate(self, exc: Exception, call: Call) -> LLMError:
-        return translate_error(
-            exc, base_url=self.base_url, redact=self._redact, model=call.model, prompt_id=call.prompt_id
-        )
-
-    def _status_error(self, reply: httpx.Response, call: Call) -> LLMStatusError:
-        return status_error(
-            reply, base_url=self.base_url, has_key=self.has_api_key, redact=self._redact,
-            now=self._clock, model=call.model, prompt_id=call.prompt_id,
-        )
+        response = stream.response(attempts=exchange.attempts, started=started)
+        self._recorder.record(call, response)
+        self._recorder.remember(call, response)
 
     def _parse(self, call: Call, reply: httpx.Response, attempts: int, started: float) -> LLMResponse:
         try:
@@ -636,10 +422,3 @@ class LLMClient:
             attempts=attempts,
             request_id=completion.request_id or reply.headers.get("x-request-id"),
         )
-
-
-def _rejects_response_format(reply: httpx.Response, payload: dict[str, Any]) -> bool:
-    """A 400 that blames ``response_format``: the server has no JSON mode."""
-    return (
-        reply.status_code == 400 and "response_format" in payload and "response_format" in reply.text.lower()
-    )

@@ -38,7 +38,7 @@ from core.llm.parsing import parse_completion, validate_reply
 from core.llm.recording import Recorder
 from core.llm.sending import Sender
 from core.llm.streaming import ReplyStream, at_home, iterate_on
-from core.monitoring import observed_llm_call
+from core.monitoring import observed_llm_call, observed_llm_stream
 from core.store import Store
 
 logger = logging.getLogger("core.llm")
@@ -379,6 +379,7 @@ class LLMClient:
             reply = await exchange.send(post, payload)
             return self._parse(call, reply, exchange.attempts, started)
 
+    @observed_llm_stream
     async def _stream(self, call: Call) -> AsyncGenerator[str, None]:
         """The stream of ``stream_completion`` on the loop this coroutine runs on."""
         self._check_usable()

@@ -2,10 +2,10 @@
 
 Each kind of work is observed in one place, which does all three: ``observed_forecast`` (the
 cashflow service's ``run_deals``), ``observed_ingest`` (deal and invoice uploads),
-``observed_llm_call`` with ``llm_call_recorded`` (the LLM client), and the API's request
-middleware (``observe_request``). ``configure_process`` is called once at each process's
-start (``python -m core``, the dashboard) to set up logs, traces and, for the dashboard, the
-metrics port.
+``observed_llm_call`` and ``observed_llm_stream`` with ``llm_call_recorded`` (the LLM
+client's plain and streamed calls), and the API's request middleware (``observe_request``).
+``configure_process`` is called once at each process's start (``python -m core``, the
+dashboard) to set up logs, traces and, for the dashboard, the metrics port.
 
 Modules: metrics (the Prometheus metrics), tracing (OpenTelemetry set-up), logs (structlog).
 """
@@ -16,7 +16,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
 from opentelemetry import trace
@@ -119,19 +119,51 @@ def observed_llm_call(run: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(run)
     async def wrapper(self, call, *args, **kwargs):
-        attributes = {
-            "llm.model": call.model,
-            "llm.tier": str(call.tier or ""),
-            "llm.prompt_id": call.prompt_id or "",
-            "llm.prompt_version": str(call.prompt_version or ""),
-        }
         try:
-            with tracer().start_as_current_span(_LLM_SPAN, attributes=attributes):
+            with tracer().start_as_current_span(_LLM_SPAN, attributes=_llm_attributes(call)):
                 return await run(self, call, *args, **kwargs)
         finally:
             metrics.set_circuit_state(self.circuit_state)
 
     return wrapper
+
+
+def observed_llm_stream(stream: Callable[..., AsyncGenerator[str, None]]) -> Callable[..., Any]:
+    """Wrap the LLM client's streamed call (``LLMClient._stream``) in the same ``llm.call`` span.
+
+    The span is current while the stream works (each step up to the next chunk, where the
+    request, its httpx span and the recording happen), not while the caller holds a chunk;
+    it ends when the stream ends, fails or is closed early.
+    """
+
+    @functools.wraps(stream)
+    async def wrapper(self, call, *args, **kwargs):
+        span = tracer().start_span(_LLM_SPAN, attributes=_llm_attributes(call))
+        chunks = stream(self, call, *args, **kwargs)
+        try:
+            while True:
+                with trace.use_span(span):
+                    try:
+                        text = await anext(chunks)
+                    except StopAsyncIteration:
+                        break
+                yield text
+        finally:
+            with trace.use_span(span, end_on_exit=True):
+                await chunks.aclose()
+            metrics.set_circuit_state(self.circuit_state)
+
+    return wrapper
+
+
+def _llm_attributes(call: Any) -> dict[str, str]:
+    """What an ``llm.call`` span says of the call before it is made: ids, never text."""
+    return {
+        "llm.model": call.model,
+        "llm.tier": str(call.tier or ""),
+        "llm.prompt_id": call.prompt_id or "",
+        "llm.prompt_version": str(call.prompt_version or ""),
+    }
 
 
 def llm_call_recorded(record: Any) -> None:
@@ -192,4 +224,5 @@ __all__ = [
     "observed_forecast",
     "observed_ingest",
     "observed_llm_call",
+    "observed_llm_stream",
 ]

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from core.llm import LLMAuthError, LLMConnectionError, LLMStatusError, RetryPolicy
-from tests.llm.helpers import collect_stream
+from core.monitoring import configure_tracing
+from core.monitoring.tracing import reset_tracing
+from tests.llm.helpers import collect_stream, run
 from tests.support.openai_server import Reply
 
 
@@ -105,3 +114,57 @@ def test_a_cached_reply_streams_as_one_chunk_without_a_request(make_client, open
     assert first == ["cac", "he ", "me"]
     assert second == ["cache me"]
     assert len(openai_server.requests) == 1
+
+
+@pytest.fixture
+def spans():
+    """Spans into memory (with httpx instrumented), undone afterwards."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    configure_tracing("dealcast-test", provider=provider)
+    yield exporter
+    reset_tracing()
+
+
+def test_a_stream_gets_an_llm_call_span_with_ids_and_tokens_but_no_text(make_client, openai_server, spans):
+    openai_server.script(Reply.text("Secret plan for Tuesday", chunk_size=6))
+    client = make_client(api_key="sk-stream-span-key")
+    chunks: list[str] = []
+
+    collect_stream(client, chunks, user_prompt="the prompt text", prompt_id="notes.summarize",
+                   prompt_version=3)
+
+    finished = spans.get_finished_spans()
+    (llm,) = [span for span in finished if span.name == "llm.call"]
+    assert llm.attributes["llm.model"] == client.models["balanced"]
+    assert (llm.attributes["llm.prompt_id"], llm.attributes["llm.prompt_version"]) == ("notes.summarize", "3")
+    assert (llm.attributes["llm.prompt_tokens"], llm.attributes["llm.completion_tokens"]) == (10, 5)
+    assert llm.attributes["llm.total_tokens"] == 15 and llm.attributes["llm.status"] == "success"
+    http_spans = [span for span in finished if span is not llm]
+    assert http_spans and all(span.parent.span_id == llm.context.span_id for span in http_spans)
+    text = json.dumps([json.loads(span.to_json()) for span in finished])
+    for secret in ("Secret plan", "the prompt text", "sk-stream-span-key"):
+        assert secret not in text
+
+
+def test_a_failed_stream_ends_its_span_with_an_error(make_client, openai_server, spans):
+    openai_server.script(Reply.error(500))
+    with pytest.raises(LLMStatusError):
+        collect_stream(make_client(retry=RetryPolicy(max_retries=0)), [])
+
+    (llm,) = [span for span in spans.get_finished_spans() if span.name == "llm.call"]
+    assert llm.status.status_code is StatusCode.ERROR
+    assert llm.attributes["llm.status"] != "success"
+
+
+def test_a_stream_closed_early_ends_its_span(make_client, openai_server, spans):
+    openai_server.script(Reply.text("one two three four", chunk_size=4))
+    client = make_client()
+
+    async def first_chunk(c) -> str:
+        async with contextlib.aclosing(c.stream_completion(user_prompt="hi", use_cache=False)) as stream:
+            return await anext(stream)
+
+    assert run(client, first_chunk) == "one "
+    assert [span.name for span in spans.get_finished_spans()].count("llm.call") == 1

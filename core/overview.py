@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from core.cashflow.columns import VALUE_FLAGS, Flag
 from core.cashflow.models import ForecastOptions
-from core.cashflow.service import PredictionRun
+from core.cashflow.run import PredictionRun
 from core.store import Snapshot, Store
 from core.writer.health import stage_threshold
 

@@ -14,7 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from core.cashflow.models import PredictionOptions
-from core.cashflow.service import CashflowPredictionService, PredictionRun
+from core.cashflow.run import PredictionRun
+from core.cashflow.service import CashflowPredictionService
 from core.config import get_settings
 from core.export import KINDS, MIME_TYPES, table_bytes
 from core.formatting import age_in_days, plain_markdown

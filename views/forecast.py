@@ -20,7 +20,9 @@ from streamlit.delta_generator import DeltaGenerator
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.columns import day_array
 from core.cashflow.models import AssumptionsReport, ForecastOptions, PredictionOptions
-from core.cashflow.service import CashflowPredictionService, PredictionRun, assumptions_report
+from core.cashflow.reports import assumptions_report
+from core.cashflow.run import PredictionRun
+from core.cashflow.service import CashflowPredictionService
 from core.charts import forecast_figure
 from core.config import get_settings
 from core.errors import DealcastError

@@ -31,7 +31,8 @@ from core.cashflow.backtest import BacktestResult, run_backtest
 from core.cashflow.convert import deal_predictions
 from core.cashflow.document import forecast_document
 from core.cashflow.models import PredictionOptions
-from core.cashflow.service import assumptions_report, get_cashflow_prediction_service
+from core.cashflow.reports import assumptions_report
+from core.cashflow.service import get_cashflow_prediction_service
 from core.config import get_settings
 from core.errors import InputError, NotFoundError
 from core.ingest import IngestResult, ingest_bytes

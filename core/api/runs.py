@@ -13,7 +13,8 @@ from collections import OrderedDict
 from concurrent.futures import Future
 
 from core.cashflow.models import PredictionOptions
-from core.cashflow.service import CashflowPredictionService, PredictionRun
+from core.cashflow.run import PredictionRun
+from core.cashflow.service import CashflowPredictionService
 
 #: Runs kept; each holds one snapshot's prediction frame (about 40 MB for 100k deals).
 MAX_RUNS = 8

@@ -37,7 +37,8 @@ from core.cashflow.models import (
     PredictionOptions,
 )
 from core.cashflow.rules import apply_overrides, predict_frame
-from core.cashflow.service import CashflowPredictionService, PredictionRun, get_cashflow_prediction_service
+from core.cashflow.run import PredictionRun
+from core.cashflow.service import CashflowPredictionService, get_cashflow_prediction_service
 
 __all__ = [
     "SEED_PROFILE",

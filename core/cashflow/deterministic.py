@@ -18,6 +18,7 @@ from core.cashflow.assumptions import SEED_PROFILE, Assumptions
 from core.cashflow.columns import Flag, flag_names
 from core.cashflow.convert import deal_predictions, deals_frame, flag_bits, warning_masks
 from core.cashflow.models import DealForPrediction, DealPrecheck, DealPrediction, StageEstimate
+from core.cashflow.refine import merge_refined
 
 
 class DeterministicRules:
@@ -89,8 +90,6 @@ class DeterministicRules:
                 "reasoning": [prediction.reasoning or f"{prediction.method} prediction"],
             }
         )
-        from core.cashflow.service import merge_refined  # the service's merge; it imports the engines
-
         merged = merge_refined(frame, refined, today, self.assumptions)
         return deal_predictions(merged, today, self.assumptions)[0]
 

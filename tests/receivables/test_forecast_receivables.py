@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.cashflow import CashflowPredictionService, ForecastOptions, PredictionOptions, PredictionRun
-from core.cashflow.service import build_result
+from core.cashflow.reports import build_result
 from core.errors import InputError
 from core.store import Store
 from tests.cashflow.helpers import deals, save

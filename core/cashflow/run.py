@@ -1,0 +1,60 @@
+"""A forecast run: the prediction frame of one snapshot (or explicit deals) and what produced it.
+
+The dashboard keeps a run and re-aggregates it on every slider move (``PredictionRun.aggregate``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from core.cashflow.aggregate import Aggregation, aggregate
+from core.cashflow.assumptions import Assumptions
+from core.cashflow.behaviour import BehaviourModel
+from core.cashflow.models import ForecastOptions
+from core.store import Store
+
+
+@dataclass(frozen=True)
+class PredictionRun:
+    """One forecast run: the prediction frame and what produced it."""
+
+    run_id: str
+    snapshot_id: int | None
+    as_of: dt.date
+    engine: str
+    assumptions: Assumptions
+    frame: pd.DataFrame
+    generated_at: dt.datetime
+    #: Run-level warnings from the engine or refiner (e.g. the LLM was off or failed).
+    warnings: tuple[str, ...] = ()
+    #: Open invoices as cash-in items (``receivables.predict_receivables``), when receivables were used.
+    receivables: pd.DataFrame | None = None
+    receivables_snapshot_id: int | None = None
+    #: The customers' payment behaviour learned from that snapshot's invoices paid by as-of.
+    behaviour: BehaviourModel | None = None
+    #: The store the snapshot's deals were read from without their text (``titled``).
+    text_store: Store | None = field(default=None, repr=False, compare=False)
+
+    def titled(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """``frame`` (rows of ``self.frame``, all of them by default) with its deals' titles.
+
+        A stored snapshot's run reads no titles (``CashflowPredictionService.run``); what
+        shows deals fetches the titles of the rows it shows. Explicit deals have theirs."""
+        frame = self.frame if frame is None else frame
+        if self.text_store is None or self.snapshot_id is None:
+            return frame
+        found = self.text_store.deal_texts(self.snapshot_id, frame["deal_id"], ("title",))
+        return frame.assign(title=found["title"].array)
+
+    def aggregate(self, forecast: ForecastOptions | None = None) -> Aggregation:
+        """Periods, totals and exclusions of this run under the dashboard's filters."""
+        return aggregate(
+            self.frame,
+            as_of=self.as_of,
+            receivables=self.receivables,
+            **(forecast or ForecastOptions()).model_dump(),
+        )
+

@@ -70,6 +70,15 @@ def test_cli_refuses_a_bad_db_with_one_line_and_exit_2_leaving_the_file_alone(tm
     assert not (tmp_path / "missing").exists() and not (tmp_path / "new.csv").exists()
 
 
+def test_serve_refuses_a_bad_db_with_one_line_and_exit_2_before_listening(tmp_path, monkeypatch, capsys):
+    served = []
+    monkeypatch.setattr("core.api.server.serve", lambda *args, **kwargs: served.append(args))
+    for database, reason in bad_databases(tmp_path):
+        assert main(["serve", "--db", database]) == EXIT_BAD_INPUT, database
+        one_line_error(capsys, reason)
+    assert served == []
+
+
 def test_a_malformed_dealcast_db_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
     (tmp_path / "folder").mkdir()
     monkeypatch.setenv("DEALCAST_DB", str(tmp_path / "folder"))

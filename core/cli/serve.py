@@ -28,8 +28,12 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> None:
     from core.api.server import serve  # FastAPI and uvicorn load only for this command
+    from core.store import check_database
 
-    if args.db:
+    # Refuse a bad --db (or DEALCAST_DB) as every command does, before anything listens.
+    check_database(get_settings().db if args.db is None else args.db)
+
+    if args.db is not None:
         # The services read the process-wide settings: point them at this database.
         os.environ["DEALCAST_DB"] = args.db
         get_settings.cache_clear()

@@ -5,10 +5,15 @@ The dashboard signs people in with Streamlit's own OIDC login (``st.login``, con
 this module says whether that person gets in. It fails closed: with login on and neither
 ``DEALCAST_ALLOWED_EMAILS`` nor ``DEALCAST_ALLOWED_DOMAINS`` set, nobody does (a Google
 login alone would let in anyone with a Google account).
+
+It also names who did something, for the record kept with a snapshot (``uploaded_by``) and
+the log of a deletion (``deleted_by``): the signed-in email on the dashboard, and
+``cli:<OS account>`` for the command line (``command_line_user``).
 """
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 
 from core.config import Settings
@@ -45,3 +50,16 @@ def decide_access(
         return AccessDecision(True)
     return AccessDecision(False, f"{email} is not on this dashboard's allow-list. Ask its administrator "
                                  "to add you to DEALCAST_ALLOWED_EMAILS or DEALCAST_ALLOWED_DOMAINS.")
+
+
+def command_line_user() -> str:
+    """Who runs a command-line command, as recorded with what it uploads or deletes: ``cli:<OS account>``.
+
+    A command has no signed-in email, but it runs under an operating-system account, which an
+    auditor can trace (login records, sudo logs, the scheduler's job owner). The ``cli:`` prefix
+    says it is that account, not an identity a login provider checked. ``cli:unknown`` when the
+    account has no name (a container running as a bare uid)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli:unknown"

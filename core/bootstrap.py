@@ -31,9 +31,15 @@ def sample_files(sample_dir: Path = SAMPLE_DIR) -> list[Path]:
     return files
 
 
-def load_sample_data(store: Store, sample_dir: Path = SAMPLE_DIR) -> list[IngestResult]:
-    """Ingest every sample export; files already loaded are reported as duplicates."""
-    return [ingest_file(store, path, source="pipedrive", label="sample") for path in sample_files(sample_dir)]
+def load_sample_data(
+    store: Store, sample_dir: Path = SAMPLE_DIR, *, uploaded_by: str | None = None
+) -> list[IngestResult]:
+    """Ingest every sample export, recorded as loaded by ``uploaded_by``; files already
+    loaded are reported as duplicates."""
+    return [
+        ingest_file(store, path, source="pipedrive", label="sample", uploaded_by=uploaded_by)
+        for path in sample_files(sample_dir)
+    ]
 
 
 @dataclass(frozen=True)
@@ -44,14 +50,18 @@ class SampleLoad:
     invoices: IngestResult | None = None
 
 
-def ensure_sample_data(store: Store, sample_dir: Path = SAMPLE_DIR) -> SampleLoad:
+def ensure_sample_data(
+    store: Store, sample_dir: Path = SAMPLE_DIR, *, uploaded_by: str | None = None
+) -> SampleLoad:
     """Load the deal sample and the invoice list only when the database has no deal snapshots yet."""
     if store.list_snapshots():
         return SampleLoad()
-    deals = load_sample_data(store, sample_dir)
-    return SampleLoad(deals=deals, invoices=load_sample_invoices(store))
+    deals = load_sample_data(store, sample_dir, uploaded_by=uploaded_by)
+    return SampleLoad(deals=deals, invoices=load_sample_invoices(store, uploaded_by=uploaded_by))
 
 
-def load_sample_invoices(store: Store, path: Path = SAMPLE_INVOICES) -> IngestResult:
+def load_sample_invoices(
+    store: Store, path: Path = SAMPLE_INVOICES, *, uploaded_by: str | None = None
+) -> IngestResult:
     """Ingest the sample invoice list as an invoices snapshot (a duplicate when already loaded)."""
-    return ingest_invoice_file(store, path, source="invoice_list", label="sample")
+    return ingest_invoice_file(store, path, source="invoice_list", label="sample", uploaded_by=uploaded_by)

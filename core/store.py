@@ -472,13 +472,15 @@ class Store:
 
     def delete_snapshot(self, snapshot_id: int, *, deleted_by: str | None = None) -> None:
         """Remove a snapshot and everything stored with it, in one transaction, and log who
-        did (``deleted_by``: the signed-in email, None when nobody signed in)."""
+        did (``deleted_by``: the signed-in email, ``cli:<user>`` from the command line, None
+        when nobody signed in). The event is a warning, since data is gone: a command-line run
+        logs warnings and up, so its deletions are in its log too."""
         snapshot = self.get_snapshot(snapshot_id)
         with self.transaction() as cur:
             for table in self._tables_with_snapshot_id():
                 cur.execute(f"DELETE FROM {table} WHERE snapshot_id = ?", [snapshot_id])
             cur.execute("DELETE FROM snapshots WHERE id = ?", [snapshot_id])
-        _log.info("snapshot_deleted", snapshot_id=snapshot.id, kind=snapshot.kind,
+        _log.warning("snapshot_deleted", snapshot_id=snapshot.id, kind=snapshot.kind,
                   file_name=snapshot.file_name, uploaded_by=snapshot.uploaded_by, deleted_by=deleted_by)
 
     def _tables_with_snapshot_id(self) -> list[str]:

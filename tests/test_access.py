@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
+
 import pytest
 
-from core.access import decide_access
+from core.access import command_line_user, decide_access
 from core.config import Settings
 
 SETTINGS = Settings(allowed_emails="Ana@Finance.example, auditor@partner.example",
@@ -40,3 +42,16 @@ def test_empty_lists_let_nobody_in():
     decision = decide_access("ana@finance.example", Settings())
 
     assert not decision.allowed and "No one is allowed yet" in decision.reason
+
+
+def test_the_command_line_is_recorded_as_its_os_account(monkeypatch):
+    monkeypatch.setattr(getpass, "getuser", lambda: "ana")
+    assert command_line_user() == "cli:ana"
+
+
+def test_an_os_account_without_a_name_is_recorded_as_unknown(monkeypatch):
+    def nameless() -> str:
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr(getpass, "getuser", nameless)
+    assert command_line_user() == "cli:unknown"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from core.access import command_line_user
 from core.bootstrap import sample_files
 from core.cli import main
 from core.store import Store
@@ -15,8 +16,9 @@ def test_setup_loads_the_deal_sample_and_the_invoice_list_into_an_empty_database
     assert f"Loaded {len(sample_files())} sample deal snapshots" in out
     assert "an invoice list (" in out
     with Store(db_path) as store:
-        assert len(store.list_snapshots()) == len(sample_files())
-        assert len(store.list_snapshots(kind="invoices")) == 1
+        snapshots = store.list_snapshots() + store.list_snapshots(kind="invoices")
+    assert len(snapshots) == len(sample_files()) + 1
+    assert {s.uploaded_by for s in snapshots} == {command_line_user()}
 
 
 def test_setup_twice_loads_nothing_the_second_time(db_path, capsys):

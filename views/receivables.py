@@ -26,7 +26,8 @@ from core.errors import DealcastError
 from core.formatting import money_full, money_short, plain_markdown
 from core.ingest import IngestResult
 from core.receivables import INVOICE_PRESET_NAMES, KIND, aging, ingest_invoice_bytes
-from core.store import Store
+from core.store import Snapshot, Store
+from views._access import signed_in_email
 from views._common import EMPTY_CELL, app_store, cashflow_service, download_buttons, ingest_counts, sidebar
 
 SOURCES = ("auto", *INVOICE_PRESET_NAMES)
@@ -119,7 +120,8 @@ def upload_section(store: Store) -> None:
     try:
         with st.status("Saving the invoice list…", expanded=True) as status:
             result = ingest_invoice_bytes(store, data, uploaded.name, source=source,
-                                          rates=upload_rates(store, get_settings().base_currency))
+                                          rates=upload_rates(store, get_settings().base_currency),
+                                          uploaded_by=signed_in_email())
             status.update(label=f"Saved invoice snapshot {result.snapshot_id}", state="complete")
     except DealcastError as exc:
         st.error(plain_markdown(exc))
@@ -135,7 +137,7 @@ def empty_state(store: Store) -> None:
     if st.button("Load sample invoices", type="primary", key="load_sample_invoices"):
         try:
             with st.spinner("Loading the sample invoices…"):
-                result = load_sample_invoices(store)
+                result = load_sample_invoices(store, uploaded_by=signed_in_email())
         except DealcastError as exc:
             st.error(plain_markdown(exc))
             return
@@ -145,9 +147,14 @@ def empty_state(store: Store) -> None:
         st.rerun()
 
 
+def snapshot_label(snapshot: Snapshot) -> str:
+    by = f" · by {snapshot.uploaded_by}" if snapshot.uploaded_by else ""
+    return f"#{snapshot.id} · as of {snapshot.as_of} · {snapshot.file_name}{by}"
+
+
 def snapshot_picker(store: Store) -> int:
     snapshots = store.list_snapshots(kind=KIND)
-    labels = {s.id: f"#{s.id} · as of {s.as_of} · {s.file_name}" for s in reversed(snapshots)}
+    labels = {s.id: snapshot_label(s) for s in reversed(snapshots)}
     if st.session_state.get(PICKER_KEY) not in labels:
         st.session_state[PICKER_KEY] = snapshots[-1].id
     return st.selectbox("Invoice snapshot", list(labels), format_func=labels.get, key=PICKER_KEY)

@@ -174,7 +174,7 @@ if not store.list_snapshots():
     st.info("No data yet. Upload an export below, or start with the bundled sample.")
     if st.button("Load sample data", type="primary", key="load_sample"):
         with st.spinner("Loading the sample exports…"):
-            results = load_sample_data(store)
+            results = load_sample_data(store, uploaded_by=signed_in_email())
         rows = sum(r.rows_loaded for r in results)
         # Rerun so the sidebar and every widget see the new snapshots; the message survives it.
         st.session_state[FLASH_KEY] = f"Loaded {len(results)} sample snapshots ({rows:,} deal rows)."

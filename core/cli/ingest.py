@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from core.access import command_line_user
 from core.cashflow.assumptions import upload_rates
 from core.cli._shared import open_store, print_json
 from core.config import get_settings
@@ -87,7 +88,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         result = ingest_file(
             store, args.file, source=args.source, as_of=args.as_of, mapping=mapping or None, label=args.label,
-            rates=upload_rates(store, get_settings().base_currency),
+            rates=upload_rates(store, get_settings().base_currency), uploaded_by=command_line_user(),
         )
     if args.json:
         print_json(result_json(result))

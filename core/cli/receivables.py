@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from core.access import command_line_user
 from core.cashflow.assumptions import load_assumptions
 from core.cashflow.behaviour import MIN_CUSTOMER_SAMPLES, learn_behaviour
 from core.cashflow.payment_backtest import backtest_payments
@@ -199,7 +200,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     mapping = parse_map_options(args.mapping)
     with open_store(args) as store:
         result = ingest_invoice_file(
-            store, args.file, source=args.source, as_of=args.as_of, mapping=mapping or None, label=args.label
+            store, args.file, source=args.source, as_of=args.as_of, mapping=mapping or None, label=args.label,
+            uploaded_by=command_line_user(),
         )
     if args.json:
         print_json(result_json(result))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from core.access import command_line_user
 from core.bootstrap import ensure_sample_data
 from core.cli._shared import open_store, print_json
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def run_setup(args: argparse.Namespace) -> None:
     with open_store(args) as store:
-        loaded = ensure_sample_data(store)
+        loaded = ensure_sample_data(store, uploaded_by=command_line_user())
         snapshots = store.list_snapshots()
         database = store.database
     if args.json:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.access import command_line_user
 from core.cli._shared import after_action, open_store, print_json
 from core.errors import InputError
 
@@ -129,7 +130,7 @@ def run_delete(args: argparse.Namespace) -> int:
         raise InputError(f"refusing to delete snapshot {args.snapshot_id} without --yes.")
     with open_store(args) as store:
         snapshot = store.get_snapshot(args.snapshot_id)
-        store.delete_snapshot(snapshot.id)
+        store.delete_snapshot(snapshot.id, deleted_by=command_line_user())
     if args.json:
         print_json({"deleted": snapshot.id})
     else:

@@ -226,7 +226,8 @@ def ingest_bytes(
     ``duplicate_of``. ``as_of`` defaults to the newest update/created date in the file,
     else today. A ``mapping`` given here is remembered for files with the same headers.
     ``path`` may name a file holding exactly ``data`` (``ingest_file`` passes it) so it
-    is read in place. ``uploaded_by`` (the signed-in email) is stored with the snapshot.
+    is read in place. ``uploaded_by`` (the signed-in email, or ``cli:<user>``) is stored with the
+    snapshot.
     Raises an IngestError subclass when the file cannot be read.
     """
     as_of_date = _as_date(as_of) if as_of is not None else None

@@ -91,10 +91,12 @@ def ingest_invoice_bytes(
     date_order: str | None = None,
     max_bytes: int | None = None,
     path: str | Path | None = None,
+    uploaded_by: str | None = None,
 ) -> IngestResult:
     """Parse an invoice list and save it as one ``invoices`` snapshot, atomically.
 
-    ``as_of`` defaults to the newest invoice or paid date in the file. Raises an
+    ``as_of`` defaults to the newest invoice or paid date in the file. ``uploaded_by`` (the
+    signed-in email, or ``cli:<user>``) is stored with the snapshot. Raises an
     IngestError subclass when the file cannot be read at all (nothing is written).
     """
     as_of_date = _as_date(as_of) if as_of is not None else None
@@ -128,6 +130,7 @@ def ingest_invoice_bytes(
             detection=parse.detection,
             warnings=warnings,
             label=label,
+            uploaded_by=uploaded_by,
         )
         return save_upload(
             store,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from core.access import command_line_user
 from core.cli import main
 from tests.ingest.exports import pipedrive_csv, pipedrive_row, to_csv
 
@@ -163,3 +168,21 @@ def test_snapshots_options_work_before_or_after_the_action(capsys, export, db_pa
     _, after, _ = run(capsys, "snapshots", "list", "--db", db_path, "--json")
 
     assert [s["id"] for s in json.loads(before)] == [s["id"] for s in json.loads(after)] == [1]
+
+
+def test_a_command_line_ingest_and_deletion_record_the_os_account(capsys, export, db_path):
+    run(capsys, "ingest", str(export), "--db", db_path)
+    _, listing, _ = run(capsys, "snapshots", "list", "--json", "--db", db_path)
+    assert [s["uploaded_by"] for s in json.loads(listing)] == [command_line_user()]
+
+    # A real command line run: the deletion must reach its log (it logs warnings and up).
+    deleted = subprocess.run(
+        [sys.executable, "-m", "core", "snapshots", "delete", "1", "--yes", "--db", db_path],
+        cwd=Path(__file__).resolve().parents[2], env={**os.environ, "DEALCAST_LOG_FORMAT": "json"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert deleted.returncode == 0, deleted.stderr
+    (event,) = [json.loads(line) for line in deleted.stderr.splitlines()]
+    assert event["event"] == "snapshot_deleted"
+    assert (event["snapshot_id"], event["file_name"], event["uploaded_by"], event["deleted_by"]) == (
+        1, "deals.csv", command_line_user(), command_line_user())

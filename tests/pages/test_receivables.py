@@ -21,6 +21,8 @@ SMALL_CSV = (
     b"00042,Acme Ltd,2026-02-02,2026-03-04,2500.00,SAR,\n"
     b"00043,Beta Co,2026-02-09,2026-03-11,not a number,SAR,\n"
 )
+#: ``st.user`` of someone signed in (AppTest's ``user``), as the login gate leaves it.
+SIGNED_IN = {"is_logged_in": True, "email": "ana@finance.example"}
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -36,11 +38,13 @@ def test_receivables_page_without_invoices_offers_the_sample_and_loads_it(sample
     at = open_page("receivables")
     assert "No invoice list loaded yet" in " ".join(i.value for i in at.info)
 
+    at.user = SIGNED_IN
     at.button(key="load_sample_invoices").click().run()
 
     assert not at.exception and not at.error
     snapshots = sample_store.list_snapshots(kind=KIND)
     assert len(snapshots) == 1
+    assert snapshots[0].uploaded_by == "ana@finance.example"
     assert at.selectbox(key="invoice_snapshot").value == snapshots[0].id
     assert "Loaded the sample invoice list" in " ".join(s.value for s in at.success)
 
@@ -108,6 +112,7 @@ def test_receivables_collections_switch_between_weeks_and_months(sample_store, o
 
 def test_receivables_upload_saves_one_invoice_snapshot_with_exact_counts(empty_store, open_page):
     at = open_page("receivables")
+    at.user = SIGNED_IN
     at.file_uploader(key="invoice_upload").upload("ar.csv", SMALL_CSV, "text/csv")
     at.run()
     at.button(key="save_invoices").click().run()
@@ -117,6 +122,9 @@ def test_receivables_upload_saves_one_invoice_snapshot_with_exact_counts(empty_s
     assert len(snapshots) == 1
     saved = snapshots[0]
     assert (saved.rows_read, saved.rows_loaded, saved.rows_rejected) == (3, 2, 1)
+    assert saved.uploaded_by == "ana@finance.example"
+    assert [label.split(" · ", 2)[2] for label in at.selectbox(key="invoice_snapshot").options] == [
+        "ar.csv · by ana@finance.example"]
     assert load_invoices(empty_store, saved.id)["invoice_id"].tolist() == ["00041", "00042"]
     shown = metrics(at)
     assert (shown["Rows read"], shown["Invoices loaded"], shown["Rows rejected"]) == ("3", "2", "1")

@@ -24,9 +24,11 @@ def metric(at, label: str) -> str:
 def test_newcomer_loads_the_sample_with_one_click(empty_store, open_page):
     at = open_page("upload")
     assert any("No data yet" in i.value for i in at.info)
+    at.user = {"is_logged_in": True, "email": "ana@finance.example"}
     at.button(key="load_sample").click().run()
     snapshots = empty_store.list_snapshots()
     assert len(snapshots) == len(sample_files())
+    assert {s.uploaded_by for s in snapshots} == {"ana@finance.example"}
     assert any(f"Loaded {len(snapshots)} sample snapshots" in s.value for s in at.success)
     assert at.sidebar.selectbox(key="snapshot_id").value == snapshots[-1].id
     assert not [b for b in at.button if b.key == "load_sample"]

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from core.access import command_line_user
 from core.bootstrap import SAMPLE_INVOICES
 from core.cli import EXIT_BAD_INPUT, main
 from core.cli.ingest import RESULT_KEYS
@@ -42,6 +43,8 @@ def test_ingest_json_has_the_deal_ingest_fields(db_path, tmp_path, capsys):
     assert list(out) == list(RESULT_KEYS)
     assert (out["rows_read"], out["rows_loaded"], out["rows_rejected"]) == (603, 601, 2)
     assert out["as_of"] == "2026-10-26" and len(out["rejects"]) == 2
+    with Store(db_path) as store:
+        assert store.get_snapshot(out["snapshot_id"]).uploaded_by == command_line_user()
 
 
 def test_list_shows_each_invoice_snapshot_with_its_open_invoices(db, capsys):

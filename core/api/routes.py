@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile, status
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from core.api.models import (
@@ -29,7 +29,6 @@ from core.api.models import (
 from core.cashflow.assumptions import upload_rates
 from core.cashflow.backtest import BacktestResult, run_backtest
 from core.cashflow.convert import deal_predictions
-from core.cashflow.document import forecast_document
 from core.cashflow.models import PredictionOptions
 from core.cashflow.reports import assumptions_report
 from core.cashflow.service import get_cashflow_prediction_service
@@ -104,17 +103,14 @@ def predict(body: PredictRequest, request: Request) -> JSONResponse:
         receivables=None if body.receivables == "none" else body.receivables,
         **policy,
     )
-    run = request.app.state.runs.get(get_cashflow_prediction_service(), body.snapshot, options)
-    document = forecast_document(run, body.forecast, include_deals=body.include_deals)
-    # Built from plain values already checked by the service; validating 100k deal models
-    # again would cost more than the forecast.
-    return JSONResponse(json.loads(json.dumps(document, default=_plain)))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    # The answer is built once per run and forecast options (then kept as JSON bytes) from plain
+    # values the service has checked: validating 100k deal models again would cost more than
+    # the forecast.
+    service = get_cashflow_prediction_service()
+    document = request.app.state.runs.document(
+        service, body.snapshot, options, body.forecast, include_deals=body.include_deals
+    )
+    return Response(document, media_type="application/json")
 
 
 @api.get("/cashflow/explain", response_model=ExplainResponse, tags=["cashflow"], dependencies=[UnitOfWork])

@@ -92,14 +92,7 @@ class Receivables:
         return ids[ids != ""].unique()
 
 
-def resolve_receivables(
-    store: Store,
-    ref: int | str | None,
-    as_of: dt.date,
-    *,
-    default_terms: int,
-    min_samples: int,
-) -> Receivables | None:
+def receivables_snapshot(store: Store, ref: int | str | None, as_of: dt.date) -> Snapshot | None:
     """The invoices snapshot a forecast as of ``as_of`` uses (None: none asked for, or none yet).
 
     ``latest`` is the newest invoices snapshot dated ``as_of`` or earlier; an explicit id dated
@@ -108,16 +101,29 @@ def resolve_receivables(
         return None
     if isinstance(ref, str) and ref.strip().lower() == "latest":
         known = [s for s in store.list_snapshots(kind=KIND) if s.as_of <= as_of]
-        if not known:
-            return None
-        snapshot = known[-1]
-    else:
-        snapshot = store.resolve_snapshot(ref, kind=KIND)
-        if snapshot.as_of > as_of:
-            raise InputError(
-                f"Receivables snapshot {snapshot.id} is as of {snapshot.as_of}, after the forecast's as-of "
-                f"date {as_of}: its payments were not known then. Pick one as of {as_of} or earlier."
-            )
+        return known[-1] if known else None
+    snapshot = store.resolve_snapshot(ref, kind=KIND)
+    if snapshot.as_of > as_of:
+        raise InputError(
+            f"Receivables snapshot {snapshot.id} is as of {snapshot.as_of}, after the forecast's as-of "
+            f"date {as_of}: its payments were not known then. Pick one as of {as_of} or earlier."
+        )
+    return snapshot
+
+
+def resolve_receivables(
+    store: Store,
+    ref: int | str | None,
+    as_of: dt.date,
+    *,
+    default_terms: int,
+    min_samples: int,
+) -> Receivables | None:
+    """The receivables a forecast as of ``as_of`` uses (None: none asked for, or none yet):
+    the invoices of ``receivables_snapshot``, and the payment behaviour learned from them."""
+    snapshot = receivables_snapshot(store, ref, as_of)
+    if snapshot is None:
+        return None
     invoices = load_invoices(store, snapshot.id)
     behaviour = learn_behaviour(invoices, as_of, min_samples=min_samples, default_terms=default_terms)
     return Receivables(snapshot=snapshot, as_of=as_of, invoices=invoices, behaviour=behaviour)

@@ -10,6 +10,8 @@ import pytest
 
 from core import cli
 from core.cli import EXIT_BAD_INPUT, build_parser, common_options, main
+from core.store import Store
+from tests.cashflow.helpers import AS_OF, deals, save
 
 
 def subcommand_parsers(parser: argparse.ArgumentParser, prefix: str = ""):
@@ -83,13 +85,54 @@ def test_a_command_of_a_module_with_several_parses_alone():
     assert args.command == "backtest" and args.from_snapshot == "1"
 
 
-def test_a_forecast_without_the_llm_loads_no_prompt_templates(db_path):
-    """The LLM path's packages (Jinja2 templates) load only when it runs."""
+#: What a rules forecast without the LLM has no use for: the LLM path's templates, the other
+#: engines and the backtest, the file readers of the ingest, Excel and charts, and metrics and
+#: traces when nothing turns them on.
+NOT_FOR_A_RULES_FORECAST = (
+    "jinja2",
+    "core.prompts",
+    "core.llm",
+    "core.cashflow.learned",
+    "core.cashflow.auto",
+    "core.cashflow.naive",
+    "core.cashflow.backtest",
+    "core.cashflow.llm_refiner",
+    "core.ingest",
+    "core.receivables.ingest",
+    "openpyxl",
+    "plotly",
+    "prometheus_client",
+    "opentelemetry",
+)
+
+
+def test_a_rules_forecast_imports_only_what_it_uses(db_path):
+    """``python -m core forecast`` in a new process, as a user runs it, on a stored snapshot."""
+    with Store(db_path) as store:
+        save(store, deals({"deal_id": "1", "stage": "Approved"}), AS_OF)
     script = (
-        "import sys\n"
-        "from core.cli import main\n"
-        f"main(['forecast', '--db', {db_path!r}])\n"
-        "print(','.join(sorted({'jinja2', 'core.prompts'} & set(sys.modules))))\n"
+        "import runpy, sys\n"
+        f"sys.argv = ['core', 'forecast', '--db', {db_path!r}]\n"
+        "try:\n"
+        "    runpy.run_module('core', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        f"loaded = {{name.split('.')[0] if name.split('.')[0] != 'core' else name for name in sys.modules}}\n"
+        f"print(','.join(sorted(set({NOT_FOR_A_RULES_FORECAST!r}) & loaded)), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "", done.stdout
+    assert "Forecast of snapshot" in done.stdout
+    assert done.stderr.strip().splitlines()[-1:] in ([], [""]), done.stderr
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(db_path):
+    """``python -m core forecast | head -1``: the command stops quietly when nobody reads on."""
+    with Store(db_path) as store:
+        save(store, deals({"deal_id": "1", "stage": "Approved"}), AS_OF)
+    command = [sys.executable, "-m", "core", "forecast", "--db", db_path]
+    reader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # before the command writes its first line
+    error = reader.stderr.read().decode()
+    reader.stderr.close()
+    assert reader.wait() == 1
+    assert error == ""

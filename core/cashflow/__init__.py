@@ -8,71 +8,57 @@
 
 Engines and refiners are found through ``register_engine`` / ``register_refiner``; the
 LLM path registers its refiner as ``"llm"``.
+
+The names are imported from their modules on first use (``__getattr__``), so a rules
+forecast loads neither the learned engine nor the backtest. ``aggregate`` is the exception:
+the function shares its module's name, and importing the module ``core.cashflow.aggregate``
+would otherwise leave the module where the function belongs.
 """
 
-from core.cashflow.aggregate import Aggregation, aggregate
-from core.cashflow.assumptions import SEED_PROFILE, Assumptions, load_assumptions, save_assumptions
-from core.cashflow.backtest import BacktestDetail, BacktestResult, backtest_detail, run_backtest
-from core.cashflow.deterministic import DeterministicRules
-from core.cashflow.engines import (
-    EngineContext,
-    LLMPathUnavailableError,
-    engine_names,
-    get_refiner,
-    register_engine,
-    register_refiner,
-)
-from core.cashflow.models import (
-    AssumptionsReport,
-    CashflowBucket,
-    CashflowPredictionInput,
-    CashflowPredictionResult,
-    DealForPrediction,
-    DealPrediction,
-    ForecastOptions,
-    ForecastPeriod,
-    ForecastTable,
-    ForecastTotals,
-    PredictionMetadata,
-    PredictionOptions,
-)
-from core.cashflow.rules import apply_overrides, predict_frame
-from core.cashflow.run import PredictionRun
-from core.cashflow.service import CashflowPredictionService, get_cashflow_prediction_service
+from __future__ import annotations
 
-__all__ = [
-    "SEED_PROFILE",
-    "Aggregation",
-    "Assumptions",
-    "AssumptionsReport",
-    "BacktestDetail",
-    "BacktestResult",
-    "CashflowBucket",
-    "CashflowPredictionInput",
-    "CashflowPredictionResult",
-    "CashflowPredictionService",
-    "DealForPrediction",
-    "DealPrediction",
-    "DeterministicRules",
-    "EngineContext",
-    "ForecastOptions",
-    "ForecastPeriod",
-    "ForecastTable",
-    "ForecastTotals",
-    "LLMPathUnavailableError",
-    "PredictionMetadata",
-    "PredictionOptions",
-    "PredictionRun",
-    "aggregate",
-    "apply_overrides",
-    "backtest_detail",
-    "engine_names",
-    "get_cashflow_prediction_service",
-    "get_refiner",
-    "load_assumptions",
-    "predict_frame",
-    "register_engine",
-    "register_refiner",
-    "run_backtest",
-    "save_assumptions",
-]
+from core.cashflow.aggregate import Aggregation as Aggregation
+from core.cashflow.aggregate import aggregate as aggregate
+from core.lazy import lazy_exports
+
+#: Public name -> the module of this package that defines it (imported on first use).
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("SEED_PROFILE", "Assumptions", "load_assumptions", "save_assumptions"), "assumptions"),
+    **dict.fromkeys(("BacktestDetail", "BacktestResult", "backtest_detail", "run_backtest"), "backtest"),
+    "DeterministicRules": "deterministic",
+    **dict.fromkeys(
+        (
+            "EngineContext",
+            "LLMPathUnavailableError",
+            "engine_names",
+            "get_refiner",
+            "register_engine",
+            "register_refiner",
+        ),
+        "engines",
+    ),
+    **dict.fromkeys(
+        (
+            "AssumptionsReport",
+            "CashflowBucket",
+            "CashflowPredictionInput",
+            "CashflowPredictionResult",
+            "DealForPrediction",
+            "DealPrediction",
+            "ForecastOptions",
+            "ForecastPeriod",
+            "ForecastTable",
+            "ForecastTotals",
+            "PredictionMetadata",
+            "PredictionOptions",
+        ),
+        "models",
+    ),
+    **dict.fromkeys(("apply_overrides", "predict_frame"), "rules"),
+    "PredictionRun": "run",
+    **dict.fromkeys(("CashflowPredictionService", "get_cashflow_prediction_service"), "service"),
+}
+
+__all__ = sorted({"Aggregation", "aggregate", *_EXPORTS})
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,11 +6,15 @@ LLM path: unknown stages, stuck deals, or all) and returns better estimates for 
 them; the service merges those and runs the shared ``apply_overrides`` on them, so every
 engine's output obeys the same rules. The LLM package registers its refiner under
 ``"llm"`` with ``register_refiner``; nothing here needs to change for it.
+
+The built-in engines and the LLM refiner live in modules of their own (``BUILT_IN``), imported
+the first time their name is looked up: a rules forecast loads none of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -83,6 +87,15 @@ class RulesEngine:
 _engines: dict[str, ForecastEngine] = {}
 _refiners: dict[str, Refiner] = {}
 
+#: Built-in engine and refiner names -> the module that registers them when imported. A test
+#: checks the table against what the modules register.
+BUILT_IN_ENGINES: dict[str, str] = {
+    "learned": "core.cashflow.learned",
+    "naive": "core.cashflow.naive",
+    "auto": "core.cashflow.auto",
+}
+BUILT_IN_REFINERS: dict[str, str] = {"llm": "core.cashflow.llm_refiner"}
+
 
 def register_engine(name: str, engine: ForecastEngine) -> None:
     """Make ``engine`` available as ``--engine NAME`` and ``PredictionOptions(engine=NAME)``."""
@@ -92,14 +105,16 @@ def register_engine(name: str, engine: ForecastEngine) -> None:
 def get_engine(name: str) -> ForecastEngine:
     from core.errors import InputError
 
+    if name in BUILT_IN_ENGINES:
+        importlib.import_module(BUILT_IN_ENGINES[name])  # registers it, once
     try:
         return _engines[name]
     except KeyError:
-        raise InputError(f"Unknown engine {name!r}; choose one of {', '.join(sorted(_engines))}.") from None
+        raise InputError(f"Unknown engine {name!r}; choose one of {', '.join(engine_names())}.") from None
 
 
 def engine_names() -> list[str]:
-    return sorted(_engines)
+    return sorted({*_engines, *BUILT_IN_ENGINES})
 
 
 def register_refiner(name: str, refiner: Refiner | None) -> None:
@@ -111,6 +126,10 @@ def register_refiner(name: str, refiner: Refiner | None) -> None:
 
 
 def get_refiner(name: str) -> Refiner | None:
+    """The refiner registered as ``name``; a built-in one's module is imported (once) first, so a
+    refiner removed with ``register_refiner(name, None)`` stays removed."""
+    if name in BUILT_IN_REFINERS:
+        importlib.import_module(BUILT_IN_REFINERS[name])
     return _refiners.get(name)
 
 

@@ -20,11 +20,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-# Importing these registers the "learned", "naive" and "auto" engines and the "llm" refiner.
-from core.cashflow import auto as _auto  # noqa: F401
-from core.cashflow import learned as _learned  # noqa: F401
-from core.cashflow import llm_refiner as _llm_refiner  # noqa: F401
-from core.cashflow import naive as _naive  # noqa: F401
 from core.cashflow.assumptions import Assumptions, load_assumptions
 from core.cashflow.columns import DATE_OUTPUT_COLUMNS, date_array
 from core.cashflow.convert import deal_predictions, deals_frame, predictions_frame

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -87,6 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser([command] if command in COMMANDS else []).parse_args(argv)
     try:
         status = args.func(args)
+        sys.stdout.flush()  # here, so a reader that went away is caught below, not at exit
+    except BrokenPipeError:
+        # The reader closed the pipe (``... | head``): nobody is left to tell. Point stdout at
+        # devnull so Python's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except (InputError, NotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cashflow import AssumptionsReport, ForecastOptions, PredictionOptions, run_backtest
 from core.cashflow.aggregate import scope_warnings
 from core.cashflow.convert import DEAL_FIELDS, run_warnings
 from core.cashflow.document import forecast_document, period_rows
 from core.cashflow.engines import engine_names
+from core.cashflow.models import AssumptionsReport, ForecastOptions, PredictionOptions
 from core.cashflow.receivables import receivables_line
 from core.cashflow.service import CashflowPredictionService
 from core.cli._shared import open_store, print_json
@@ -239,6 +239,8 @@ BACKTEST_LINES = (
 
 
 def run_backtest_command(args: argparse.Namespace) -> int | None:
+    from core.cashflow.backtest import run_backtest  # the backtest's own engines: loaded to run it
+
     with open_store(args) as store:
         result = run_backtest(store, args.from_snapshot, args.to_snapshot, engine=args.engine)
     if args.json:

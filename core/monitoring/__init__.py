@@ -7,6 +7,10 @@ client's plain and streamed calls), and the API's request middleware (``observe_
 ``configure_process`` is called once at each process's start (``python -m core``, the
 dashboard) to set up logs, traces and, for the dashboard, the metrics port.
 
+What is off costs no import: OpenTelemetry is loaded only when tracing is on, and Prometheus
+only where metrics are recorded, which is everywhere but a command-line run (nothing serves
+its metrics; they would die with the process).
+
 Modules: metrics (the Prometheus metrics), tracing (OpenTelemetry set-up), logs (structlog).
 """
 
@@ -17,53 +21,81 @@ import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
-from typing import Any
-
-from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from typing import TYPE_CHECKING, Any
 
 from core.config import Settings
-from core.monitoring import metrics
 from core.monitoring.logs import configure_logging, get_logger
-from core.monitoring.tracing import configure_tracing, tracer
+from core.monitoring.tracing import configure_tracing, tracer, tracing_on
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 _log = get_logger("core.monitoring")
 _configured = False
+_record_metrics = True  # False in a command-line run (configure_process)
 
 
 def configure_process(
     service: str, settings: Settings, *, level: int = logging.INFO, serve_metrics: bool = False
 ) -> None:
     """Logs, traces and (``serve_metrics``) the Prometheus port, once per process."""
-    global _configured
+    global _configured, _record_metrics
     if _configured:
         return
     _configured = True
+    _record_metrics = service != "cli"
     configure_logging(settings.log_format, level=level)
     configure_tracing(f"dealcast-{service}")
     if serve_metrics and settings.metrics_port:
+        from core.monitoring import metrics
+
         metrics.serve_metrics(settings.metrics_port)
 
 
+def _metrics():
+    """The Prometheus metrics module where metrics are recorded, else None."""
+    if not _record_metrics:
+        return None
+    from core.monitoring import metrics
+
+    return metrics
+
+
 @contextlib.contextmanager
-def _unit(name: str, attributes: dict[str, Any]) -> Iterator[tuple[Span, dict[str, Any]]]:
-    """A span named ``name`` and a dict of fields for the one log event, with duration and outcome."""
+def _span(name: str, attributes: dict[str, Any]) -> Iterator[Span | None]:
+    """A current span named ``name`` when tracing is on, else None."""
+    if not tracing_on():
+        yield None
+        return
+    with tracer().start_as_current_span(name, attributes=attributes) as span:
+        yield span
+
+
+@contextlib.contextmanager
+def _unit(name: str, attributes: dict[str, Any]) -> Iterator[tuple[Span | None, dict[str, Any]]]:
+    """A span named ``name`` (None with tracing off) and a dict of fields for the one log event,
+    with duration and outcome."""
     fields: dict[str, Any] = dict(attributes)
     started = time.perf_counter()
-    with tracer().start_as_current_span(name, attributes=attributes) as span:
+    with _span(name, attributes) as span:
         try:
             yield span, fields
         except BaseException as exc:
             fields["outcome"] = "failure"
             fields["error_type"] = type(exc).__name__
-            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            if span is not None:
+                from opentelemetry.trace import Status, StatusCode
+
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             raise
         else:
             fields.setdefault("outcome", "success")
         finally:
             fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            plain = {f"dealcast.{k}": v for k, v in fields.items() if isinstance(v, str | int | float)}
-            span.set_attributes(plain)
+            if span is not None:
+                span.set_attributes(
+                    {f"dealcast.{k}": v for k, v in fields.items() if isinstance(v, str | int | float)}
+                )
             (_log.info if fields["outcome"] == "success" else _log.warning)(name, **fields)
 
 
@@ -81,8 +113,9 @@ def observed_forecast(run_deals: Callable[..., Any]) -> Callable[..., Any]:
             with _unit("forecast", attributes) as (_, fields):
                 return run_deals(self, deals, as_of, options, **kwargs)
         finally:
-            metrics.FORECAST_RUNS.labels(engine, fields["outcome"]).inc()
-            metrics.FORECAST_DURATION.labels(engine).observe(fields["duration_ms"] / 1000)
+            if (metrics := _metrics()) is not None:
+                metrics.FORECAST_RUNS.labels(engine, fields["outcome"]).inc()
+                metrics.FORECAST_DURATION.labels(engine).observe(fields["duration_ms"] / 1000)
 
     return wrapper
 
@@ -100,9 +133,11 @@ def observed_ingest(kind: str) -> Callable[[Callable[..., Any]], Callable[..., A
                 if result.duplicate_of is None:
                     fields.update(rows_read=result.rows_read, rows_loaded=result.rows_loaded,
                                   rows_rejected=result.rows_rejected)
+            if (metrics := _metrics()) is not None:
+                if result.duplicate_of is None:
                     for fate in ("read", "loaded", "rejected"):
                         metrics.INGEST_ROWS.labels(kind, fate).inc(getattr(result, f"rows_{fate}"))
-            metrics.INGEST_DURATION.labels(kind).observe(fields["duration_ms"] / 1000)
+                metrics.INGEST_DURATION.labels(kind).observe(fields["duration_ms"] / 1000)
             return result
 
         return wrapper
@@ -123,7 +158,8 @@ def observed_llm_call(run: Callable[..., Any]) -> Callable[..., Any]:
             with tracer().start_as_current_span(_LLM_SPAN, attributes=_llm_attributes(call)):
                 return await run(self, call, *args, **kwargs)
         finally:
-            metrics.set_circuit_state(self.circuit_state)
+            if (metrics := _metrics()) is not None:
+                metrics.set_circuit_state(self.circuit_state)
 
     return wrapper
 
@@ -138,6 +174,8 @@ def observed_llm_stream(stream: Callable[..., AsyncGenerator[str, None]]) -> Cal
 
     @functools.wraps(stream)
     async def wrapper(self, call, *args, **kwargs):
+        from opentelemetry import trace
+
         span = tracer().start_span(_LLM_SPAN, attributes=_llm_attributes(call))
         chunks = stream(self, call, *args, **kwargs)
         try:
@@ -151,7 +189,8 @@ def observed_llm_stream(stream: Callable[..., AsyncGenerator[str, None]]) -> Cal
         finally:
             with trace.use_span(span, end_on_exit=True):
                 await chunks.aclose()
-            metrics.set_circuit_state(self.circuit_state)
+            if (metrics := _metrics()) is not None:
+                metrics.set_circuit_state(self.circuit_state)
 
     return wrapper
 
@@ -169,14 +208,20 @@ def _llm_attributes(call: Any) -> dict[str, str]:
 def llm_call_recorded(record: Any) -> None:
     """Count one recorded LLM call (a ``CallRecord``) and put its numbers on the current span.
     The event itself is the client's "LLM request completed/failed" log line."""
-    prompt = record.prompt_id or "(none)"
-    metrics.LLM_REQUESTS.labels(record.model, prompt, record.status).inc()
-    metrics.LLM_TOKENS.labels(record.model, "prompt").inc(record.prompt_tokens or 0)
-    metrics.LLM_TOKENS.labels(record.model, "completion").inc(record.completion_tokens or 0)
-    metrics.LLM_COST.labels(record.model).inc(record.cost_usd or 0.0)
-    metrics.LLM_LATENCY.labels(record.model).observe((record.latency_ms or 0.0) / 1000)
-    if record.cache_hit:
-        metrics.LLM_CACHE_HITS.labels(record.model).inc()
+    if (metrics := _metrics()) is not None:
+        prompt = record.prompt_id or "(none)"
+        metrics.LLM_REQUESTS.labels(record.model, prompt, record.status).inc()
+        metrics.LLM_TOKENS.labels(record.model, "prompt").inc(record.prompt_tokens or 0)
+        metrics.LLM_TOKENS.labels(record.model, "completion").inc(record.completion_tokens or 0)
+        metrics.LLM_COST.labels(record.model).inc(record.cost_usd or 0.0)
+        metrics.LLM_LATENCY.labels(record.model).observe((record.latency_ms or 0.0) / 1000)
+        if record.cache_hit:
+            metrics.LLM_CACHE_HITS.labels(record.model).inc()
+    if not tracing_on():
+        return
+    from opentelemetry import trace
+    from opentelemetry.trace import Status, StatusCode
+
     span = trace.get_current_span()
     if span.is_recording() and getattr(span, "name", None) == _LLM_SPAN:
         span.set_attributes({
@@ -197,6 +242,10 @@ def llm_call_recorded(record: Any) -> None:
 def observe_request(method: str) -> Iterator[dict[str, Any]]:
     """One API request: span, counters by route and status, one event. The caller fills in
     ``route`` (the path template, known after routing) and ``status``."""
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    from core.monitoring import metrics
+
     fields: dict[str, Any] = {"method": method, "route": "(unmatched)", "status": 500}
     started = time.perf_counter()
     with tracer().start_as_current_span(f"HTTP {method}", kind=SpanKind.SERVER) as span:

@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from opentelemetry import trace
+if TYPE_CHECKING:  # OpenTelemetry is imported only when tracing is on, or a caller asks for a tracer
+    from opentelemetry import trace
 
 _provider = None  # the SDK TracerProvider once configured
+
+
+def tracing_on() -> bool:
+    """Whether spans are recorded (``configure_tracing`` installed a provider)."""
+    return _provider is not None
 
 
 def tracing_wanted(env: Mapping[str, str] | None = None) -> str | None:
@@ -80,16 +87,19 @@ def _sdk_provider(service_name: str, exporter: str):
     return provider
 
 
-_NOOP = trace.NoOpTracer()
-
-
 def tracer() -> trace.Tracer:
     """Dealcast's tracer: the SDK's when tracing is on, else a no-op one."""
-    return _NOOP if _provider is None else _provider.get_tracer("dealcast")
+    from opentelemetry import trace
+
+    return trace.NoOpTracer() if _provider is None else _provider.get_tracer("dealcast")
 
 
 def trace_ids() -> dict[str, str]:
     """The current trace and span ids (hex) for a log event; empty when no span is recording."""
+    if _provider is None:
+        return {}
+    from opentelemetry import trace
+
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
         return {}

@@ -12,29 +12,30 @@ core.cashflow.collections.
 In the CLI: ``python -m core receivables ingest FILE``.
 """
 
-from core.receivables.ingest import ingest_invoice_bytes, ingest_invoice_file
-from core.receivables.invoices import (
-    AGING_BUCKETS,
-    INVOICE_COLUMNS,
-    KIND,
-    MAPPABLE_INVOICE_COLUMNS,
-    aging,
-    conform_invoices,
-    load_invoices,
-    open_at,
-)
-from core.receivables.presets import INVOICE_PRESET_NAMES
+from __future__ import annotations
 
-__all__ = [
-    "AGING_BUCKETS",
-    "INVOICE_COLUMNS",
-    "INVOICE_PRESET_NAMES",
-    "KIND",
-    "MAPPABLE_INVOICE_COLUMNS",
-    "aging",
-    "conform_invoices",
-    "ingest_invoice_bytes",
-    "ingest_invoice_file",
-    "load_invoices",
-    "open_at",
-]
+from core.lazy import lazy_exports
+
+#: Public name -> the module of this package that defines it, imported on first use: a forecast
+#: reads invoices (``invoices``) without loading the file readers of the ingest.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("ingest_invoice_bytes", "ingest_invoice_file"), "ingest"),
+    **dict.fromkeys(
+        (
+            "AGING_BUCKETS",
+            "INVOICE_COLUMNS",
+            "KIND",
+            "MAPPABLE_INVOICE_COLUMNS",
+            "aging",
+            "conform_invoices",
+            "load_invoices",
+            "open_at",
+        ),
+        "invoices",
+    ),
+    "INVOICE_PRESET_NAMES": "presets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

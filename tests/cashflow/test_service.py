@@ -18,7 +18,14 @@ from core.cashflow import (
     register_refiner,
     save_assumptions,
 )
-from core.cashflow.engines import LLMPathUnavailableError
+from core.cashflow.engines import (
+    BUILT_IN_ENGINES,
+    BUILT_IN_REFINERS,
+    LLMPathUnavailableError,
+    engine_names,
+    get_engine,
+    get_refiner,
+)
 from core.errors import InputError
 from core.export import neutralise_formulas
 from tests.cashflow.helpers import AS_OF, days_ahead, deals, save
@@ -155,6 +162,16 @@ def test_use_llm_without_a_refiner_raises_a_clear_error(store, snapshot, llm_ref
     register_refiner("llm", None)
     with pytest.raises(LLMPathUnavailableError, match="LLM path not available"):
         CashflowPredictionService(store).run(snapshot, PredictionOptions(use_llm=True))
+
+
+def test_the_built_in_tables_name_the_module_that_registers_each_engine_and_refiner(llm_refiner_slot):
+    for name, module in BUILT_IN_ENGINES.items():
+        assert type(get_engine(name)).__module__ == module
+    for name, module in BUILT_IN_REFINERS.items():
+        assert type(get_refiner(name)).__module__ == module
+        register_refiner(name, None)
+        assert get_refiner(name) is None  # a removed built-in stays removed
+    assert set(engine_names()) == {"rules", *BUILT_IN_ENGINES}
 
 
 def test_unknown_engine_is_an_input_error(store, snapshot):

@@ -60,13 +60,17 @@ facts AS (
            min(CASE WHEN status = 'lost' THEN lost END) AS lost,
            arg_max(organization, seen) AS organization,
            arg_max(value_base, seen) AS value,
+           arg_max(stage, seen) FILTER (NOT invoiced_stage AND NOT paid_stage) AS stage,
+           arg_max(coalesce(changed, created), seen) FILTER (NOT invoiced_stage AND NOT paid_stage)
+               AS stage_entry,
            arg_min(probability, seen) FILTER (coalesce(status, 'open') = 'open' AND probability IS NOT NULL)
                AS crm_probability,
            min(seen) FILTER (coalesce(status, 'open') = 'open' AND probability IS NOT NULL) AS crm_seen
     FROM rows GROUP BY deal_id
 ),
 outcomes AS (
-    SELECT deal_id, created, first_seen, last_seen, organization, value, crm_probability, crm_seen,
+    SELECT deal_id, created, first_seen, last_seen, organization, value, crm_probability, crm_seen, stage,
+           CASE WHEN stage_entry <= $day THEN stage_entry END AS stage_entry,
            CASE WHEN event <= $day THEN event END AS invoice_event,
            CASE WHEN payment <= $day THEN payment END AS payment_event,
            CASE WHEN lost <= $day AND (event IS NULL OR event > $day) THEN lost END AS lost
@@ -168,8 +172,10 @@ def deal_facts(
 ) -> pd.DataFrame:
     """One row per deal seen by ``cutoff``: day numbers of created, first_seen, last_seen,
     invoice_event, payment_event, lost (only when no invoice event came by the cut-off), the
-    latest value in the base currency (``value``), the deal's own (CRM) probability on the
-    first day it was seen open with one (``crm_probability``, ``crm_seen``), and the
+    latest value in the base currency (``value``), the last stage short of invoiced or paid
+    the deal was seen in (``stage``, its key, as in ``stage_spells``) and the day it entered
+    it (``stage_entry``: its last stage change, else its created day), the deal's own (CRM)
+    probability on the first day it was seen open with one (``crm_probability``, ``crm_seen``), and the
     ``organization`` as a categorical; ``with_ids`` adds ``deal_id`` (a categorical of every
     deal's id, which costs a Python string per deal)."""
     flags = flags or stage_flags(store, cutoff, assumptions)
@@ -187,13 +193,23 @@ def deal_facts(
                 "value",
                 "crm_probability",
                 "crm_seen",
+                "stage_entry",
             )
         }
     )
     if with_ids:
         frame.insert(0, "deal_id", _categorical(table.column("deal_id")))
     frame["organization"] = _categorical(table.column("organization"))
+    frame["stage"] = _stage_keys(table.column("stage"), flags)
     return frame
+
+
+def _stage_keys(column: pa.ChunkedArray, flags: StageFlags) -> pd.Categorical:
+    """Raw stage names as a categorical of their keys (the stage-table name, else the normalised name)."""
+    raw = _categorical(column)
+    keys, codes = np.unique([flags.keys[name] for name in raw.categories] or [""], return_inverse=True)
+    codes = np.where(raw.codes >= 0, np.asarray(codes)[raw.codes], -1)
+    return pd.Categorical.from_codes(codes, categories=keys)
 
 
 def stage_spells(
@@ -204,9 +220,7 @@ def stage_spells(
     and the deal's ``invoice_event`` and ``lost`` as day numbers."""
     flags = flags or stage_flags(store, cutoff, assumptions)
     table = _query(store, _SPELLS, cutoff, flags)
-    raw = _categorical(table.column("stage"))
-    keys, codes = np.unique([flags.keys[name] for name in raw.categories] or [""], return_inverse=True)
-    stage = pd.Categorical.from_codes(np.asarray(codes)[raw.codes], categories=keys)
+    stage = _stage_keys(table.column("stage"), flags)
     frame = pd.DataFrame(
         {name: _days(table, name) for name in ("entry", "first_seen", "invoice_event", "lost")}
     )

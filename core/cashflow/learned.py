@@ -9,11 +9,17 @@ open deal with its age. From it:
   deals are censored at their age. They give each open deal its win chance (the share of
   deals still open at its age that were later won, shrunk toward the overall rate) and the
   days left to its invoice event (P10, median, P90 of the wins after its age);
-- **by stage**, where several snapshots (or last-stage-change dates) show deals in a stage
-  and what became of them: the same curves by days in the stage, with delayed entry (a deal
-  counts from the first snapshot that shows it in the stage). A stage with at least
-  ``min_samples`` wins decides the timing, and its win chance is shrunk toward the deal's
-  by-age chance;
+- **by the stage deals are won from**, from one export: a won deal shows the stage it was won
+  from and when it entered it (its last stage change). A deal in such a stage is timed by the
+  deals that were in it at the same age (each counted from the age it entered it: delayed
+  entry); a deal not in one yet by the deals that were open at about its age and had not
+  reached one (a landmark: they are followed to their end wherever they went). Both need
+  ``min_samples`` wins; the win chance stays the one by age and value (one export does not
+  show the deals that passed through a stage, so a stage's own share won would be biased);
+- **by stage**, where several snapshots show deals in a stage and what became of them: the
+  same curves by days in the stage, with delayed entry (a deal counts from the first
+  snapshot that shows it in the stage). A stage with at least ``min_samples`` wins decides
+  the timing, and its win chance is shrunk toward the deal's by-age chance;
 - **payment**: per organization, the median days from invoice to payment (where the
   receivables have learned the customer, its invoices decide: ``with_receivables``).
 
@@ -83,6 +89,10 @@ class LearnedModel:
     as_of: dt.date
     ages: OutcomeCurve | None = None
     stages: dict[str, OutcomeCurve] = field(default_factory=dict)
+    stage_ages: dict[str, OutcomeCurve] = field(default_factory=dict)
+    #: Every deal's life on the age clock: end (age won, lost or last seen open), won, lost, the stage
+    #: it was last seen in and the age it entered it; what the curves before a stage are fitted from.
+    lives: pd.DataFrame | None = None
     payment_days: dict[str, tuple[float, int]] = field(default_factory=dict)
     #: Deal value bounds of the ``VALUE_GROUPS`` groups and each group's curves by age.
     value_edges: np.ndarray | None = None
@@ -137,6 +147,15 @@ def fit(store: Store, as_of: dt.date, assumptions: Assumptions) -> LearnedModel:
             model.value_curves.append(fit_outcomes(np.zeros(rows.sum()), end[rows], won[rows], lost[rows]))
 
     model.crm_check = _check_crm(model, facts, won, lost)
+    # By stage on the age clock: a deal counts from the age it entered the stage it was last seen in.
+    stage_age = facts["stage_entry"].to_numpy() - facts["created"].to_numpy()
+    for stage, rows in pd.Series(np.arange(len(facts))).groupby(facts["stage"], observed=True):
+        index = rows.to_numpy()
+        index = index[known[index] & (stage_age[index] >= 0)]
+        model.stage_ages[str(stage)] = fit_outcomes(stage_age[index], end[index], won[index], lost[index])
+    model.lives = pd.DataFrame(
+        {"end": end, "won": won, "lost": lost, "stage": facts["stage"], "stage_age": stage_age}
+    )[known]
     if model.snapshots >= 2:  # in one snapshot every spell is first seen on as-of: no outcome yet
         _fit_stages(model, stage_spells(store, as_of, assumptions, flags=flags), today)
 
@@ -226,6 +245,11 @@ class Estimates:
         nan = np.full(n, np.nan)
         return cls(np.zeros(n, bool), nan, nan.copy(), nan.copy(), nan.copy(), np.full(n, -1), [])
 
+    def time(self, curve: OutcomeCurve, rows: np.ndarray, clock: np.ndarray) -> None:
+        """Days to invoice of the ``rows`` at P10/P50/P90 from ``curve``, at their age on ``clock``."""
+        for target, q in zip((self.low, self.mid, self.high), _QUANTILES, strict=True):
+            target[rows] = curve.days_left(clock[rows], q)
+
 
 def learned_estimates(
     deals: pd.DataFrame, est: pd.DataFrame, keys: np.ndarray, model: LearnedModel, minimum: int
@@ -237,23 +261,10 @@ def learned_estimates(
     age = (today - day_array(deals["created_at"])).astype(np.float64)
     age = np.where(age >= 0, age, np.nan)
     in_stage = est["days_in_stage"].to_numpy(dtype=np.float64)
-    by_age = model.ages is not None and model.ages.events >= minimum
-    if by_age:
+    if model.ages is not None and model.ages.events >= minimum:
         rows = guess & ~np.isnan(age)
-        # Past the last age with ``minimum`` wins after it, the history saw too few wins to time a
-        # deal (the few it saw came just before the history ends, so they would time it too soon).
-        timed = rows & (age <= model.ages.oldest_age(minimum))
-        for position, q in enumerate(_QUANTILES):
-            (out.low, out.mid, out.high)[position][timed] = model.ages.days_left(age[timed], q)
         value = est["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)
         out.chance[rows] = _chance_by_age(model, age[rows], value[rows])
-        if model.value_edges is not None:
-            group = np.searchsorted(model.value_edges, value, side="right")
-            for g, curve in enumerate(model.value_curves):
-                # The value group's own timing where it saw enough wins after the deal's age.
-                own = rows & (group == g) & ~np.isnan(value) & (age <= curve.oldest_age(minimum))
-                for position, q in enumerate(_QUANTILES):
-                    (out.low, out.mid, out.high)[position][own] = curve.days_left(age[own], q)
         out.rows[rows] = True
         out.notes.append(
             f"learned by age from {model.closed} closed deals ({model.ages.events} won): "
@@ -263,7 +274,19 @@ def learned_estimates(
             f"win chance learned by age from {model.closed} closed deals ({model.ages.events} won); "
             "older than the deals the history saw won, so timed by the stage table"
         )
+        # Past the last age with ``minimum`` wins after it, the history saw too few wins to time a
+        # deal (the few it saw came just before the history ends, so they would time it too soon).
+        timed = rows & (age <= model.ages.oldest_age(minimum))
+        out.time(model.ages, timed, age)
         out.note[rows] = np.where(timed[rows], 0, 1)
+        # Narrower comparisons where they saw enough wins after the deal's age: deals of similar
+        # value, then deals by the stage they were in (one export shows each deal's last stage).
+        if model.value_edges is not None:
+            group = np.searchsorted(model.value_edges, value, side="right")
+            for g, curve in enumerate(model.value_curves):
+                own = rows & (group == g) & ~np.isnan(value) & (age <= curve.oldest_age(minimum))
+                out.time(curve, own, age)
+        _time_by_winning_stage(out, model, keys, age, rows, minimum)
     for stage in sorted(set(keys[guess].tolist())):
         curve = model.stages.get(stage)
         if curve is None or curve.events < minimum:
@@ -286,6 +309,54 @@ def learned_estimates(
         )
         out.note[index] = len(out.notes) - 1
     return out
+
+
+#: Deals not yet in a stage deals are won from are compared with the deals that were open at
+#: about their age (landmarks at these quantiles of their ages) and not yet in such a stage.
+LANDMARK_QUANTILES = np.linspace(0.0, 0.95, 20)
+
+
+def _time_by_winning_stage(
+    out: Estimates, model: LearnedModel, keys: np.ndarray, age: np.ndarray, rows: np.ndarray, minimum: int
+) -> None:
+    """Time deals by the stage they are in, where the history saw ``minimum`` deals won from a stage.
+
+    A deal in such a stage (*winning*: one export shows a deal's last stage, so the stages won
+    deals were last in) is compared, at its age, with the deals that were in that stage then
+    (each counted from the age it entered it). A deal before any winning stage is compared with
+    the deals that were open and not yet in one at about its age, followed to their end wherever
+    they went (a landmark): they still have a stage or more to go, so they take longer.
+    """
+    winning = sorted(stage for stage, curve in model.stage_ages.items() if curve.events >= minimum)
+    for stage in winning:
+        curve = model.stage_ages[stage]
+        own = rows & (keys == stage) & (age <= curve.oldest_age(minimum))
+        out.time(curve, own, age)
+        out.notes.append(
+            f"stage '{stage}', one deals are won from: learned from the {curve.events} deals won from it, "
+            "days to invoice given the deal's age (each counted from the age it entered the stage)"
+        )
+        out.note[own] = len(out.notes) - 1
+    before = rows & ~np.isin(keys, winning)
+    if not winning or not before.any():
+        return
+    lives = model.lives
+    end, won, lost = (lives[name].to_numpy() for name in ("end", "won", "lost"))
+    reached = np.where(lives["stage"].isin(winning).to_numpy(), lives["stage_age"].to_numpy(), np.inf)
+    landmarks = np.unique(np.floor(np.quantile(age[before], LANDMARK_QUANTILES)))
+    which = np.searchsorted(landmarks, age, side="right") - 1
+    for k, landmark in enumerate(landmarks):
+        at = (reached > landmark) & (end >= landmark)
+        curve = fit_outcomes(np.full(at.sum(), landmark), end[at], won[at], lost[at])
+        if curve.events < minimum:
+            continue
+        own = before & (which == k) & (age <= curve.oldest_age(minimum))
+        out.time(curve, own, age)
+        out.notes.append(
+            f"learned from the {int(at.sum())} deals open at {int(landmark)} days and not yet in a stage "
+            f"deals are won from ({', '.join(winning)}), {curve.events} of them won: their days to invoice"
+        )
+        out.note[own] = len(out.notes) - 1
 
 
 def predict_learned(deals: pd.DataFrame, context: EngineContext, model: LearnedModel) -> pd.DataFrame:

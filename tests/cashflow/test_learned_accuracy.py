@@ -161,3 +161,23 @@ def test_auto_uses_the_engine_that_scored_better_on_the_latest_pair_and_names_th
     assert (
         auto["reasoning"].str.replace(reason.split(". ")[0] + ". ", "", regex=False) == learned["reasoning"]
     ).all()
+
+
+def test_one_export_times_a_deal_by_the_stage_deals_are_won_from():
+    """Won deals show the stage they were won from ('Proposal'): a deal already in it is timed by
+    the deals that were in it at its age, one not in it yet by those not yet in it then, so of two
+    deals of the same age the one in Proposal is due sooner."""
+    case = generate_outcome_case(deals=3000, seed=2)
+    with Store(":memory:") as store:
+        first = save(store, case.export_deals, case.as_of, "export.csv")
+        frame = CashflowPredictionService(store).run(first, PredictionOptions(engine="learned")).frame
+    open_deals = frame[frame["status"] == "open"].merge(case.export_deals[["deal_id", "created_at"]])
+    age = (pd.Timestamp(case.as_of) - open_deals["created_at"]).dt.days
+    days = (open_deals["predicted_invoice_date"] - pd.Timestamp(case.as_of)).dt.days
+    same_age = age.between(60, 150)
+    proposal = same_age & (open_deals["stage"] == "Proposal")
+    before = same_age & (open_deals["stage"] != "Proposal")
+    assert proposal.sum() > 10 and before.sum() > 10
+    assert days[proposal].median() < days[before].median()
+    assert open_deals.loc[proposal, "reasoning"].str.contains("'proposal', one deals are won from").all()
+    assert open_deals.loc[before, "reasoning"].str.contains("not yet in a stage deals are won from").all()

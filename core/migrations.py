@@ -224,6 +224,18 @@ FROM deals""",
         # Who uploaded each snapshot: the signed-in email when the dashboard has login on.
         "ALTER TABLE snapshots ADD COLUMN uploaded_by VARCHAR",
     )),
+    Migration(7, (
+        # The engine ``auto`` chose by backtest, under a key of everything the choice depends on
+        # (core/cashflow/auto.py); snapshot_id is the later snapshot of the pair, so deleting it
+        # deletes the choice.
+        """CREATE TABLE auto_choices (
+    key VARCHAR PRIMARY KEY,
+    snapshot_id INTEGER NOT NULL,
+    engine VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+)""",
+    )),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -6,15 +6,25 @@ before that, both known then) and uses the one with the lower invoice-value WAPE
 no value to score, goes to the lower close-date MAE, and then to the learned engine. With one
 snapshot there is nothing to score: the learned engine when the history holds enough won
 deals, else the rules. Every deal's reasoning starts with the choice and its figures.
+
+A choice by backtest is stored (table ``auto_choices``) under a key of all it depends on: the
+pair, every snapshot (deals or invoices) dated up to the later one (the backtests read them
+all), the assumptions, ``min_samples`` and Dealcast's version. The next forecast, in this
+process or another, reads it instead of backtesting again; a new snapshot in that span, other
+assumptions or another version make a new key (a read-only database only reads).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import pandas as pd
 
+import core
 from core.cashflow.engines import EngineContext, get_engine, register_engine
+from core.cashflow.history import read_arrow
 from core.cashflow.learned import fit
 from core.store import Store
 
@@ -61,6 +71,10 @@ def choose_engine(store: Store, context: EngineContext) -> Choice:
             )
         return Choice("rules", "auto chose rules: one snapshot and too little history to learn from")
     start, end = dated[days[-2]], dated[days[-1]]
+    key = _choice_key(store, start, end, context)
+    stored = store.cursor().execute("SELECT engine, reason FROM auto_choices WHERE key = ?", [key]).fetchone()
+    if stored is not None:
+        return Choice(*stored)
     results = [
         backtest_detail(
             store,
@@ -74,11 +88,35 @@ def choose_engine(store: Store, context: EngineContext) -> Choice:
         for name in CANDIDATES
     ]
     best = min(results, key=lambda r: (*_score(r), r.engine != "learned"))
-    return Choice(
+    choice = Choice(
         best.engine,
         f"auto chose {best.engine} by the backtest of snapshot {start} ({days[-2]}) against {end} "
         f"({days[-1]}): " + "; ".join(_figures(r) for r in results),
     )
+    if not store.read_only:
+        with store.transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO auto_choices (key, snapshot_id, engine, reason) VALUES (?, ?, ?, ?)",
+                [key, end, choice.engine, choice.reason],
+            )
+    return choice
+
+
+def _choice_key(store: Store, start: int, end: int, context: EngineContext) -> str:
+    """A digest of everything a choice between ``start`` and ``end`` depends on (module docstring)."""
+    snapshots = read_arrow(
+        store,
+        "SELECT id FROM snapshots WHERE as_of <= (SELECT as_of FROM snapshots WHERE id = $end) ORDER BY id",
+        {"end": end},
+    )
+    facts = {
+        "pair": [start, end],
+        "snapshots": snapshots.column(0).to_pylist(),
+        "assumptions": context.assumptions.model_dump(mode="json"),
+        "min_samples": context.options.min_samples,
+        "version": core.__version__,
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
 
 
 class AutoEngine:

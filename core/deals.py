@@ -8,6 +8,7 @@ source column that has no canonical home is kept in ``extra`` as a JSON object.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used, so the schema alone (the store's DDL) loads fast
@@ -125,3 +126,14 @@ def from_arrow(table: pa.Table, schema: dict[str, str] = DEAL_COLUMNS) -> pd.Dat
         else:
             out[name] = pd.arrays.ArrowStringArray(column.cast(pa.string()))
     return pd.DataFrame(out, copy=False)
+
+
+def normalise_stage(name: object) -> str:
+    """A stage name for matching: lower case, single spaces, no spaces around "/"; "" for no text.
+
+    The one rule for every stage lookup (the forecast's stage table, the health thresholds):
+    other spellings are matched by listing them as aliases, never by a looser rule."""
+    if not isinstance(name, str):
+        return ""
+    text = re.sub(r"\s+", " ", name).strip().lower()
+    return re.sub(r" ?/ ?", "/", text)

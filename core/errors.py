@@ -10,6 +10,13 @@ The command line maps InputError and NotFoundError to exit status 2 and every ot
 DealcastError to 1, printing the message on stderr without a traceback.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class DealcastError(Exception):
     """Base class for errors Dealcast raises deliberately, with a message fit for a user."""
@@ -27,3 +34,12 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its class name when it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def validation_problems(exc: ValidationError, whole: str) -> list[str]:
+    """One ``field.path: message`` per problem of a Pydantic error; ``whole`` names a problem
+    with the whole value (a file, an answer, a context)."""
+    return [
+        f"{'.'.join(str(part) for part in error['loc']) or whole}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    ]

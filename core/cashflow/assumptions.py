@@ -15,15 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from core.currency import DEFAULT_SAR_RATES, RateTable
+from core.deals import normalise_stage
 from core.store import Store
-
-
-def normalise_stage(name: object) -> str:
-    """A stage name for matching: lower case, single spaces, no spaces around "/"."""
-    if not isinstance(name, str):
-        return ""
-    text = re.sub(r"\s+", " ", name).strip().lower()
-    return re.sub(r" ?/ ?", "/", text)
 
 
 class StageRule(BaseModel):

@@ -24,8 +24,9 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from core.cashflow.assumptions import Assumptions, normalise_stage
-from core.errors import InputError
+from core.cashflow.assumptions import Assumptions
+from core.deals import normalise_stage
+from core.errors import InputError, validation_problems
 
 Kind = Literal["text", "days", "share", "flag", "rate", "number", "choice", "pattern", "names"]
 
@@ -204,8 +205,9 @@ def apply_edits(profile: Assumptions, frames: Mapping[str, pd.DataFrame]) -> Ass
         try:
             return Assumptions.model_validate({**values, "version": profile.version})
         except ValidationError as exc:
-            problems = [EditProblem(table="Assumptions", reason=f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
-                        for e in exc.errors(include_url=False)]
+            problems = [
+                EditProblem(table="Assumptions", reason=reason) for reason in validation_problems(exc, "")
+            ]
     raise AssumptionEditError(problems)
 
 

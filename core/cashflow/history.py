@@ -26,7 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.cashflow.assumptions import Assumptions, normalise_stage
+from core.cashflow.assumptions import Assumptions
+from core.deals import normalise_stage
 from core.store import Store
 
 _EPOCH = dt.date(1970, 1, 1)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.cashflow.assumptions import Assumptions, normalise_stage
+from core.cashflow.assumptions import Assumptions
 from core.cashflow.behaviour import organization_keys
 from core.cashflow.columns import VALUE_FLAGS, Flag, compose_reasoning, day_array, text_part
 from core.cashflow.engines import EngineContext, register_engine
@@ -46,6 +46,7 @@ from core.cashflow.history import day_number, deal_facts, read_arrow, stage_flag
 from core.cashflow.receivables import with_receivables
 from core.cashflow.rules import apply_overrides, estimate_frame
 from core.cashflow.survival import OutcomeCurve, fit_outcomes
+from core.deals import normalise_stage
 from core.store import Store
 
 #: Fewest paid invoices of one organization before its own payment delay is used.

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from core.errors import validation_problems
 from core.llm.errors import LLMValidationError
 from core.llm.usage import Usage, usage_from_payload
 
@@ -161,8 +162,5 @@ def validate_reply(text: str, schema: type[BaseModel]) -> BaseModel:
     try:
         return schema.model_validate(value)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = "; ".join(validation_problems(exc, "(root)"))
         raise ValueError(f"the JSON does not match the schema {schema.__name__}: {problems}") from None

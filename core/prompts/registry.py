@@ -41,7 +41,7 @@ from jinja2 import meta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.config import PROMPTS_DIR, get_settings
-from core.errors import InputError, NotFoundError
+from core.errors import InputError, NotFoundError, validation_problems
 from core.prompts import outputs
 from core.prompts.filters import build_environment
 from core.prompts.outcomes import OutcomeLog, VariantSummary
@@ -203,10 +203,7 @@ class PromptRegistry:
         try:
             return PromptTemplate.model_validate(fields)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'file'}: {error['msg']}"
-                for error in exc.errors()
-            )
+            problems = "; ".join(validation_problems(exc, "file"))
             raise PromptError(f"{path}: {problems}") from None
 
     def _compile(self, template: PromptTemplate) -> tuple[jinja2.Template, jinja2.Template]:

@@ -7,11 +7,11 @@ is shown beside them, never instead of them.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 
 from core.config import PROMPTS_DIR
+from core.deals import normalise_stage
 from core.writer.models import CommunicationGap, HealthStatus, StageThreshold
 
 #: The thresholds and gap bands, kept as data beside the prompts.
@@ -29,16 +29,12 @@ GAP_ACCEPTABLE_FROM, GAP_WARNING_FROM, GAP_OVER = (
 )
 
 
-def normalise_stage(stage: str | None) -> str:
-    """'Everything Ready (but not started)' -> 'everythingready'; 'Under Progress' and
-    'Underprogress' -> 'underprogress'."""
-    without_aside = re.sub(r"\(.*?\)", "", stage or "")
-    return re.sub(r"[^0-9a-z]", "", without_aside.lower())
-
-
+#: Normalised stage name or alias -> its thresholds. Stages match as the forecast's stage table
+#: matches them (``normalise_stage``, then the listed aliases), so both agree on a deal's stage.
 STAGE_THRESHOLDS: dict[str, StageThreshold] = {
-    normalise_stage(stage): StageThreshold(warning=warning, critical=critical)
-    for stage, warning, critical in THRESHOLD_TABLE
+    normalise_stage(name): StageThreshold(warning=row["warning"], critical=row["critical"])
+    for row in _RULES["stages"]
+    for name in (row["stage"], *row.get("aliases", ()))
 }
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from core.deals import DEAL_COLUMNS, conform
-from core.errors import InputError, NotFoundError
+from core.errors import InputError, NotFoundError, validation_problems
 from core.store import SnapshotRef, Store
 from core.writer.models import (
     DEFAULT_EMAIL_INTENT,
@@ -182,8 +182,5 @@ def validate_context(kind: str, values: dict[str, Any]) -> BaseModel:
     try:
         return CONTEXT_TYPES[kind].model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'context'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
+        problems = "; ".join(validation_problems(exc, "context"))
         raise InputError(f"Cannot build the {kind} context: {problems}") from None

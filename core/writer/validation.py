@@ -14,6 +14,7 @@ import re
 
 from pydantic import BaseModel, ValidationError
 
+from core.errors import validation_problems
 from core.prompts.outputs import WHATSAPP_SHORT_MAX_CHARS
 from core.writer.models import (
     Channel,
@@ -49,10 +50,7 @@ def length_slack(limit: int) -> int:
 
 def problems_from_error(error: ValidationError) -> list[str]:
     """A Pydantic error as one sentence per failing field."""
-    return [
-        f"{'.'.join(str(part) for part in item['loc']) or 'answer'}: {item['msg']}"
-        for item in error.errors(include_url=False)
-    ]
+    return validation_problems(error, "answer")
 
 
 def _language_problems(result: WriterResult, language: Language) -> list[str]:

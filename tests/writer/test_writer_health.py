@@ -2,7 +2,8 @@
 
 import pytest
 
-from core.writer.health import assess_health, communication_gap, normalise_stage, stage_threshold
+from core.cashflow.assumptions import SEED_PROFILE
+from core.writer.health import STAGE_THRESHOLDS, assess_health, communication_gap, stage_threshold
 from core.writer.models import CommunicationGap, HealthStatus
 
 THRESHOLDS = [
@@ -29,7 +30,29 @@ def test_assess_health_turns_at_risk_at_warning_and_critical_at_critical(stage, 
 @pytest.mark.parametrize("spelling", ["Underprogress", "under  progress", "UNDER PROGRESS"])
 def test_stage_threshold_matches_stage_spellings(spelling):
     assert stage_threshold(spelling) == stage_threshold("Under Progress")
-    assert normalise_stage(spelling) == "underprogress"
+    assert SEED_PROFILE.match_stage(spelling) == SEED_PROFILE.match_stage("Under Progress")
+
+
+def test_every_health_stage_is_a_stage_the_forecast_knows_as_the_same_stage():
+    """One stage matching (core.deals.normalise_stage plus aliases): a stage the health check
+    knows is a row of the forecast's stage table, and every spelling of that row has the same
+    thresholds."""
+    for key, threshold in STAGE_THRESHOLDS.items():
+        row = SEED_PROFILE.match_stage(key)
+        assert row is not None, key
+        stage = SEED_PROFILE.stages[row]
+        for spelling in (stage.name, *stage.aliases):
+            assert stage_threshold(spelling) == threshold, spelling
+
+
+@pytest.mark.parametrize(
+    "spelling", ["Under-Progress", "Under_Progress", "Everything Ready (soon)", "AwaitingGR"]
+)
+def test_a_spelling_the_forecast_does_not_match_has_no_health_threshold(spelling):
+    """Punctuation and bracketed asides no longer match loosely (they did before the health
+    check used the forecast's matching): such a stage is unknown to both."""
+    assert SEED_PROFILE.match_stage(spelling) is None
+    assert stage_threshold(spelling) is None
 
 
 def test_stage_threshold_is_none_for_a_stage_without_one():

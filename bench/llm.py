@@ -58,7 +58,8 @@ from core.cashflow import (  # noqa: E402
     predict_frame,
     register_refiner,
 )
-from core.cashflow.llm_refiner import PROMPT_ID, Batch, LLMRefiner  # noqa: E402
+from core.cashflow.llm_answers import Batch  # noqa: E402
+from core.cashflow.llm_refiner import PROMPT_ID, LLMRefiner  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.deals import conform  # noqa: E402
 from core.llm import LLMClient, run_sync  # noqa: E402

@@ -29,12 +29,15 @@ def money_short(value: float | None, currency: str) -> str:
     return f"{sign}{currency} {size:,.0f}"
 
 
-def money_full(value: float | None, currency: str) -> str:
-    """Full money for tables and captions: ``SAR 1,240,000``."""
+def money_full(value: float | None, currency: str | None = "") -> str:
+    """Full money, the one form outside the tiles (tables, captions, prompts, drafts, the command
+    line): ``SAR 1,240,000``, ``-SAR 3,100``, whole units; ``1,240,000`` with no currency; ``—``
+    for no value (callers that leave an absent value out test for it before calling)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     sign = "-" if value < 0 else ""
-    return f"{sign}{currency} {abs(value):,.0f}"
+    figure = f"{abs(value):,.0f}"
+    return f"{sign}{currency} {figure}" if currency else f"{sign}{figure}"
 
 
 def age_in_days(day: dt.date, today: dt.date) -> str:

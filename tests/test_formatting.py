@@ -28,6 +28,13 @@ def test_money_full_keeps_every_digit_with_separators():
     assert money_full(-75.5, "USD") == "-USD 76"
 
 
+def test_money_full_is_the_one_money_form_with_or_without_a_currency():
+    assert money_full(-1_234.0) == "-1,234"
+    assert money_full(1_234.0, None) == "1,234"
+    assert money_full(None, "SAR") == "—"
+    assert money_full(float("nan")) == "—"
+
+
 def test_age_in_days_reads_naturally():
     today = dt.date(2026, 11, 25)
     assert age_in_days(today, today) == "today"

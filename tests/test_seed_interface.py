@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -42,7 +43,7 @@ from core.llm import (
     TokenUsage,
     get_llm_client,
 )
-from core.prompts import get_prompt_registry
+from core.prompts import PromptRegistry, get_prompt_registry
 from core.store import get_store
 from core.writer import (
     ComplianceContext,
@@ -61,6 +62,7 @@ from core.writer import (
 )
 from tests.cashflow.helpers import AS_OF, days_ago, deals, save
 from tests.support.openai_server import Reply
+from tests.writer.helpers import ANSWERS as WRITER_ANSWERS
 
 LLM_ENV = ("DEALCAST_LLM_API_KEY", "OPENROUTER_API_KEY", "OPENAI_API_KEY", "DEALCAST_LLM_BASE_URL")
 NOTES = [
@@ -69,36 +71,12 @@ NOTES = [
     "Omar will call Khalid to confirm the handover date.",
 ]
 
-# What the loopback server answers, by the output model the request's system prompt names.
-ANSWERS: dict[str, dict[str, Any]] = {
-    "FollowupEmail": {
-        "subject": "Aramco HQ: site handover date",
-        "body": "Dear Khalid,\n\nCould you confirm the site handover date?\n\nRegards",
-        "body_html": None,  # many OpenAI-compatible servers send null for what they skip
-        "suggested_followups": ["Call on Sunday"], "confidence": 0.8,
-    },
-    "WhatsAppReminder": {
-        "message_text": "Hello Khalid, a reminder about the Aramco HQ handover date.",
-        "short_version": "Aramco HQ handover date?", "tags": ["site-readiness"], "confidence": 0.7,
-    },
-    "DealSummary": {
-        "summary": "Design approved; the site is not handed over yet.",
-        "next_action": "Omar confirms the handover date with Khalid.",
-        "blockers": ["Site not handed over"], "missing_info": ["Handover date"],
-        "recommendations": ["Ask for a written handover date"], "confidence": 0.8,
-    },
-    "ComplianceCheck": {
-        "survey_checklist_present": False, "quality_docs_present": None,
-        "missing_items": ["Survey checklist"], "comment": None, "confidence": 0.6,
-    },
-    "OrderReceivedAnalysis": {
-        "end_user_identified": True, "end_user_requests_count": 1, "missing_items": [], "confidence": 0.7,
-    },
-    "NotesSummary": {
-        "summary": "- Design approved\n- Waiting for the site", "action_items": ["Omar calls Khalid"],
-        "owners": ["Omar"], "confidence": 0.8,
-    },
-}
+@functools.cache
+def answers_by_model() -> dict[str, dict[str, Any]]:
+    """What the loopback server answers: the writer tests' answer per prompt
+    (tests/writer/helpers.py), by the output model the request's system prompt names."""
+    registry = PromptRegistry()
+    return {registry.get(prompt_id).output_model: reply for prompt_id, reply in WRITER_ANSWERS.items()}
 
 
 def answer(body: dict[str, Any]) -> Reply:
@@ -113,7 +91,7 @@ def answer(body: dict[str, Any]) -> Reply:
             for line in sent
         ]
         return Reply.json({"predictions": predictions})
-    for model, reply in ANSWERS.items():
+    for model, reply in answers_by_model().items():
         if f'"title":"{model}"' in system:
             return Reply.json(reply)
     return Reply.text("ok")  # a plain completion

@@ -8,10 +8,14 @@ sidebar owns the current snapshot: pages read it from ``current_snapshot()``.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core.cashflow.models import PredictionOptions
 from core.cashflow.run import PredictionRun
@@ -28,6 +32,11 @@ EMPTY_CELL = "–"
 #: The session's chosen snapshot, kept apart from the sidebar's widget: each page draws its own
 #: sidebar, and Streamlit forgets a widget's value when another page runs.
 CHOSEN_SNAPSHOT_KEY = "chosen_snapshot"
+#: Prediction runs kept in memory per process (a 100k-deal run is a few tens of MB).
+CACHED_RUNS = 8
+T = TypeVar("T")
+#: Metric tiles per row: at 1024 px five in a row cut their labels and break "SAR 18.6M" in two.
+TILES_PER_ROW = 3
 
 
 @st.cache_resource(show_spinner=False)
@@ -50,18 +59,87 @@ def cashflow_service() -> CashflowPredictionService:
     return _cashflow_service_for(get_settings().db)
 
 
-@st.cache_resource(show_spinner="Forecasting this snapshot…", max_entries=8)
-def _snapshot_run_for(
-    database: str, snapshot_id: int, engine: str, assumptions_version: int
-) -> PredictionRun:
-    return cashflow_service().run(snapshot_id, PredictionOptions(engine=engine, store_results=False))
+class CachedRun:
+    """A prediction run, and what pages derive from it (filter choices, reports), each built once."""
+
+    def __init__(self, run: PredictionRun) -> None:
+        self.run = run
+        self._derived: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def derived(self, name: str, build: Callable[[PredictionRun], T]) -> T:
+        """``build(run)``, computed on the first call for ``name`` and kept with the run."""
+        with self._lock:
+            if name not in self._derived:
+                self._derived[name] = build(self.run)
+            return self._derived[name]  # type: ignore[return-value]
+
+
+class RunCache:
+    """The newest ``CACHED_RUNS`` runs by key, shared by every session of the process.
+
+    Not ``st.cache_resource`` on the run itself: that would replay the progress bar
+    updates on every cache hit.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._runs: OrderedDict[tuple, CachedRun] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> CachedRun | None:
+        with self._lock:
+            found = self._runs.get(key)
+            if found is not None:
+                self._runs.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, value: CachedRun) -> None:
+        with self._lock:
+            self._runs[key] = value
+            while len(self._runs) > self._size:
+                self._runs.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _run_cache() -> RunCache:
+    return RunCache(CACHED_RUNS)
+
+
+def cached_run(snapshot_id: int, engine: str = "auto", *, use_llm: bool = False,
+               slot: DeltaGenerator | None = None) -> CachedRun:
+    """A snapshot's forecast (not stored), computed once per process, database, engine, LLM
+    switch and assumptions version; every page reads the same run.
+
+    On a miss, progress is drawn in ``slot`` (a placeholder the page creates at the same place
+    on every run, so the widgets below keep their positions), else under a spinner."""
+    service = cashflow_service()
+    key = (get_settings().db, snapshot_id, engine, use_llm, service.assumptions.version)
+    found = _run_cache().get(key)
+    if found is not None:
+        return found
+    options = PredictionOptions(engine=engine, use_llm=use_llm, store_results=False)
+    if slot is None:
+        with st.spinner("Forecasting this snapshot…"):
+            run = service.run(snapshot_id, options)
+    else:
+        def progress(done: int, total: int, message: str) -> None:
+            slot.progress(min(done / total, 1.0) if total else 0.0, text=message)
+
+        slot.progress(0.0, text="Forecasting…")
+        try:
+            run = service.run(snapshot_id, options, progress=progress)
+        finally:
+            slot.empty()
+    found = CachedRun(run)
+    _run_cache().put(key, found)
+    return found
 
 
 def snapshot_run(snapshot_id: int, engine: str = "auto") -> PredictionRun:
-    """A snapshot's forecast with one engine and no LLM, computed once per process and
-    assumptions version and not stored: what read-only pages (Overview, Deal) show."""
-    version = cashflow_service().assumptions.version
-    return _snapshot_run_for(get_settings().db, snapshot_id, engine, version)
+    """A snapshot's forecast with one engine and no LLM (``cached_run``): what read-only
+    pages (Overview, Deal) show."""
+    return cached_run(snapshot_id, engine).run
 
 
 def llm_client() -> LLMClient:
@@ -126,12 +204,18 @@ def ingest_counts(read: int, loaded: int, rejected: int, warnings: list[str], lo
         st.warning(plain_markdown(warning))
 
 
+def tile_columns(count: int) -> list[DeltaGenerator]:
+    """Columns for ``count`` metric tiles in rows of at most ``TILES_PER_ROW``, all one width."""
+    return [column for start in range(0, count, TILES_PER_ROW)
+            for column in st.columns(TILES_PER_ROW)[: count - start]]
+
+
 def download_buttons(build: Callable[[], pd.DataFrame], name: str, key: str) -> None:
     """CSV and XLSX download buttons for the table ``build()`` returns when one is clicked,
     formula cells neutralised and every CSV field quoted (core.export)."""
-    cols = st.columns([2, 2, 5])
-    for col, kind in zip(cols, KINDS, strict=False):
-        col.download_button(
+    row = st.container(horizontal=True)  # each button as wide as its label, never cut
+    for kind in KINDS:
+        row.download_button(
             f"Download {kind.upper()}", lambda kind=kind: table_bytes(build(), kind),
             file_name=f"{name}.{kind}", mime=MIME_TYPES[kind], key=f"{key}_{kind}", on_click="ignore",
         )

@@ -28,6 +28,7 @@ horizon as ``beyond_horizon``; an invoice whose currency has no rate is ``invali
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -132,41 +133,76 @@ def _count_value(tally: np.ndarray) -> dict[str, float | int]:
     return {"count": int(tally[0]), "value": round(float(tally[1]), 2)}
 
 
-def scope_mask(frame: pd.DataFrame, pipeline: str | None, owner: str | None) -> np.ndarray:
+#: A pipeline or owner filter: no name (no filter), one name, or several (a deal matching any).
+Names = str | Sequence[str] | None
+
+
+def chosen(names: Names) -> tuple[str, ...]:
+    """The names a filter asks for; () when it asks for none."""
+    if names is None or isinstance(names, str):
+        return (names,) if names else ()
+    return tuple(names)
+
+
+def scope_mask(frame: pd.DataFrame, pipeline: Names, owner: Names) -> np.ndarray:
     """Rows the pipeline and owner filters keep (no filter keeps all)."""
     keep = np.ones(len(frame), dtype=bool)
     for column, wanted in (("pipeline", pipeline), ("owner", owner)):
-        if wanted:
-            keep &= (frame[column] == wanted).fillna(False).to_numpy(dtype=bool)
+        if names := chosen(wanted):
+            keep &= frame[column].isin(names).fillna(False).to_numpy(dtype=bool)
     return keep
+
+
+def scope_choices(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The pipelines and owners of the forecast deals, sorted: what the filters can offer."""
+    forecast = kind_codes(frame) == FORECAST
+    return {
+        column: sorted(str(name) for name in pd.unique(frame[column][forecast].dropna()))
+        for column in ("pipeline", "owner")
+    }
 
 
 #: A warning about a filter no deal matches lists at most this many of the values there are.
 SCOPE_VALUES_SHOWN = 10
 
 
-def scope_warnings(frame: pd.DataFrame, pipeline: str | None, owner: str | None) -> list[str]:
+def _quoted(names: tuple[str, ...]) -> str:
+    return " or ".join(repr(name) for name in names)
+
+
+def scope_warnings(frame: pd.DataFrame, pipeline: Names, owner: Names) -> list[str]:
     """Why a pipeline or owner filter leaves no deal (the forecast is then empty); [] when some match."""
-    if scope_mask(frame, pipeline, owner).any() or not (pipeline or owner):
+    pipelines, owners = chosen(pipeline), chosen(owner)
+    if scope_mask(frame, pipelines, owners).any() or not (pipelines or owners):
         return []
     warnings = []
-    for column, wanted in (("pipeline", pipeline), ("owner", owner)):
-        if wanted and not (frame[column] == wanted).fillna(False).any():
+    for column, wanted in (("pipeline", pipelines), ("owner", owners)):
+        if wanted and not frame[column].isin(wanted).fillna(False).any():
             known = sorted(str(v) for v in pd.unique(frame[column].dropna()))
             more = len(known) - SCOPE_VALUES_SHOWN
             listed = ", ".join(known[:SCOPE_VALUES_SHOWN]) + (f" and {more} more" if more > 0 else "")
             warnings.append(
-                f"No deal has {column} {wanted!r}, so the forecast is empty"
+                f"No deal has {column} {_quoted(wanted)}, so the forecast is empty"
                 + (f" ({column}s in this forecast: {listed})." if known else ".")
             )
-    return warnings or [f"No deal has pipeline {pipeline!r} and owner {owner!r}, so the forecast is empty."]
+    return warnings or [
+        f"No deal has pipeline {_quoted(pipelines)} and owner {_quoted(owners)}, so the forecast is empty."
+    ]
 
 
-def in_scope(frame: pd.DataFrame, pipeline: str | None, owner: str | None) -> tuple[pd.DataFrame, list[str]]:
+def in_scope(frame: pd.DataFrame, pipeline: Names, owner: Names) -> tuple[pd.DataFrame, list[str]]:
     """The rows a pipeline and owner filter keeps (renumbered), and ``scope_warnings`` when it keeps none."""
     scope = scope_mask(frame, pipeline, owner)
     kept = frame if scope.all() else frame[scope].reset_index(drop=True)
     return kept, scope_warnings(frame, pipeline, owner)
+
+
+def period_mask(frame: pd.DataFrame, included: np.ndarray, start: dt.date, end: dt.date) -> np.ndarray:
+    """Deals of ``included`` whose expected invoice or cash in falls in start..end (both bars of a period)."""
+    first, last = (_EPOCH_DAY + day.toordinal() for day in (start, end))
+    invoice = day_numbers(frame["predicted_invoice_date"])
+    payment = day_numbers(frame["predicted_payment_date"])
+    return included & (((invoice >= first) & (invoice <= last)) | ((payment >= first) & (payment <= last)))
 
 
 def aggregate(
@@ -176,13 +212,15 @@ def aggregate(
     horizon_days: int = 90,
     granularity: Granularity = "week",
     min_confidence: float = 0.5,
-    pipeline: str | None = None,
-    owner: str | None = None,
+    pipeline: Names = None,
+    owner: Names = None,
     receivables: pd.DataFrame | None = None,
 ) -> Aggregation:
     """Dense periods from as-of to as-of + horizon with invoices, cash, band, counts and exclusions.
 
+    ``pipeline`` and ``owner`` each keep the deals of one name or of several (``Names``);
     ``receivables`` (``predict_receivables``' frame) adds open invoices' cash to the periods."""
+    pipeline, owner = chosen(pipeline), chosen(owner)
     end = as_of + dt.timedelta(days=horizon_days)
     starts = period_starts(as_of, end, granularity)
     grid = _Periods(starts, granularity)
@@ -251,8 +289,8 @@ def _deal_sums(
     grid: _Periods,
     window: tuple[int, int],
     min_confidence: float,
-    pipeline: str | None,
-    owner: str | None,
+    pipeline: tuple[str, ...],
+    owner: tuple[str, ...],
 ) -> dict[str, np.ndarray]:
     """Sums per period, and ``[count, value]`` per reason a deal is counted or left out, of
     some rows of the predictions: the sums of two slices add up to the sums of both.

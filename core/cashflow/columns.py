@@ -75,42 +75,59 @@ KINDS = ("forecast", "received", "not_forecast")
 FORECAST, RECEIVED, NOT_FORECAST = range(3)
 METHODS = ("rules", "learned", "llm", "llm->rules", "naive")
 
-PREDICTION_COLUMNS = (
+#: A deal's prediction as callers see it, name -> DuckDB type, in the order it is shown: the
+#: per-deal part of ``forecast --json`` and the API, ``DealPrediction``, the command line's
+#: ``--out`` file and the Forecast page's table. (The migrations keep their own literal DDL.)
+PREDICTION_FIELDS: dict[str, str] = {
+    "deal_id": "VARCHAR",
+    "title": "VARCHAR",
+    "stage": "VARCHAR",
+    "pipeline": "VARCHAR",
+    "owner": "VARCHAR",
+    "organization": "VARCHAR",
+    "kind": "VARCHAR",
+    "value_base": "DOUBLE",
+    "probability": "DOUBLE",
+    "weighted_value": "DOUBLE",
+    "predicted_invoice_date": "DATE",
+    "predicted_payment_date": "DATE",
+    "invoice_p10": "DATE",
+    "invoice_p90": "DATE",
+    "payment_p10": "DATE",
+    "payment_p90": "DATE",
+    "confidence": "DOUBLE",
+    "method": "VARCHAR",
+    "reasoning": "VARCHAR",
+    "flags": "JSON",
+}
+DATE_OUTPUT_COLUMNS = tuple(name for name, kind in PREDICTION_FIELDS.items() if kind == "DATE")
+NUMBER_OUTPUT_COLUMNS = tuple(name for name, kind in PREDICTION_FIELDS.items() if kind == "DOUBLE")
+TEXT_OUTPUT_COLUMNS = tuple(name for name, kind in PREDICTION_FIELDS.items() if kind == "VARCHAR")
+#: Fields the ``predictions`` table does not keep: the deal's own (in ``deals``) and its kind.
+NOT_STORED = ("title", "stage", "pipeline", "owner", "organization", "kind", "probability")
+#: What the ``predictions`` table keeps per deal of a stored run (beside snapshot, run and engine).
+STORED_FIELDS = tuple(name for name in PREDICTION_FIELDS if name not in NOT_STORED)
+#: What a refiner returns per deal (``engines.Refiner``): the fields it may change.
+REFINED_FIELDS = (
     "deal_id",
-    "title",
-    "pipeline",
-    "stage",
-    "status",
-    "owner",
-    "organization",
-    "kind",
-    "value_base",
-    "probability",
-    "weighted_value",
     "predicted_invoice_date",
     "predicted_payment_date",
     "invoice_p10",
     "invoice_p90",
-    "payment_p10",
-    "payment_p90",
     "confidence",
     "method",
     "reasoning",
-    "flags",
+)
+#: The columns of a prediction frame: the fields, then what engines and aggregation work with.
+PREDICTION_COLUMNS = (
+    *PREDICTION_FIELDS,
+    "status",
     "invoice_reason",
     "terms_reason",
     "invoice_is_fact",
     "payment_terms_days",
     "days_in_stage",
     "flag_bits",
-)
-DATE_OUTPUT_COLUMNS = (
-    "predicted_invoice_date",
-    "predicted_payment_date",
-    "invoice_p10",
-    "invoice_p90",
-    "payment_p10",
-    "payment_p90",
 )
 
 

@@ -9,33 +9,17 @@ import numpy as np
 import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
-from core.cashflow.columns import KINDS, Flag, day_array
+from core.cashflow.columns import (
+    DATE_OUTPUT_COLUMNS,
+    KINDS,
+    NUMBER_OUTPUT_COLUMNS,
+    PREDICTION_FIELDS,
+    TEXT_OUTPUT_COLUMNS,
+    Flag,
+    day_array,
+)
 from core.cashflow.models import DealForPrediction, DealPrediction
 from core.deals import conform
-
-#: The per-deal fields of ``forecast --json`` and of DealPrediction, in order.
-DEAL_FIELDS = (
-    "deal_id",
-    "title",
-    "stage",
-    "pipeline",
-    "owner",
-    "organization",
-    "kind",
-    "value_base",
-    "probability",
-    "weighted_value",
-    "predicted_invoice_date",
-    "predicted_payment_date",
-    "invoice_p10",
-    "invoice_p90",
-    "payment_p10",
-    "payment_p90",
-    "confidence",
-    "method",
-    "reasoning",
-    "flags",
-)
 
 
 def deals_frame(deals: Iterable[DealForPrediction]) -> pd.DataFrame:
@@ -54,10 +38,9 @@ def predictions_frame(predictions: Iterable[DealPrediction]) -> pd.DataFrame:
     seed-style calls that hand predictions to ``generate_forecast_table`` and friends."""
     records = [p.model_dump() for p in predictions]
     frame = pd.DataFrame(records, columns=list(DealPrediction.model_fields))
-    for name in ("predicted_invoice_date", "predicted_payment_date", "invoice_p10", "invoice_p90",
-                 "payment_p10", "payment_p90"):
+    for name in DATE_OUTPUT_COLUMNS:
         frame[name] = pd.to_datetime(frame[name])
-    for name in ("value_base", "probability", "weighted_value", "confidence"):
+    for name in NUMBER_OUTPUT_COLUMNS:
         frame[name] = frame[name].astype(np.float64)
     frame["kind"] = pd.Categorical(frame["kind"], categories=list(KINDS))
     frame["flag_bits"] = np.array([flag_bits(flags) for flags in frame["flags"]], dtype=np.int64)
@@ -107,34 +90,17 @@ def deal_records(
     frame: pd.DataFrame, as_of: dt.date, a: Assumptions, *, warnings: bool = False
 ) -> list[dict]:
     """Plain dicts per deal (dates as ``datetime.date``, flags as lists) for JSON and models."""
-    out = frame.loc[:, list(DEAL_FIELDS)].copy()
-    for name in (
-        "predicted_invoice_date",
-        "predicted_payment_date",
-        "invoice_p10",
-        "invoice_p90",
-        "payment_p10",
-        "payment_p90",
-    ):
+    out = frame.loc[:, list(PREDICTION_FIELDS)].copy()
+    for name in DATE_OUTPUT_COLUMNS:
         days = day_array(out[name])
         out[name] = pd.Series([None if np.isnat(d) else d.item() for d in days], dtype=object)
-    for name in ("value_base", "probability", "weighted_value", "confidence"):
+    for name in NUMBER_OUTPUT_COLUMNS:
         values = out[name].to_numpy(dtype=np.float64, na_value=np.nan)
         out[name] = pd.Series(
             [None if np.isnan(v) else round(float(v), 2 if name != "probability" else 4) for v in values],
             dtype=object,
         )
-    for name in (
-        "deal_id",
-        "title",
-        "stage",
-        "pipeline",
-        "owner",
-        "organization",
-        "kind",
-        "method",
-        "reasoning",
-    ):
+    for name in TEXT_OUTPUT_COLUMNS:
         out[name] = out[name].astype(object).where(out[name].notna(), None)
     out["flags"] = [text.split(",") if text else [] for text in frame["flags"].astype(str)]
     records = out.to_dict("records")

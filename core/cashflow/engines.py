@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from core.cashflow.receivables import Receivables
 from core.cashflow.rules import predict_frame
 from core.errors import DealcastError
 from core.store import Store
+
+if TYPE_CHECKING:  # the LLM package (httpx) loads only when the LLM path runs
+    from core.llm import LLMClient
 
 
 class LLMPathUnavailableError(DealcastError):
@@ -46,6 +49,8 @@ class EngineContext:
     progress: ProgressCallback | None = None
     #: Invoices known at as-of: deals take their organization's learned payment terms from them.
     receivables: Receivables | None = None
+    #: The LLM client the service was given for the LLM path (None: the process-wide one).
+    llm: LLMClient | None = None
     #: Run-level warnings an engine or refiner adds (e.g. "LLM off"); the run result carries them.
     warnings: list[str] = field(default_factory=list)
 

@@ -98,8 +98,8 @@ class ForecastOptions(_Input):
     horizon_days: int = Field(90, ge=1, le=3660)
     granularity: Literal["week", "month"] = "week"
     min_confidence: float = Field(0.5, ge=0, le=1)
-    pipeline: str | None = None
-    owner: str | None = None
+    pipeline: str | list[str] | None = Field(None, description="one pipeline, or several (a deal in any)")
+    owner: str | list[str] | None = Field(None, description="one owner, or several (a deal of any)")
 
 
 #: The seed's top-level request fields and where Dealcast keeps each of them.
@@ -141,11 +141,11 @@ class CashflowPredictionInput(_Input):
         return data
 
     @property
-    def pipeline_name(self) -> str | None:
+    def pipeline_name(self) -> str | list[str] | None:
         return self.forecast.pipeline
 
     @property
-    def owner_name(self) -> str | None:
+    def owner_name(self) -> str | list[str] | None:
         return self.forecast.owner
 
     @property

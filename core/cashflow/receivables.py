@@ -29,6 +29,7 @@ from core.cashflow.assumptions import Assumptions
 from core.cashflow.behaviour import BehaviourModel, due_dates, learn_behaviour, organization_keys
 from core.cashflow.columns import Flag, as_output_dates, compose_reasoning, flag_where, text_part
 from core.errors import InputError
+from core.formatting import money_full
 from core.receivables.invoices import KIND, load_invoices, open_at
 from core.store import Snapshot, Store
 
@@ -337,10 +338,11 @@ def receivables_line(run, agg) -> str:
     if run.receivables is None:
         return "Receivables: none used (load an invoice list with: python -m core receivables ingest FILE)."
     summary = agg.receivables
+    value = {name: money_full(amount["value"]) for name, amount in summary.items()}
     return (
         f"Receivables: snapshot {run.receivables_snapshot_id}, {summary['open']['count']} open invoice(s) "
-        f"worth {summary['open']['value']:,.0f}; {summary['in_periods']['value']:,.0f} in the periods, "
-        f"{summary['beyond_horizon']['value']:,.0f} beyond the horizon, "
-        f"{summary['filtered_out']['value']:,.0f} filtered out, {summary['invalid_value']['value']:,.0f} "
+        f"worth {value['open']}; {value['in_periods']} in the periods, "
+        f"{value['beyond_horizon']} beyond the horizon, "
+        f"{value['filtered_out']} filtered out, {value['invalid_value']} "
         f"without a rate; {summary['overdue_rolled_in']['count']} overdue rolled to the as-of date."
     )

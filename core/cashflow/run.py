@@ -6,13 +6,16 @@ The dashboard keeps a run and re-aggregates it on every slider move (``Predictio
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.behaviour import BehaviourModel
+from core.cashflow.columns import DATE_OUTPUT_COLUMNS, day_array
 from core.cashflow.models import ForecastOptions
 from core.store import Store
 
@@ -58,3 +61,17 @@ class PredictionRun:
             **(forecast or ForecastOptions()).model_dump(),
         )
 
+    def largest(self, mask: np.ndarray, columns: Sequence[str], limit: int | None = None) -> pd.DataFrame:
+        """``columns`` of the deals in ``mask``, the largest weighted value first, with their titles
+        and dates as days; only the ``limit`` largest when a limit is given."""
+        rows = np.flatnonzero(mask)
+        weighted = -self.frame["weighted_value"].to_numpy(dtype=np.float64, na_value=0.0)[rows]
+        if limit is not None and len(rows) > limit:  # the largest first: no need to sort them all
+            largest = np.argpartition(weighted, limit - 1)[:limit]
+            rows, weighted = rows[largest], weighted[largest]
+        rows = rows[np.argsort(weighted, kind="stable")]
+        table = self.titled(self.frame[list(columns)].take(rows).reset_index(drop=True))
+        for name in DATE_OUTPUT_COLUMNS:
+            if name in table:
+                table[name] = day_array(table[name])
+        return table

@@ -15,13 +15,14 @@ import json
 import threading
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from core.cashflow.assumptions import Assumptions, load_assumptions
-from core.cashflow.columns import DATE_OUTPUT_COLUMNS, date_array
+from core.cashflow.columns import PREDICTION_FIELDS, STORED_FIELDS, date_array
 from core.cashflow.convert import deal_predictions, deals_frame, predictions_frame
 from core.cashflow.engines import (
     EngineContext,
@@ -51,6 +52,9 @@ from core.errors import InputError
 from core.monitoring import observed_forecast
 from core.store import Store, get_store
 
+if TYPE_CHECKING:  # the LLM package (httpx) loads only when the LLM path runs
+    from core.llm import LLMClient
+
 LLM_UNAVAILABLE = (
     "LLM path not available: no LLM refiner is registered (configure the LLM and install its path)."
 )
@@ -59,9 +63,14 @@ LLM_UNAVAILABLE = (
 class CashflowPredictionService:
     """Forecasts for stored snapshots or explicit deals, with any registered engine."""
 
-    def __init__(self, store: Store, *, assumptions: Assumptions | None = None) -> None:
+    def __init__(
+        self, store: Store, *, assumptions: Assumptions | None = None, llm: LLMClient | None = None
+    ) -> None:
+        """``llm`` is the client the LLM path asks (the command line's, for its ``--db``); None
+        uses the process-wide ``get_llm_client()``, as the dashboard and the API do."""
         self.store = store
         self._assumptions = assumptions
+        self._llm = llm
 
     @property
     def assumptions(self) -> Assumptions:
@@ -115,6 +124,7 @@ class CashflowPredictionService:
             snapshot_id=snapshot_id,
             progress=progress,
             receivables=receivables,
+            llm=self._llm,
         )
         context.report(0, 1, f"predicting {len(deals)} deals with the {options.engine} engine")
         frame = get_engine(options.engine).predict(deals, context)
@@ -156,35 +166,15 @@ class CashflowPredictionService:
         Text columns go as Arrow dictionaries (each distinct reasoning once), flags as JSON
         made per distinct set; at 1M deals the write is still seconds (every row's reasoning
         lands in the file), which is why the CLI and the Forecast page store only on request."""
-        frame = run.frame
-        flags = pd.Categorical(frame["flags"])
-        flag_json = [json.dumps(text.split(",") if text else []) for text in flags.categories]
-        rows = pa.table(
-            {
-                "deal_id": pa.array(frame["deal_id"].array, type=pa.string()),
-                "method": pa.array(pd.Categorical(frame["method"])),
-                **{name: pa.array(date_array(frame[name])) for name in DATE_OUTPUT_COLUMNS},
-                **{
-                    name: pa.array(frame[name].to_numpy(dtype=np.float64, na_value=np.nan), from_pandas=True)
-                    for name in ("confidence", "value_base", "weighted_value")
-                },
-                "reasoning": pa.array(pd.Categorical(frame["reasoning"])),
-                "flags": pa.DictionaryArray.from_arrays(pa.array(flags.codes), pa.array(flag_json)),
-            }
-        )
+        columns = ", ".join(STORED_FIELDS)
+        values = ", ".join(f"CAST({name} AS {PREDICTION_FIELDS[name]})" for name in STORED_FIELDS)
+        rows = pa.table({name: _arrow_column(run.frame, name) for name in STORED_FIELDS})
         with self.store.transaction() as cur:
             cur.register("run_rows", rows)
             try:
                 cur.execute(
-                    """INSERT INTO predictions (snapshot_id, run_id, deal_id, engine, method,
-                           predicted_invoice_date, predicted_payment_date, invoice_p10, invoice_p90,
-                           payment_p10, payment_p90, confidence, value_base, weighted_value, reasoning, flags)
-                       SELECT ?, ?, deal_id, ?, method,
-                           CAST(predicted_invoice_date AS DATE), CAST(predicted_payment_date AS DATE),
-                           CAST(invoice_p10 AS DATE), CAST(invoice_p90 AS DATE),
-                           CAST(payment_p10 AS DATE), CAST(payment_p90 AS DATE),
-                           confidence, value_base, weighted_value, reasoning, CAST(flags AS JSON)
-                       FROM run_rows""",
+                    f"INSERT INTO predictions (snapshot_id, run_id, engine, {columns}) "
+                    f"SELECT ?, ?, ?, {values} FROM run_rows",
                     [run.snapshot_id, run.run_id, run.engine],
                 )
             finally:
@@ -293,6 +283,23 @@ class CashflowPredictionService:
             frame=predictions_frame(predictions),
             generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         )
+
+
+def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
+    """One stored field of a prediction frame as Arrow, cheap to write: text as dictionaries
+    (each distinct reasoning once), flags as JSON made per distinct set."""
+    kind = PREDICTION_FIELDS[name]
+    if kind == "DATE":
+        return pa.array(date_array(frame[name]))
+    if kind == "DOUBLE":
+        return pa.array(frame[name].to_numpy(dtype=np.float64, na_value=np.nan), from_pandas=True)
+    if kind == "JSON":
+        flags = pd.Categorical(frame[name])
+        texts = [json.dumps(text.split(",") if text else []) for text in flags.categories]
+        return pa.DictionaryArray.from_arrays(pa.array(flags.codes), pa.array(texts))
+    if name == "deal_id":  # distinct per deal: a dictionary would only add work
+        return pa.array(frame[name].array, type=pa.string())
+    return pa.array(pd.Categorical(frame[name]))
 
 
 def _utc_today() -> dt.date:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from core.cashflow.aggregate import scope_warnings
-from core.cashflow.convert import DEAL_FIELDS, run_warnings
+from core.cashflow.columns import PREDICTION_FIELDS
+from core.cashflow.convert import run_warnings
 from core.cashflow.document import forecast_document, period_rows
 from core.cashflow.engines import engine_names
 from core.cashflow.models import AssumptionsReport, ForecastOptions, PredictionOptions
 from core.cashflow.receivables import receivables_line
 from core.cashflow.service import CashflowPredictionService
 from core.cli._shared import open_store, print_json
+from core.config import get_settings
 from core.export import write_table
+from core.formatting import money_full
+from core.store import Store
+
+if TYPE_CHECKING:  # the LLM package (httpx) loads only with --llm on
+    from core.llm import LLMClient
 
 
 def _confidence(text: str) -> float:
@@ -116,9 +126,25 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     backtest.set_defaults(func=run_backtest_command)
 
 
+@contextlib.contextmanager
+def _llm_client(args: argparse.Namespace, store: Store) -> Iterator[LLMClient | None]:
+    """With ``--llm on``, a client over the forecast's store (so the call log and the response
+    cache land in the database being forecast), closed afterwards; else None."""
+    if args.llm != "on":
+        yield None
+        return
+    from core.llm import LLMClient, run_sync
+
+    client = LLMClient(get_settings(), store=store)
+    try:
+        yield client
+    finally:
+        run_sync(client.aclose())
+
+
 def run_forecast(args: argparse.Namespace) -> int | None:
-    with open_store(args) as store:
-        service = CashflowPredictionService(store)
+    with open_store(args) as store, _llm_client(args, store) as llm:
+        service = CashflowPredictionService(store, llm=llm)
         policy = {"llm_policy": args.llm_policy} if args.llm_policy else {}
         receivables = None if args.receivables.strip().lower() == "none" else args.receivables
         options = PredictionOptions(
@@ -142,7 +168,7 @@ def run_forecast(args: argparse.Namespace) -> int | None:
         for line in scope_warnings(run.frame, args.pipeline, args.owner):
             print(f"warning: {line}", file=sys.stderr)
         if args.out:
-            write_table(run.titled().loc[:, list(DEAL_FIELDS)], args.out)
+            write_table(run.titled().loc[:, list(PREDICTION_FIELDS)], args.out)
         if args.explain:
             report = service.explain_assumptions(run=run)
             print_json(report) if args.json else _print_report(report)
@@ -151,10 +177,6 @@ def run_forecast(args: argparse.Namespace) -> int | None:
         else:
             _print_forecast(run, agg, period_rows(agg))
     return None
-
-
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
 
 
 def _print_forecast(run, agg, periods: list[dict]) -> None:
@@ -169,32 +191,32 @@ def _print_forecast(run, agg, periods: list[dict]) -> None:
     )
     print(header)
     print("-" * len(header))
+    money = ("cash_in", "cash_in_p10", "cash_in_p90")
     for row in periods:
         conf = "" if row["avg_confidence"] is None else f"{row['avg_confidence']:.2f}"
         print(
-            f"{row['period']:<9} {row['start']!s:<10} {_money(row['invoice_value']):>14} "
-            f"{_money(row['cash_in']):>14} {_money(row['cash_in_p10']):>14} {_money(row['cash_in_p90']):>14} "
-            f"{row['deal_count']:>6} {conf:>5} {_money(row['cash_in_pipeline']):>14} "
-            f"{_money(row['cash_in_receivables']):>14}"
+            f"{row['period']:<9} {row['start']!s:<10} {money_full(row['invoice_value']):>14} "
+            + " ".join(f"{money_full(row[name]):>14}" for name in money)
+            + f" {row['deal_count']:>6} {conf:>5} {money_full(row['cash_in_pipeline']):>14} "
+            f"{money_full(row['cash_in_receivables']):>14}"
         )
     t = agg.totals
     print("-" * len(header))
     print(
-        f"{'total':<20} {_money(t['invoice_value']):>14} {_money(t['cash_in']):>14} "
-        f"{_money(t['cash_in_p10']):>14} "
-        f"{_money(t['cash_in_p90']):>14} {t['deal_count']:>6} {'':>5} {_money(t['cash_in_pipeline']):>14} "
-        f"{_money(t['cash_in_receivables']):>14}"
+        f"{'total':<20} {money_full(t['invoice_value']):>14} "
+        + " ".join(f"{money_full(t[name]):>14}" for name in money)
+        + f" {t['deal_count']:>6} {'':>5} {money_full(t['cash_in_pipeline']):>14} "
+        f"{money_full(t['cash_in_receivables']):>14}"
     )
     print(receivables_line(run, agg))
     print(
-        f"Unweighted: invoices {_money(t['invoice_value_unweighted'])}, "
-        f"cash in {_money(t['cash_in_unweighted'])}"
+        f"Unweighted: invoices {money_full(t['invoice_value_unweighted'])}, "
+        f"cash in {money_full(t['cash_in_unweighted'])}"
     )
     for name, amount in {**agg.excluded, **agg.shown}.items():
         if amount["count"]:
-            print(
-                f"{name.replace('_', ' ')}: {amount['count']} deal(s), {currency} {_money(amount['value'])}"
-            )
+            value = money_full(amount["value"], currency)
+            print(f"{name.replace('_', ' ')}: {amount['count']} deal(s), {value}")
     for line in run_warnings(run.frame, run.as_of, run.assumptions):
         print(f"warning: {line}")
 

@@ -16,6 +16,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from core.formatting import money_full
+
 # A "<" that starts something shaped like a tag ("<x", "</x", "< / x", "<!x", "<?x").
 _TAG_START = re.compile(r"<(?=\s*[/!?]?\s*[A-Za-z_])")
 _WHITESPACE = re.compile(r"\s+")
@@ -112,15 +114,15 @@ def language_instruction(code: Any) -> str:
 
 
 def money(value: Any, currency: Any = "") -> str | None:
-    """``SAR 1,250,000`` (no decimals for whole amounts); None when there is no value."""
+    """``SAR 1,250,000`` as ``core.formatting.money_full`` writes it; None (the line is left out)
+    when there is no value, and text that is not a number as it is."""
     if _absent(value):
         return None
     try:
         amount = float(value)
     except (TypeError, ValueError):
         return str(value)
-    figure = f"{amount:,.0f}" if amount.is_integer() else f"{amount:,.2f}"
-    return f"{currency} {figure}".strip() if not _absent(currency) else figure
+    return money_full(amount, None if _absent(currency) else str(currency))
 
 
 FILTERS = {

@@ -11,66 +11,9 @@ sanitize (body_html), streaming (one field of a JSON reply as it arrives), recor
 (contexts from stored deals), text (sentence and cue helpers).
 """
 
-from core.writer.models import (
-    Channel,
-    CommunicationGap,
-    ComplianceContext,
-    ComplianceResult,
-    DealFacts,
-    DealHealthContext,
-    DealHealthResult,
-    DealSummaryContext,
-    DealSummaryResult,
-    DraftEmailResult,
-    DraftReminderResult,
-    EmailDraftContext,
-    HealthStatus,
-    Language,
-    Note,
-    NoteSummaryContext,
-    NoteSummaryResult,
-    OrderReceivedContext,
-    OrderReceivedResult,
-    ReminderDraftContext,
-    StageChange,
-    StageThreshold,
-    TextFormat,
-    Tone,
-    Urgency,
-    WriterResult,
-)
+from core.writer import models
+from core.writer.models import *  # noqa: F403  (the contexts and results: models.__all__)
 from core.writer.records import build_context, load_deal
 from core.writer.service import WriterService, get_writer_service
 
-__all__ = [
-    "Channel",
-    "CommunicationGap",
-    "ComplianceContext",
-    "ComplianceResult",
-    "DealFacts",
-    "DealHealthContext",
-    "DealHealthResult",
-    "DealSummaryContext",
-    "DealSummaryResult",
-    "DraftEmailResult",
-    "DraftReminderResult",
-    "EmailDraftContext",
-    "HealthStatus",
-    "Language",
-    "Note",
-    "NoteSummaryContext",
-    "NoteSummaryResult",
-    "OrderReceivedContext",
-    "OrderReceivedResult",
-    "ReminderDraftContext",
-    "StageChange",
-    "StageThreshold",
-    "TextFormat",
-    "Tone",
-    "Urgency",
-    "WriterResult",
-    "WriterService",
-    "build_context",
-    "get_writer_service",
-    "load_deal",
-]
+__all__ = [*models.__all__, "WriterService", "build_context", "get_writer_service", "load_deal"]

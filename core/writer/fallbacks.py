@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 
 from core.config import PROMPTS_DIR
+from core.formatting import money_full
 from core.prompts.outputs import WHATSAPP_SHORT_MAX_CHARS
 from core.writer.health import HealthAssessment, assess_health
 from core.writer.models import (
@@ -70,10 +71,6 @@ def _warnings(language: Language, kind: str, reason: str) -> list[str]:
     return [f"{reason.rstrip('.')}. {_t(language, 'made_without_llm', kind=_KIND_NAMES[language][kind])}"]
 
 
-def _money(value: float | None, currency: str | None) -> str:
-    return "" if value is None else f"{currency or ''} {value:,.0f}".strip()
-
-
 def recent_notes(notes: list[Note], limit: int) -> list[Note]:
     """The last ``limit`` notes, oldest first; dated notes in date order, undated ones after."""
     dated = sorted((n for n in notes if n.date), key=lambda n: n.date)  # type: ignore[arg-type, return-value]
@@ -89,7 +86,7 @@ def _note_sentences(notes: list[Note]) -> list[tuple[Note, str]]:
 
 
 def _deal_line(language: Language, deal: DealFacts) -> str:
-    value = _money(deal.value, deal.currency)
+    value = "" if deal.value is None else money_full(deal.value, deal.currency)
     return _t(
         language, "email.deal",
         title=deal.title,

@@ -23,6 +23,36 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 # The verdicts and channel limits the prompts' output models enforce.
 from core.prompts.outputs import EMAIL_REMINDER_MAX_WORDS, SMS_MAX_CHARS, HealthStatus
 
+#: What ``core.writer`` exports of these models (the contexts, results and their options).
+__all__ = [
+    "Channel",
+    "CommunicationGap",
+    "ComplianceContext",
+    "ComplianceResult",
+    "DealFacts",
+    "DealHealthContext",
+    "DealHealthResult",
+    "DealSummaryContext",
+    "DealSummaryResult",
+    "DraftEmailResult",
+    "DraftReminderResult",
+    "EmailDraftContext",
+    "HealthStatus",
+    "Language",
+    "Note",
+    "NoteSummaryContext",
+    "NoteSummaryResult",
+    "OrderReceivedContext",
+    "OrderReceivedResult",
+    "ReminderDraftContext",
+    "StageChange",
+    "StageThreshold",
+    "TextFormat",
+    "Tone",
+    "Urgency",
+    "WriterResult",
+]
+
 # -- options ------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -76,6 +77,22 @@ def notes_payload(notes: list[Note]) -> list[dict[str, str | None]]:
     ]
 
 
+def context_variables(context: BaseModel, names: tuple[str, ...]) -> dict[str, Any]:
+    """A context's fields as prompt variables: options by their value, dates as YYYY-MM-DD,
+    notes as ``notes_payload`` gives them, the rest as they are."""
+    variables: dict[str, Any] = {}
+    for name in names:
+        value = getattr(context, name)
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        elif name == "notes":
+            value = notes_payload(value)
+        variables[name] = value
+    return variables
+
+
 def from_answer(
     result_type: type[ResultT], answer: dict[str, Any], confidence: float, **known: Any
 ) -> ResultT:
@@ -96,18 +113,10 @@ def from_answer(
 
 def _email_variables(context: EmailDraftContext) -> dict[str, Any]:
     return {
-        "language": context.language.value,
-        "tone": context.tone.value,
-        "urgency": context.urgency.value,
-        "format": context.format.value,
-        "max_length": context.max_length,
-        "due_date": _iso(context.due_date),
-        "max_notes": context.max_notes,
-        "recipients": context.recipients,
-        "recipient_role": context.recipient_role,
-        "subject_intent": context.subject_intent,
-        "constraints": context.constraints,
-        "sender_name": context.sender_name,
+        **context_variables(context, (
+            "language", "tone", "urgency", "format", "max_length", "due_date", "max_notes", "recipients",
+            "recipient_role", "subject_intent", "constraints", "sender_name",
+        )),
         "deal_contexts": [
             {**deal.model_dump(mode="json", exclude={"notes"}), "notes": notes_payload(deal.notes)}
             for deal in context.deal_contexts
@@ -131,21 +140,10 @@ EMAIL = Task("email", lambda _: "email.followup", _email_variables, _email_build
 
 
 def _reminder_variables(context: ReminderDraftContext) -> dict[str, Any]:
-    return {
-        "language": context.language.value,
-        "tone": context.tone.value,
-        "urgency": context.urgency.value,
-        "recipient_role": context.recipient_role,
-        "recipient_name": context.recipient_name,
-        "sender_name": context.sender_name,
-        "deal_id": context.deal_id,
-        "deal_title": context.deal_title,
-        "stage": context.stage,
-        "context": context.context,
-        "due_date": _iso(context.due_date),
-        "max_length": context.max_length,
-        "constraints": context.constraints,
-    }
+    return context_variables(context, (
+        "language", "tone", "urgency", "recipient_role", "recipient_name", "sender_name", "deal_id",
+        "deal_title", "stage", "context", "due_date", "max_length", "constraints",
+    ))
 
 
 def _reminder_build(answer: dict[str, Any], context: ReminderDraftContext) -> DraftReminderResult:
@@ -164,37 +162,28 @@ REMINDER = Task(
 
 
 def _summary_variables(context: DealSummaryContext) -> dict[str, Any]:
-    return {
-        "language": context.language.value,
-        "tone": context.tone.value,
-        "format": context.format.value,
-        "max_length": context.max_length,
-        "constraints": context.constraints,
-        "deal_id": context.deal_id,
-        "title": context.title,
-        "stage": context.stage,
-        "owner": context.owner,
-        "days_in_stage": context.days_in_stage,
-        "value": context.value,
-        "currency": context.currency,
-        "organization": context.organization,
-        "notes": notes_payload(context.notes),
-        "max_notes": context.max_notes,
-        "include_blockers": context.include_blockers,
-        "include_recommendations": context.include_recommendations,
-    }
+    return context_variables(context, (
+        "language", "tone", "format", "max_length", "constraints", "deal_id", "title", "stage", "owner",
+        "days_in_stage", "value", "currency", "organization", "notes", "max_notes", "include_blockers",
+        "include_recommendations",
+    ))
+
+
+def _with_switches(result_type: type[ResultT], answer: dict[str, Any], context: Any,
+                   switches: dict[str, tuple[bool, Any]]) -> ResultT:
+    """``result_type`` from the answer, id and language from the context; a field whose switch
+    is off (``switches[name] = (on, value when off)``) gets its off value, whatever the model said."""
+    off = {name: value for name, (on, value) in switches.items() if not on}
+    return from_answer(
+        result_type, answer, answer["confidence"], deal_id=context.deal_id, language=context.language, **off
+    )
 
 
 def _summary_build(answer: dict[str, Any], context: DealSummaryContext) -> DealSummaryResult:
-    switched_off: dict[str, Any] = {}
-    if not context.include_blockers:
-        switched_off["blockers"] = []
-    if not context.include_recommendations:
-        switched_off["recommendations"] = []
-    return from_answer(
-        DealSummaryResult, answer, answer["confidence"],
-        deal_id=context.deal_id, language=context.language, **switched_off,
-    )
+    return _with_switches(DealSummaryResult, answer, context, {
+        "blockers": (context.include_blockers, []),
+        "recommendations": (context.include_recommendations, []),
+    })
 
 
 SUMMARY = Task(
@@ -206,29 +195,17 @@ SUMMARY = Task(
 
 
 def _compliance_variables(context: ComplianceContext) -> dict[str, Any]:
-    return {
-        "language": context.language.value,
-        "deal_id": context.deal_id,
-        "title": context.title,
-        "stage": context.stage,
-        "notes": notes_payload(context.notes),
-        "check_survey_checklist": context.check_survey_checklist,
-        "check_quality_docs": context.check_quality_docs,
-        "check_custom_fields": context.check_custom_fields,
-        "custom_fields": context.custom_fields,
-    }
+    return context_variables(context, (
+        "language", "deal_id", "title", "stage", "notes", "check_survey_checklist", "check_quality_docs",
+        "check_custom_fields", "custom_fields",
+    ))
 
 
 def _compliance_build(answer: dict[str, Any], context: ComplianceContext) -> ComplianceResult:
-    switched_off: dict[str, Any] = {}
-    if not context.check_survey_checklist:
-        switched_off["survey_checklist_present"] = None
-    if not context.check_quality_docs:
-        switched_off["quality_docs_present"] = None
-    return from_answer(
-        ComplianceResult, answer, answer["confidence"],
-        deal_id=context.deal_id, language=context.language, **switched_off,
-    )
+    return _with_switches(ComplianceResult, answer, context, {
+        "survey_checklist_present": (context.check_survey_checklist, None),
+        "quality_docs_present": (context.check_quality_docs, None),
+    })
 
 
 COMPLIANCE = Task(
@@ -238,18 +215,10 @@ COMPLIANCE = Task(
 
 
 def _order_variables(context: OrderReceivedContext) -> dict[str, Any]:
-    return {
-        "language": context.language.value,
-        "deal_id": context.deal_id,
-        "title": context.title,
-        "stage": context.stage,
-        "organization": context.organization,
-        "contact": context.contact,
-        "value": context.value,
-        "currency": context.currency,
-        "days_in_stage": context.days_in_stage,
-        "notes": notes_payload(context.notes),
-    }
+    return context_variables(context, (
+        "language", "deal_id", "title", "stage", "organization", "contact", "value", "currency",
+        "days_in_stage", "notes",
+    ))
 
 
 def _order_build(answer: dict[str, Any], context: OrderReceivedContext) -> OrderReceivedResult:
@@ -273,19 +242,11 @@ def _health_variables(context: DealHealthContext) -> dict[str, Any]:
         Language.EN, context.stage, context.days_in_stage, context.days_since_last_note
     )
     return {
-        "language": context.language.value,
-        "tone": context.tone.value,
-        "deal_id": context.deal_id,
-        "title": context.title,
-        "stage": context.stage,
-        "days_in_stage": context.days_in_stage,
-        "owner": context.owner,
-        "value": context.value,
-        "currency": context.currency,
+        **context_variables(context, (
+            "language", "tone", "deal_id", "title", "stage", "days_in_stage", "owner", "value", "currency",
+            "last_activity", "days_since_last_note", "notes",
+        )),
         "stage_history": [change.model_dump(mode="json") for change in context.stage_history],
-        "last_activity": _iso(context.last_activity),
-        "days_since_last_note": context.days_since_last_note,
-        "notes": notes_payload(context.notes),
         "health_thresholds": [
             {"stage": stage, "warning": warning, "critical": critical}
             for stage, warning, critical in health.THRESHOLD_TABLE
@@ -319,16 +280,9 @@ HEALTH = Task(
 
 
 def _notes_variables(context: NoteSummaryContext) -> dict[str, Any]:
-    return {
-        "language": context.language.value,
-        "deal_id": context.deal_id,
-        "title": context.title,
-        "notes": notes_payload(context.notes),
-        "max_notes": context.max_notes,
-        "format": context.format.value,
-        "max_length": context.max_length,
-        "extract_action_items": context.extract_action_items,
-    }
+    return context_variables(context, (
+        "language", "deal_id", "title", "notes", "max_notes", "format", "max_length", "extract_action_items",
+    ))
 
 
 def _notes_build(answer: dict[str, Any], context: NoteSummaryContext) -> NoteSummaryResult:
@@ -342,7 +296,3 @@ def _notes_build(answer: dict[str, Any], context: NoteSummaryContext) -> NoteSum
 NOTES = Task(
     "notes", lambda _: "notes.summarize", _notes_variables, _notes_build, fallbacks.fallback_note_summary,
 )
-
-
-def _iso(value: dt.date | None) -> str | None:
-    return value.isoformat() if value else None

@@ -1,4 +1,4 @@
-"""Building blocks of the prediction frame: integer factorizing, row chunks."""
+"""Building blocks of the prediction frame: its one schema, integer factorizing, row chunks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,30 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.cashflow.columns import concat_rows, factorize_ints
+from core.cashflow.columns import (
+    NOT_STORED,
+    PREDICTION_COLUMNS,
+    PREDICTION_FIELDS,
+    REFINED_FIELDS,
+    STORED_FIELDS,
+    concat_rows,
+    factorize_ints,
+)
+from core.cashflow.models import DealPrediction
+
+
+def test_deal_prediction_has_the_prediction_fields_in_their_order():
+    assert list(DealPrediction.model_fields) == [*PREDICTION_FIELDS, "warnings"]
+    assert set(REFINED_FIELDS) <= set(PREDICTION_FIELDS) <= set(PREDICTION_COLUMNS)
+    assert set(NOT_STORED) <= set(PREDICTION_FIELDS)
+
+
+def test_the_predictions_table_stores_the_stored_fields_with_their_types(store):
+    """The migrations' literal DDL and the live map agree (a new field needs a migration)."""
+    described = store.query_df("DESCRIBE predictions")
+    types = dict(zip(described["column_name"], described["column_type"], strict=True))
+    run = {"snapshot_id": "INTEGER", "run_id": "VARCHAR", "engine": "VARCHAR", "created_at": "TIMESTAMP"}
+    assert types == {**run, **{name: PREDICTION_FIELDS[name] for name in STORED_FIELDS}}
 
 
 @given(st.lists(st.one_of(st.integers(0, 50), st.integers(-(2**62), 2**62)), max_size=60))

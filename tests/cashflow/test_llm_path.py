@@ -27,15 +27,9 @@ from core.cashflow import (
     save_assumptions,
 )
 from core.cashflow.engines import EngineContext
-from core.cashflow.llm_refiner import (
-    LOW_CONFIDENCE,
-    Batch,
-    BatchOutcome,
-    LLMRefiner,
-    check_answers,
-    collect_answers,
-)
-from core.cashflow.rules import predict_frame
+from core.cashflow.llm_answers import Batch, BatchOutcome, check_answers, collect_answers
+from core.cashflow.llm_refiner import LLMRefiner
+from core.cashflow.rules import LOW_CONFIDENCE, predict_frame
 from core.cli import main
 from core.config import get_settings
 from core.errors import InputError

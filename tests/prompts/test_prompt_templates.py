@@ -273,7 +273,10 @@ def test_values_from_pandas_that_mean_missing_are_left_out():
     deal = {"deal_id": "7", "value_base": float("nan"), "expected_close": pd.NaT}
     assert compact_json(deal) == '{"deal_id":"7"}'
     assert money(float("nan"), "SAR") is None
-    assert money(1234.5, "SAR") == "SAR 1,234.50"
+    # The one money form (core.formatting.money_full): whole units, the sign in front.
+    assert money(1234.6, "SAR") == "SAR 1,235"
+    assert money(-3100, "SAR") == "-SAR 3,100"
+    assert money(1234.6) == "1,235"
     assert money("about a million", "SAR") == "about a million"
 
 

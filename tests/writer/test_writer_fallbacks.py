@@ -60,6 +60,12 @@ def test_fallback_email_cites_the_deal_facts_and_says_why_it_is_plain():
     assert result.body_html.startswith("<p>Dear Khalid,</p>")
 
 
+def test_fallback_email_writes_money_in_the_one_money_form():
+    """core.formatting.money_full: the sign before the currency (was "SAR -5,000")."""
+    credit = {**email_context().deal_contexts[0].model_dump(), "value": -5000}
+    assert "value -SAR 5,000." in fallback_email(email_context(deal_contexts=[credit]), REASON).body
+
+
 def test_fallback_email_names_every_deal_when_there_are_several():
     second = {"deal_id": "102", "title": "Villa joinery", "stage": "Awaiting GR"}
     result = fallback_email(email_context(deal_contexts=[email_context().deal_contexts[0], second]), REASON)

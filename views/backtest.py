@@ -72,7 +72,7 @@ def choose(snapshots) -> dict[str, Any]:
     newest = max(as_of.values())
     starts = [s.id for s in snapshots if s.as_of < newest]
     keep_valid("from_snapshot", starts)
-    left, middle, right = st.columns([1, 1, 2])
+    left, middle = st.columns(2)  # two to a row: "#12 · as of 2026-10-26" whole at 1024 px
     from_id = left.selectbox(
         "From snapshot (forecast made then)", starts, format_func=labels.get, key="from_snapshot"
     )
@@ -85,7 +85,7 @@ def choose(snapshots) -> dict[str, Any]:
         format_func=labels.get,
         key="to_snapshot",
     )
-    engines = right.multiselect("Engines", ENGINES, default=DEFAULT_ENGINES, key="engines")
+    engines = st.multiselect("Engines", ENGINES, default=DEFAULT_ENGINES, key="engines")
     return {"from": from_id, "to": to_id, "engines": list(engines)}
 
 

@@ -79,7 +79,7 @@ def editor(table: Table, frames: dict, *, fixed: bool = False) -> None:
     frames[table.key] = st.data_editor(
         frames[table.key], key=editor_key(table), hide_index=True, width="stretch",
         num_rows="fixed" if fixed else "dynamic", column_config=COLUMNS[table.key],
-        disabled=["parameter", "meaning"] if fixed else False,
+        disabled=["parameter", "meaning"] if fixed else False, placeholder=EMPTY_CELL,
     )
 
 

@@ -19,6 +19,7 @@ from core.cashflow.columns import (
     day_array,
 )
 from core.cashflow.models import DealForPrediction, DealPrediction
+from core.cashflow.rules import LOW_CONFIDENCE
 from core.deals import conform
 
 
@@ -65,8 +66,8 @@ def warning_masks(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> dict[s
         "payment date not after its invoice date": forecast & (payment <= invoice),
         f"payment more than {limits.max_payment_gap_days} days after the invoice": forecast
         & ((payment - invoice) > np.timedelta64(limits.max_payment_gap_days, "D")),
-        "confidence below 0.40": forecast
-        & (frame["confidence"].to_numpy(dtype=np.float64, na_value=1) < 0.40),
+        f"confidence below {LOW_CONFIDENCE:.2f}": forecast
+        & (frame["confidence"].to_numpy(dtype=np.float64, na_value=1) < LOW_CONFIDENCE),
         "value left out of totals (unknown currency, no value or negative value)": forecast
         & ((bits & int(Flag.UNKNOWN_CURRENCY | Flag.NO_VALUE | Flag.NEGATIVE_VALUE)) != 0),
         "inconsistent dates (created or stage changed after as-of, or stage change before creation)": (

@@ -2,6 +2,8 @@
 
 A tile's value is cut when its text is wider than its box (Streamlit would end it in "…");
 the value must be the compact money form, with the exact figure left to the tile's help.
+On Forecast, every tile's label is whole and its value on one line ("SAR 18.6M" broke in two
+and "Expected invoi…" was cut with five tiles in a row).
 """
 
 import re
@@ -19,6 +21,16 @@ DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Each tile value's text, and whether it is wider than its box.
 TILE_VALUES = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"] > div'))
     .map(e => [e.innerText.trim(), e.scrollWidth > e.clientWidth])"""
+
+
+#: Each tile's label, whether the label is cut, and the value's height in font sizes (one line ~1.3).
+TILE_FIT = """() => Array.from(document.querySelectorAll('[data-testid="stMetric"]')).map(m => {
+    const value = m.querySelector('[data-testid="stMetricValue"] > div');
+    const label = m.querySelector('[data-testid="stMetricLabel"]');
+    const cut = [label, ...label.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1);
+    const size = parseFloat(getComputedStyle(value).fontSize);
+    return [label.innerText.trim(), cut, value.getBoundingClientRect().height / size];
+})"""
 
 
 def tiles(page: Page) -> dict[str, bool]:
@@ -52,3 +64,11 @@ def test_tiles_are_whole_and_the_timeline_is_in_days_at_1024(page: Page, app_ser
     labels = ticks.all_text_contents()
     assert labels and all(DAY.match(label) for label in labels), labels
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Forecast", exact=True).click()
+    expect(page.get_by_role("heading", name="Forecast", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stMetricValue")).to_have_count(8)
+    settled(page)
+    fit = page.evaluate(TILE_FIT)
+    assert not [label for label, cut, _ in fit if cut], f"cut tile labels: {fit}"
+    assert all(height < 2 for _, _, height in fit), f"tile values over two lines: {fit}"

@@ -78,16 +78,17 @@ def controls(cached: CachedRun | None) -> None:
                    help="Asks the LLM about unknown-stage and stuck deals, in batches.")
 
 
-def tiles(agg: Aggregation, currency: str, weighted: bool) -> None:
+def tiles(agg: Aggregation, currency: str, weighted: bool, invoices: bool) -> None:
     totals = agg.totals
     suffix = "" if weighted else "_unweighted"
     cols = tile_columns(5)
     cols[0].metric("Expected invoices", money_short(totals[f"invoice_value{suffix}"], currency))
     cols[1].metric("Cash in", money_short(totals[f"cash_in{suffix}"], currency),
                    help="From the pipeline and from open invoices (receivables) together.")
-    cols[2].metric("of which receivables", money_short(totals["cash_in_receivables"], currency),
-                   help=f"{totals['receivable_count']:,} open invoices expected to be paid in the chart's "
-                        "periods (Receivables page). The rest is pipeline cash.")
+    owed = (f"{totals['receivable_count']:,} open invoices expected to be paid in the chart's periods "
+            "(Receivables page). The rest is pipeline cash." if invoices else
+            "No invoice list loaded: load one on the Receivables page to add open invoices' cash.")
+    cols[2].metric("of which receivables", money_short(totals["cash_in_receivables"], currency), help=owed)
     cols[3].metric("Deals", f"{totals['deal_count']:,}")
     confidence = totals["avg_confidence"]
     cols[4].metric("Average confidence", "—" if confidence is None else f"{confidence:.2f}")
@@ -224,7 +225,7 @@ def main() -> None:
                               owner=state["owners"])
     agg = run.aggregate(options)
     weighted = state["weighted"]
-    tiles(agg, currency, weighted)
+    tiles(agg, currency, weighted, run.receivables is not None)
     st.plotly_chart(forecast_figure(agg.periods, currency=currency, weighted=weighted), key=CHART_KEY,
                     on_select=_period_from_chart, selection_mode="points")
     band = agg.totals

@@ -138,8 +138,9 @@ def snapshots_section(store: Store) -> None:
         st.caption("None yet.")
         return
     table = pd.DataFrame([
-        {"id": s.id, "as of": s.as_of, "source": s.source, "file": s.file_name, "read": s.rows_read,
-         "loaded": s.rows_loaded, "rejected": s.rows_rejected, "label": s.label or "",
+        # The counts before the file name: at 1024 px a long name pushed "rejected" out of view.
+        {"id": s.id, "as of": s.as_of, "read": s.rows_read, "loaded": s.rows_loaded,
+         "rejected": s.rows_rejected, "source": s.source, "file": s.file_name, "label": s.label or "",
          "uploaded by": s.uploaded_by}
         for s in reversed(snapshots)
     ])

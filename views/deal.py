@@ -94,7 +94,7 @@ def date_text(value: Any) -> str:
 
 
 def show_header(record: DealRecord, currency: str) -> None:
-    columns = st.columns([2, 1, 1, 1])  # a stage name is the longest value
+    columns = [*st.columns(2), *st.columns(2)]  # four in a row broke "SAR 161K" in two at 1024 px
     columns[0].metric("Stage", record.get("stage") or "—", border=True)
     columns[1].metric("Status", record.get("status") or "—", border=True)
     columns[2].metric("Value", money_short(record.get("value_base"), currency), border=True,

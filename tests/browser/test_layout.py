@@ -2,8 +2,8 @@
 
 A tile's value is cut when its text is wider than its box (Streamlit would end it in "…");
 the value must be the compact money form, with the exact figure left to the tile's help.
-On Forecast, every tile's label is whole and its value on one line ("SAR 18.6M" broke in two
-and "Expected invoi…" was cut with five tiles in a row).
+On Forecast and Deal, every tile's label is whole and a money or count value is on one line
+("SAR 18.6M" broke in two and "Expected invoi…" was cut with five tiles in a row).
 """
 
 import re
@@ -59,6 +59,9 @@ def test_tiles_are_whole_and_the_timeline_is_in_days_at_1024(page: Page, app_ser
     expect(page.get_by_test_id("stMetricValue")).to_have_count(4)
     deal = tiles(page)
     assert not any(deal.values()), f"cut tile values: {deal}"
+    fit = {label: (cut, height) for label, cut, height in page.evaluate(TILE_FIT)}
+    assert not any(cut for cut, _ in fit.values()), f"cut tile labels: {fit}"
+    assert fit["Value"][1] < 2 and fit["Days in stage"][1] < 2, fit  # "SAR 161K" took two lines
     ticks = page.locator(".st-key-deal_timeline .xtick text")
     expect(ticks.first).to_be_visible()
     labels = ticks.all_text_contents()

@@ -18,7 +18,6 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import union_categoricals
 
 
 class Flag(enum.IntFlag):
@@ -257,33 +256,10 @@ def map_chunks(function: Callable[[pd.DataFrame], T], frame: pd.DataFrame) -> li
     """``function`` of each row chunk of ``frame``, in order, run in parallel on a large frame.
 
     numpy and Arrow release the GIL for their bulk work, so on a machine with several
-    cores a 1M-deal forecast runs on all of them. A frame up to ``CHUNK_ROWS`` rows per
-    core is one chunk."""
+    cores the sums of a 1M-deal aggregation run on all of them. A frame up to ``CHUNK_ROWS``
+    rows per core is one chunk."""
     pieces = min(os.cpu_count() or 1, -(-len(frame) // CHUNK_ROWS))
     if pieces <= 1:
         return [function(frame)]
     bounds = np.linspace(0, len(frame), pieces + 1).astype(int)
     return list(_chunk_pool().map(function, (frame.iloc[a:b] for a, b in itertools.pairwise(bounds))))
-
-
-def by_chunks(function: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame) -> pd.DataFrame:
-    """``function(frame)`` for a row-wise ``function``, run by ``map_chunks``.
-
-    The result is the one ``function(frame)`` gives: rows in input order with a fresh
-    ``RangeIndex``, and text columns (Categoricals built per chunk) merged."""
-    parts = map_chunks(function, frame)
-    return parts[0] if len(parts) == 1 else concat_rows(parts)
-
-
-def concat_rows(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Frames with the same columns stacked, with a fresh ``RangeIndex``.
-
-    Each Categorical column first gets the union of the parts' categories, so it stays a
-    Categorical (pandas would turn differing ones into objects)."""
-    parts = [part.copy(deep=False) for part in parts]
-    for name, dtype in parts[0].dtypes.items():
-        if isinstance(dtype, pd.CategoricalDtype):
-            categories = union_categoricals([part[name].array for part in parts]).categories
-            for part in parts:
-                part[name] = part[name].cat.set_categories(categories)
-    return pd.concat(parts, ignore_index=True)

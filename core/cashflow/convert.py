@@ -11,12 +11,15 @@ import pandas as pd
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.columns import (
     DATE_OUTPUT_COLUMNS,
+    FORECAST,
     KINDS,
     NUMBER_OUTPUT_COLUMNS,
     PREDICTION_FIELDS,
     TEXT_OUTPUT_COLUMNS,
     Flag,
+    date_array,
     day_array,
+    kind_codes,
 )
 from core.cashflow.models import DealForPrediction, DealPrediction
 from core.cashflow.rules import LOW_CONFIDENCE
@@ -51,10 +54,10 @@ def predictions_frame(predictions: Iterable[DealPrediction]) -> pd.DataFrame:
 
 def warning_masks(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> dict[str, np.ndarray]:
     """Sentence -> rows it applies to: the checks of ``validate_prediction``, columnar."""
-    today = np.datetime64(as_of, "D")
-    invoice = day_array(frame["predicted_invoice_date"])
-    payment = day_array(frame["predicted_payment_date"])
-    forecast = (frame["kind"] == "forecast").to_numpy()
+    today = np.datetime64(as_of, "s")
+    invoice = date_array(frame["predicted_invoice_date"])
+    payment = date_array(frame["predicted_payment_date"])
+    forecast = kind_codes(frame) == FORECAST
     bits = frame["flag_bits"].to_numpy(dtype=np.int64)
     limits = a.validation
     return {

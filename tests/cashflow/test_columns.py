@@ -1,9 +1,8 @@
-"""Building blocks of the prediction frame: its one schema, integer factorizing, row chunks."""
+"""Building blocks of the prediction frame: its one schema, integer factorizing."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,7 +12,6 @@ from core.cashflow.columns import (
     PREDICTION_FIELDS,
     REFINED_FIELDS,
     STORED_FIELDS,
-    concat_rows,
     factorize_ints,
 )
 from core.cashflow.models import DealPrediction
@@ -48,13 +46,3 @@ def test_factorize_ints_uses_a_table_for_a_small_range_and_a_hash_beyond():
     wide = np.array([2**40, 7, 2**40])
     codes, uniques = factorize_ints(wide)
     assert list(uniques) == [2**40, 7] and codes.tolist() == [0, 1, 0]
-
-
-def test_concat_rows_keeps_text_categorical_with_the_union_of_categories():
-    first = pd.DataFrame({"reason": pd.Categorical(["a", "b"]), "value": [1.0, 2.0]})
-    second = pd.DataFrame({"reason": pd.Categorical(["c", None]), "value": [3.0, 4.0]}, index=[7, 8])
-    joined = concat_rows([first, second])
-    assert isinstance(joined["reason"].dtype, pd.CategoricalDtype)
-    assert joined["reason"].tolist()[:3] == ["a", "b", "c"] and pd.isna(joined["reason"].iloc[3])
-    assert joined.index.tolist() == [0, 1, 2, 3]
-    assert joined["value"].tolist() == [1.0, 2.0, 3.0, 4.0]

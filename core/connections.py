@@ -14,6 +14,14 @@ open: a file database is open only while some unit of work in the process needs 
 - Opening waits for another process to let go: a lock error is retried with backoff for up
   to ``lock_timeout`` seconds (``DEALCAST_DB_LOCK_TIMEOUT``), then ``DatabaseBusyError`` says
   which process holds the file. No lock error reaches a user.
+- Turns are fair under load: a busy process (the API with many requests in flight) would
+  otherwise keep the file open without a gap. A process that waits for the file says so with
+  a shared lock on ``<file>.wait`` (the waiting room); a process holding the file checks the
+  room before each new session, and when someone waits it lets no new session start, closes
+  the file once its current ones end, and starts again only once the waiter got in (or after
+  ``YIELD_LIMIT``). Sessions do not nest; statements inside one (``cursor()``) never wait.
+  The waiting room uses POSIX ``flock``; where there is none, turns are only as fair as the
+  lock retries.
 
 Opening a file costs tens of milliseconds, which is why entry points group their work into
 one session. ``:memory:`` and MotherDuck (``md:``) databases are held for the life of the
@@ -23,6 +31,7 @@ store: there is no file to share (MotherDuck serves many processes itself).
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
 import threading
@@ -34,8 +43,18 @@ import duckdb
 
 from core.errors import DealcastError, InputError, first_line
 
-#: First and longest pause between attempts to open a file another process holds.
-FIRST_WAIT, LONGEST_WAIT = 0.02, 0.5
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no waiting room
+    fcntl = None
+
+#: First and longest pause between attempts to open a file another process holds (a failed
+#: attempt costs ~10-30 ms; the longest pause is how long a holder's gap must last at least).
+FIRST_WAIT, LONGEST_WAIT = 0.02, 0.2
+#: Longest time a process that made way for a waiting one stays away from the file.
+YIELD_LIMIT = 5.0
+#: How often a process that made way looks whether the waiter got in.
+YIELD_POLL = 0.01
 _LOCK_ERROR = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
 _HOLDER = re.compile(r"\(PID (\d+)\)")
 
@@ -58,8 +77,11 @@ class Connections:
         self.lock_timeout = lock_timeout
         self.shared = shares_a_file(database)
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # holders dropped, or a yield ended
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._holders = 0
+        self._yielding = False  # making way for another process: no new session starts
+        self._room = WaitingRoom(database) if self.shared else None
         self._generation = 0  # bumped on every close: threads' cursors of an older one are gone
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
@@ -73,7 +95,9 @@ class Connections:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        """Hold the database open for a block (opening it, waiting for the lock if needed)."""
+        """Hold the database open for a unit of work (opening it, waiting for the lock if needed,
+        and first making way for another process that waits for the file)."""
+        self._take_turn()
         self.acquire()
         try:
             yield
@@ -81,18 +105,42 @@ class Connections:
             self.release()
 
     def acquire(self) -> None:
-        with self._lock:
+        with self._changed:
             if self._closed:
                 raise RuntimeError("This Store has been closed; open a new one.")
+            while self._yielding and self._holders == 0:  # not inside a session: wait too
+                self._changed.wait()
             if self._conn is None:
                 self._conn = self._connect()
             self._holders += 1
 
     def release(self) -> None:
-        with self._lock:
+        with self._changed:
             self._holders -= 1
             if self._holders == 0 and self.shared:
                 self._disconnect()
+            self._changed.notify_all()
+
+    def _take_turn(self) -> None:
+        """Before a new session: when the file is open here and another process waits for it,
+        let this process's sessions end, the file close and the waiter in, then go on."""
+        with self._changed:
+            while self._yielding:
+                self._changed.wait()
+            if self._conn is None or self._room is None or not self._room.occupied():
+                return
+            self._yielding = True
+            deadline = time.monotonic() + self.lock_timeout
+            while self._holders and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+            closed = self._conn is None
+        try:
+            if closed:  # wait until the waiter has the file
+                self._room.wait_until_empty(YIELD_LIMIT)
+        finally:
+            with self._changed:
+                self._yielding = False
+                self._changed.notify_all()
 
     def cursor(self) -> Any:
         """This thread's cursor; for a shared file, wrapped so it holds a session while referenced."""
@@ -127,6 +175,8 @@ class Connections:
         with self._lock:
             self._disconnect()
             self._closed = True
+            if self._room is not None:
+                self._room.close()
 
     def _disconnect(self) -> None:
         for cur in self._cursors:
@@ -147,7 +197,16 @@ class Connections:
             raise InputError(f"The database {self.database} cannot be opened: {first_line(exc)}") from None
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        """Open the file, retrying while another process holds its lock, up to ``lock_timeout``."""
+        """Open the file, retrying while another process holds its lock, up to ``lock_timeout``
+        (in the waiting room meanwhile, so that the holder makes way)."""
+        try:
+            return self._open()
+        except _LockHeldError:
+            pass
+        with self._room.waiting():
+            return self._wait_for_file()
+
+    def _wait_for_file(self) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.lock_timeout
         wait = FIRST_WAIT
         while True:
@@ -164,6 +223,59 @@ class Connections:
                     ) from None
                 time.sleep(wait * random.uniform(0.5, 1.0))
                 wait = min(wait * 2, LONGEST_WAIT)
+
+
+class WaitingRoom:
+    """``<database file>.wait``: a process waiting for the file holds a shared ``flock`` on it,
+    so the process holding the file can see that someone waits (and make way)."""
+
+    def __init__(self, database: str) -> None:
+        self.path = f"{database}.wait"
+        self._fd: int | None = None
+
+    def _open(self) -> int | None:
+        if fcntl is None:
+            return None
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # a folder this process cannot write: no room, no signal
+            return None
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Be in the room while the block runs."""
+        fd = self._open()
+        if fd is None:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing lets go of the lock
+
+    def occupied(self) -> bool:
+        """Whether another process is waiting for the file now."""
+        if self._fd is None:
+            self._fd = self._open()
+            if self._fd is None:
+                return False
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return False
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def wait_until_empty(self, limit: float) -> None:
+        deadline = time.monotonic() + limit
+        while self.occupied() and time.monotonic() < deadline:
+            time.sleep(YIELD_POLL)
 
 
 class _LockHeldError(Exception):

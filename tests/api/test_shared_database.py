@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -151,3 +152,46 @@ def test_a_file_store_is_open_only_while_work_needs_it(sample_db, tmp_path):
     del cur
     assert not store._connections.is_open
     store.close()
+
+
+def test_a_write_from_another_process_gets_its_turn_while_this_one_holds_the_file_without_a_gap(
+    sample_db, tmp_path
+):
+    """Four threads run overlapping sessions back to back, as the API does under load: the file
+    is never let go on its own. A CLI ingest in another process still gets in, well inside its
+    lock timeout, and the busy process carries on afterwards."""
+    db = str(tmp_path / "busy.duckdb")
+    shutil.copyfile(sample_db, db)
+    export = tmp_path / "write.csv"
+    export.write_bytes(pipedrive_csv([pipedrive_row(7001), pipedrive_row(7002)]))
+    store = Store(db)
+    stop = threading.Event()
+    sessions = [0] * 4
+
+    def busy(number: int) -> None:
+        time.sleep(number * 0.01)  # staggered, so some session is always open
+        while not stop.is_set():
+            with store.session():
+                store.cursor().execute("SELECT count(*) FROM snapshots").fetchone()
+                time.sleep(0.04)
+            sessions[number] += 1
+
+    threads = [threading.Thread(target=busy, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.3)
+        env = {**os.environ, "DEALCAST_DB": db, "DEALCAST_DB_LOCK_TIMEOUT": "20"}
+        write = run([sys.executable, "-m", "core", "ingest", str(export), "--as-of", "2026-11-02"], env)
+        before = sum(sessions)
+        time.sleep(0.3)
+        after = sum(sessions)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        store.close()
+    assert write.returncode == 0, write.stderr
+    assert after > before  # the busy process got the file back
+    with Store(db) as check:
+        assert "write.csv" in {s.file_name for s in check.list_snapshots()}

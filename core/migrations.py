@@ -236,6 +236,17 @@ FROM deals""",
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
     )),
+    Migration(8, (
+        # The LLM circuit breaker's last change per server, so every process sees it (UTC times;
+        # base_url is the masked one, never a password).
+        """CREATE TABLE llm_circuit (
+    base_url VARCHAR PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    opened_at TIMESTAMP,
+    half_open_at TIMESTAMP,
+    updated_at TIMESTAMP NOT NULL
+)""",
+    )),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.charts import llm_calls_figure, llm_errors_figure, llm_tokens_figure
-from core.llm import call_filters, format_cost, llm_status, usage_report
+from core.llm import call_filters, format_circuit, format_cost, llm_status, usage_report
 from views._common import EMPTY_CELL, app_store, llm_client, sidebar
 
 TABLE_COLUMNS = {
@@ -32,9 +32,7 @@ st.title("LLM usage")
 
 status = llm_status(llm_client(), store)
 state = "on" if status.enabled else "off"
-st.caption(f"LLM {state} · circuit **{status.circuit_state}** "
-           f"({status.consecutive_failures} consecutive failures) · "
-           f"{status.cache_live_rows or 0:,} cached replies")
+st.caption(f"LLM {state} · circuit {format_circuit(status)} · {status.cache_live_rows or 0:,} cached replies")
 
 models, prompts = call_filters(store)
 if not models and not prompts:

@@ -29,7 +29,7 @@ from core.cashflow.edits import (
     edit_frames,
 )
 from core.config import get_settings
-from core.llm import llm_status
+from core.llm import format_circuit, llm_status
 from core.settings_table import settings_table, shown_value
 from core.store import Store
 from views._common import EMPTY_CELL, app_store, llm_client, sidebar
@@ -157,7 +157,7 @@ def llm_section(store: Store) -> None:
         st.info(f"LLM off. {status.disabled_reason}")
     cols = st.columns(4)
     cols[0].metric("API key", "set" if status.api_key_present else "not set")
-    cols[1].metric("Circuit", status.circuit_state)
+    cols[1].metric("Circuit", status.circuit_state, help=f"Circuit breaker: {format_circuit(status)}.")
     cols[2].metric("Calls logged", f"{status.calls.calls if status.calls else 0:,}")
     cols[3].metric("Cached replies", f"{status.cache_live_rows or 0:,}")
     st.dataframe([{"tier": tier, "model": model} for tier, model in status.models.items()], hide_index=True,

@@ -10,7 +10,7 @@ from core.cli._shared import open_store, print_json
 from core.config import get_settings
 from core.llm import LLMClient, LLMResponse, llm_status, run_sync
 from core.llm.config import TIERS
-from core.llm.status import LLMStatus
+from core.llm.status import LLMStatus, format_circuit
 from core.llm.usage import format_cost
 
 
@@ -75,7 +75,7 @@ def format_status(status: LLMStatus) -> str:
         f"Base URL:  {status.base_url}",
         f"API key:   {'set' if status.api_key_present else 'not set'}",
         "Models:    " + ", ".join(f"{tier}={model}" for tier, model in status.models.items()),
-        f"Circuit:   {status.circuit_state} (this process; {status.consecutive_failures} failures in a row)",
+        f"Circuit:   {format_circuit(status)}",
     ]
     if status.disabled_reason:
         lines.insert(1, f"Why off:   {status.disabled_reason}")

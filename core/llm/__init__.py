@@ -29,7 +29,7 @@ from core.llm.errors import (
 )
 from core.llm.models import LLMResponse, StructuredResult
 from core.llm.runner import get_llm_client, run_sync
-from core.llm.status import LLMStatus, llm_status
+from core.llm.status import LLMStatus, format_circuit, llm_status
 from core.llm.usage import TokenUsage, Usage, format_cost
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "StructuredResult",
     "TokenUsage",
     "Usage",
+    "format_circuit",
     "format_cost",
     "get_llm_client",
     "llm_status",

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from core.config import Settings, get_settings
 from core.llm.calls import JSON_OBJECT, UNSET, Call, build_call, combined, with_reask, with_schema_instruction
 from core.llm.circuit import CircuitBreaker, CircuitState, RateLimiter
+from core.llm.circuit_record import keep_in_store
 from core.llm.config import KEY_REQUIRED_HOSTS, TIERS, LLMTimeout, RetryPolicy, resolve_models
 from core.llm.errors import LLMError, LLMUnavailableError, LLMValidationError
 from core.llm.models import LLMResponse, StructuredResult
@@ -60,13 +61,15 @@ class LLMClient:
     """An async client for any OpenAI-compatible chat-completions server.
 
     Every argument is optional and keyword-only; unset ones come from ``settings``
-    (default: ``get_settings()``). ``store`` turns on the response cache (``llm_cache``) and
-    the call log (``llm_calls``). ``transport``, ``sleep`` and ``clock`` (epoch seconds) are
-    seams for tests; ``json_mode`` sends ``response_format={"type": "json_object"}`` for
-    structured calls until a server rejects it. ``home_loop`` binds the client to that loop
-    from the start, and a call awaited on any other loop then runs there (the process-wide
-    client lives on ``run_sync``'s loop, so the seed's ``await client...`` works anywhere);
-    without one the client binds to the loop of its first call and refuses others.
+    (default: ``get_settings()``). ``store`` turns on the response cache (``llm_cache``), the
+    call log (``llm_calls``) and the shared circuit state (``llm_circuit``: the client starts
+    from an open circuit another process recorded, and records its own). ``transport``,
+    ``sleep`` and ``clock`` (epoch seconds) are seams for tests; ``json_mode`` sends
+    ``response_format={"type": "json_object"}`` for structured calls until a server rejects
+    it. ``home_loop`` binds the client to that loop from the start, and a call awaited on any
+    other loop then runs there (the process-wide client lives on ``run_sync``'s loop, so the
+    seed's ``await client...`` works anywhere); without one the client binds to the loop of
+    its first call and refuses others.
     """
 
     def __init__(
@@ -112,6 +115,8 @@ class LLMClient:
             limiter=RateLimiter(rpm, clock=self._clock, sleep=sleep), sleep=sleep, clock=self._clock,
             redact=self._redact, json_mode=json_mode,
         )
+        if store is not None:
+            keep_in_store(self.breaker, store, self.base_url, self._clock)
         self._recorder = Recorder(
             store, settings.llm_cache_ttl_seconds if cache_ttl is None else cache_ttl, self.base_url,
             clock=self._clock, redact=self._redact,
@@ -146,6 +151,11 @@ class LLMClient:
     @property
     def enabled(self) -> bool:
         return self.disabled_reason is None
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The client's clock, epoch seconds (a test's fake one)."""
+        return self._clock
 
     @property
     def breaker(self) -> CircuitBreaker:

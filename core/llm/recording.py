@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from core.errors import DealcastError
 from core.llm.cache import ResponseCache, cache_key
 from core.llm.calllog import CallRecord, write_call
 from core.llm.calls import Call
@@ -65,7 +66,7 @@ class Recorder:
         if self._cache is None or not call.use_cache or response.cache_hit:
             return
         stored = response.model_dump(include={"content", "model", "finish_reason", "request_id"})
-        with _store_errors_logged("cache"):
+        with store_errors_logged("cache"):
             self._cache.put(self._key(call), response.model, stored)
 
     def _key(self, call: Call) -> str:
@@ -104,7 +105,7 @@ class Recorder:
         self.metrics.record(record)
         llm_call_recorded(record)
         if self.store is not None:
-            with _store_errors_logged("call log"):
+            with store_errors_logged("call log"):
                 write_call(self.store, record)
         self._log(record, error)
 
@@ -136,9 +137,9 @@ class Recorder:
 
 
 @contextlib.contextmanager
-def _store_errors_logged(what: str) -> Iterator[None]:
-    """A broken store must not fail an LLM call that succeeded: log it and go on."""
+def store_errors_logged(what: str) -> Iterator[None]:
+    """A broken (or busy, or read-only) store must not fail an LLM call: log it and go on."""
     try:
         yield
-    except (duckdb.Error, RuntimeError) as exc:
+    except (duckdb.Error, RuntimeError, DealcastError) as exc:
         logger.warning("LLM %s not written to the store | error=%s: %s", what, type(exc).__name__, exc)

@@ -4,6 +4,10 @@
 and tells the breaker how the call went; inside it, ``Exchange.send`` makes the attempts
 (retries with backoff, ``Retry-After``, ``x-should-retry``) until a reply has a non-error
 status or the retries run out. Plain and streamed calls both go through here.
+
+Every failed attempt that says the server is unwell counts towards opening the breaker, and
+a call stops retrying once the breaker is open (its last error is raised): calls in flight
+against a dead server do not each spend their retries.
 """
 
 from __future__ import annotations
@@ -68,7 +72,8 @@ class Sender:
                 yield exchange
         except LLMError as exc:
             exc.attempts = exc.attempts or exchange.attempts
-            self._settle(exc)
+            if exc is not exchange.counted:
+                self._settle(exc)
             raise
         except BaseException:
             self.breaker.release()
@@ -80,17 +85,14 @@ class Sender:
             self.breaker.before_call()
         except CircuitOpenError as exc:
             raise LLMUnavailableError(
-                f"LLM circuit breaker is open after {self.breaker.consecutive_failures} consecutive "
-                f"failures at {self.base_url}; next try in {exc.retry_in:.0f} s.",
+                f"LLM circuit breaker is open after {self.breaker.consecutive_failures} failed attempts in a "
+                f"row at {self.base_url}; next try in {exc.retry_in:.0f} s.",
                 model=call.model, prompt_id=call.prompt_id,
             ) from None
 
     def _settle(self, error: LLMError) -> None:
         """Tell the breaker whether a failed call says the server is unwell."""
-        server_failure = isinstance(error, (LLMConnectionError, LLMTimeoutError, LLMAuthError)) or (
-            isinstance(error, LLMStatusError) and status_is_retryable(error.status_code)
-        )
-        if server_failure:
+        if server_failure(error):
             self.breaker.record_failure()
         else:
             self.breaker.record_success()
@@ -108,12 +110,14 @@ class Sender:
 
 
 class Exchange:
-    """The attempts of one admitted call; ``attempts`` counts those made so far."""
+    """The attempts of one admitted call; ``attempts`` counts those made so far, ``counted``
+    is the last error already told to the breaker (as a failed attempt)."""
 
     def __init__(self, sender: Sender, call: Call) -> None:
         self.sender = sender
         self.call = call
         self.attempts = 0
+        self.counted: LLMError | None = None
 
     async def send(self, open_reply: OpenReply, payload: dict[str, Any] | None = None) -> httpx.Response:
         """Attempt the request until it gets a non-error status or retries run out.
@@ -147,8 +151,12 @@ class Exchange:
                 error = sender.status_error(reply, call)
                 retry_after = error.retry_after
                 verdict = should_retry_header(reply.headers)
+            if server_failure(error):
+                sender.breaker.record_failure()
+                self.counted = error
             retryable = error.retryable if verdict is None else verdict
-            if not retryable or self.attempts > sender.retry.max_retries:
+            # No retry once the breaker has opened (on this attempt's failure or another call's).
+            if not retryable or self.attempts > sender.retry.max_retries or not sender.breaker.retry_allowed:
                 error.attempts = self.attempts
                 raise error
             wait = sender.retry.wait(self.attempts, retry_after)
@@ -157,6 +165,16 @@ class Exchange:
                 call.model, call.prompt_id, self.attempts, wait, type(error).__name__,
             )
             await sender.sleep(wait)
+            if not sender.breaker.retry_allowed:  # other calls' failures opened it during the wait
+                error.attempts = self.attempts
+                raise error
+
+
+def server_failure(error: LLMError) -> bool:
+    """Whether an error says the server is unwell (it counts towards opening the breaker)."""
+    return isinstance(error, (LLMConnectionError, LLMTimeoutError, LLMAuthError)) or (
+        isinstance(error, LLMStatusError) and status_is_retryable(error.status_code)
+    )
 
 
 def _rejects_response_format(reply: httpx.Response, payload: dict[str, Any]) -> bool:

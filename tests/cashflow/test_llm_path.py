@@ -383,7 +383,9 @@ def test_every_call_failing_still_completes_with_the_rules_and_a_warning(
     forecast, make_client, openai_server
 ):
     openai_server.responder = lambda body: Reply.error(500, "upstream exploded")
-    client = make_client(retry=RetryPolicy(max_retries=1, jitter=0.0))
+    # A breaker that stays closed, so each batch spends its retry (it opens after 5 failed attempts).
+    client = make_client(retry=RetryPolicy(max_retries=1, jitter=0.0),
+                         circuit_breaker=CircuitBreaker(failure_threshold=10))
 
     run = forecast(unknown_deals(25), client=client)
 

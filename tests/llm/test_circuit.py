@@ -1,14 +1,31 @@
-"""The circuit breaker: open after 5 failed calls, one probe after 30 s, closed by its success."""
+"""The circuit breaker: open after 5 failed attempts, one probe after 30 s, closed by its success;
+its state kept in the database, so every process sees it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import datetime as dt
+import re
+import threading
 
 import pytest
 
-from core.llm import CircuitBreaker, CircuitState, LLMStatusError, LLMUnavailableError, RetryPolicy
+from core.cli import main
+from core.config import get_settings
+from core.llm import (
+    CircuitBreaker,
+    CircuitState,
+    LLMClient,
+    LLMStatusError,
+    LLMUnavailableError,
+    RetryPolicy,
+    format_circuit,
+    llm_status,
+)
 from core.llm.circuit import CircuitOpenError
-from tests.llm.helpers import FakeClock, run
+from core.store import Store
+from tests.llm.helpers import EPOCH, FakeClock, ask, run
 from tests.support.openai_server import Reply
 
 
@@ -116,3 +133,126 @@ def test_client_errors_of_the_caller_do_not_open_the_circuit(make_client, openai
 
     assert client.circuit_state is CircuitState.CLOSED
     assert len(openai_server.requests) == 6
+
+
+# -- failed attempts, not calls: calls in flight against a failing server -------------------
+
+
+def test_five_calls_in_flight_open_the_breaker_after_five_failed_requests(make_client, openai_server):
+    """Each call would retry 3 times (20 requests); the breaker opens on the 5th failed attempt and
+    every call stops there, and the next call is refused without a request."""
+    first_five = threading.Barrier(5, timeout=60)
+
+    def failing(body):
+        if len(openai_server.requests) <= 5:
+            first_five.wait()  # all five calls are in flight before any failure comes back
+        return Reply.error(503)
+
+    openai_server.responder = failing
+    client = make_client(sleep=asyncio.sleep, retry=RetryPolicy(initial_backoff=0.2, jitter=0.0))
+
+    async def scenario(c):
+        calls = [c.generate_completion(user_prompt=f"hi {n}") for n in range(5)]
+        failed = await asyncio.gather(*calls, return_exceptions=True)
+        with pytest.raises(LLMUnavailableError, match="open after 5 failed attempts in a row"):
+            await c.generate_completion(user_prompt="one more")
+        return failed
+
+    failed = run(client, scenario)
+
+    assert [type(error) for error in failed] == [LLMStatusError] * 5
+    assert [error.attempts for error in failed] == [1] * 5
+    assert len(openai_server.requests) == 5
+    assert client.circuit_state is CircuitState.OPEN
+
+
+def test_a_failed_probe_sends_one_request_and_reopens(make_client, openai_server, clock):
+    openai_server.responder = lambda body: Reply.error(503)
+    breaker = failing_breaker(clock)
+    client = make_client(circuit_breaker=breaker)
+    clock.advance(30)
+
+    with pytest.raises(LLMStatusError):
+        ask(client)
+
+    assert len(openai_server.requests) == 1  # the probe's retries are not spent on a dead server
+    assert breaker.state is CircuitState.OPEN and breaker.opened_at == clock.now
+
+
+# -- the breaker's state in the database: every process sees it ------------------------------
+
+
+def open_the_circuit(client) -> None:
+    async def scenario(c):
+        for _ in range(5):
+            with contextlib.suppress(LLMStatusError):
+                await c.generate_completion(user_prompt="hi")
+
+    run(client, scenario)
+
+
+def test_an_open_circuit_is_in_the_database_with_when_it_opened_and_may_half_open(
+    make_client, openai_server, clock, db_path
+):
+    openai_server.responder = lambda body: Reply.error(503)
+    with Store(db_path) as store:
+        open_the_circuit(make_client(retry=RetryPolicy(max_retries=0), store=store))
+    clock.advance(12)
+
+    # A new Store on the file and a new client: nothing of the first one's memory.
+    with Store(db_path) as store:
+        status = llm_status(make_client(), store)
+
+    assert (status.circuit_state, status.consecutive_failures) == ("open", 5)
+    opened = dt.datetime.fromtimestamp(EPOCH, dt.UTC)
+    half_open = opened + dt.timedelta(seconds=30)
+    assert (status.circuit_opened_at, status.circuit_half_open_at) == (opened, half_open)
+    assert format_circuit(status, now=opened + dt.timedelta(seconds=12)) == (
+        "open since 2026-01-05 12:00:00 UTC (12 s ago) after 5 failed attempts; "
+        "a probe may go out at 12:00:30 UTC (in 18 s)"
+    )
+    clock.advance(18)
+    with Store(db_path) as store:
+        assert llm_status(make_client(), store).circuit_state == "half_open"
+
+
+def test_a_new_client_starts_open_sends_nothing_then_probes_after_the_cool_down(
+    make_client, openai_server, clock, db_path
+):
+    openai_server.responder = lambda body: Reply.error(503)
+    with Store(db_path) as store:
+        open_the_circuit(make_client(retry=RetryPolicy(max_retries=0), store=store))
+    sent = len(openai_server.requests)
+    openai_server.responder = lambda body: Reply.text("healthy again")
+
+    with Store(db_path) as store:
+        client = make_client(store=store)
+        assert client.circuit_state is CircuitState.OPEN
+        with pytest.raises(LLMUnavailableError):
+            ask(make_client(store=store))
+        assert len(openai_server.requests) == sent
+        clock.advance(30)
+        assert ask(make_client(store=store)).content == "healthy again"  # the probe closes it
+        status = llm_status(make_client(), store)
+
+    assert (status.circuit_state, status.circuit_opened_at) == ("closed", None)
+
+
+def test_llm_status_in_another_process_says_open_since(openai_server, db_path, monkeypatch, capsys):
+    """``python -m core llm status`` builds its own client: what it says comes from the database."""
+    openai_server.responder = lambda body: Reply.error(503)
+    monkeypatch.setenv("DEALCAST_LLM_BASE_URL", openai_server.base_url)
+    get_settings.cache_clear()
+    try:
+        with Store(db_path) as store:
+            open_the_circuit(LLMClient(get_settings(), store=store, retry=RetryPolicy(max_retries=0)))
+        assert main(["llm", "status", "--db", db_path]) == 0
+    finally:
+        get_settings.cache_clear()
+
+    (circuit,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Circuit:")]
+    assert re.fullmatch(
+        r"Circuit: +open since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+ s ago\) after 5 failed attempts; "
+        r"a probe may go out at \d\d:\d\d:\d\d UTC \(in \d+ s\)",
+        circuit,
+    ), circuit

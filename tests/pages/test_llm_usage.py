@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core.config import get_settings
+from core.llm import CircuitBreaker, LLMClient
 from core.llm.calllog import CallRecord, write_call
+from core.llm.circuit_record import save_circuit
 
 START = dt.datetime(2026, 10, 20, 9, 0)
 
@@ -46,7 +49,7 @@ def test_llm_usage_without_calls_says_how_to_turn_the_llm_on(sample_store, open_
     text = " ".join(info.value for info in at.info)
     assert "No LLM calls logged yet" in text
     assert "DEALCAST_LLM_API_KEY" in text and "DEALCAST_LLM_BASE_URL" in text
-    assert "circuit **closed**" in " ".join(caption.value for caption in at.caption)
+    assert "circuit closed ·" in " ".join(caption.value for caption in at.caption)
     assert not at.metric
 
 
@@ -96,3 +99,17 @@ def test_llm_usage_shows_cost_unknown_not_zero_for_unpriced_models(sample_store,
     assert metrics(at)["Cost (USD)"] == "cost unknown"
     log_call(sample_store, 1, cost=0.002)
     assert metrics(open_page("llm_usage"))["Cost (USD)"] == "$0.0020"
+
+
+def test_llm_usage_shows_a_circuit_another_process_opened_with_its_age(sample_store, open_page):
+    opened = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10)
+    breaker = CircuitBreaker(clock=opened.timestamp)
+    for _ in range(5):
+        breaker.record_failure()
+    save_circuit(sample_store, LLMClient(get_settings()).base_url, breaker, opened.timestamp())
+
+    at = open_page("llm_usage")
+
+    caption = " ".join(caption.value for caption in at.caption)
+    assert f"circuit open since {opened:%Y-%m-%d %H:%M:%S} UTC (" in caption
+    assert "after 5 failed attempts; a probe may go out at" in caption

@@ -15,7 +15,10 @@ open deal with its age. From it:
   entry); a deal not in one yet by the deals that were open at about its age and had not
   reached one (a landmark: they are followed to their end wherever they went). Both need
   ``min_samples`` wins; the win chance stays the one by age and value (one export does not
-  show the deals that passed through a stage, so a stage's own share won would be biased);
+  show the deals that passed through a stage, so a stage's own share won would be biased).
+  A stage the stage table knows but no stage curve can time keeps the table's date (the
+  band, widened to hold it, and the win chance stay learned): in a pipeline whose stages decide the time
+  left, the table knows more than the deal's age;
 - **by stage**, where several snapshots show deals in a stage and what became of them: the
   same curves by days in the stage, with delayed entry (a deal counts from the first
   snapshot that shows it in the stage). A stage with at least ``min_samples`` wins decides
@@ -106,6 +109,10 @@ class LearnedModel:
     def win_rate(self) -> float:
         """Overall share of closed deals that were won (NaN without closed deals)."""
         return self.ages.overall_win_chance() if self.ages is not None else float("nan")
+
+    def winning_stages(self, min_samples: int) -> list[str]:
+        """Stages the history saw at least ``min_samples`` deals won from (their last stage)."""
+        return sorted(key for key, curve in self.stage_ages.items() if curve.events >= min_samples)
 
     def learned_stages(self, min_samples: int) -> list[str]:
         return sorted(key for key, curve in self.stages.items() if curve.events >= min_samples)
@@ -253,9 +260,19 @@ class Estimates:
 
 
 def learned_estimates(
-    deals: pd.DataFrame, est: pd.DataFrame, keys: np.ndarray, model: LearnedModel, minimum: int
+    deals: pd.DataFrame,
+    est: pd.DataFrame,
+    keys: np.ndarray,
+    model: LearnedModel,
+    minimum: int,
+    table_stages: list[str],
 ) -> Estimates:
-    """Stage curves where they have ``minimum`` wins, else the curves by age; NaN elsewhere."""
+    """Stage curves where they have ``minimum`` wins, else the curves by age; NaN elsewhere.
+
+    A deal in a stage of the stage table (``table_stages``) that no stage curve can time keeps
+    the table's date: the table knows that stage, the curves by age do not (one export shows
+    the stage a deal ended in, not how long it spent in the ones before). Its win chance and
+    band stay learned, the band widened to hold the table's date."""
     out = Estimates.empty(len(est))
     guess = (est["kind"] == "forecast").to_numpy() & ~est["invoice_is_fact"].to_numpy(bool)
     today = np.datetime64(model.as_of, "D")
@@ -288,6 +305,23 @@ def learned_estimates(
                 own = rows & (group == g) & ~np.isnan(value) & (age <= curve.oldest_age(minimum))
                 out.time(curve, own, age)
         _time_by_winning_stage(out, model, keys, age, rows, minimum)
+        by_table = (
+            rows
+            & ~np.isnan(out.mid)
+            & np.isin(keys, table_stages)
+            & ~np.isin(keys, model.winning_stages(minimum))
+        )
+        if by_table.any():
+            table_days = (day_array(est["predicted_invoice_date"]) - today).astype(np.float64)[by_table]
+            out.mid[by_table] = table_days
+            out.low[by_table] = np.minimum(out.low[by_table], table_days)
+            out.high[by_table] = np.maximum(out.high[by_table], table_days)
+            out.notes.append(
+                f"date from the stage table, as the history has not yet shown {minimum} deals won from this "
+                f"stage; win chance and band learned by age from {model.closed} closed deals "
+                f"({model.ages.events} won)"
+            )
+            out.note[by_table] = len(out.notes) - 1
     for stage in sorted(set(keys[guess].tolist())):
         curve = model.stages.get(stage)
         if curve is None or curve.events < minimum:
@@ -328,7 +362,7 @@ def _time_by_winning_stage(
     the deals that were open and not yet in one at about its age, followed to their end wherever
     they went (a landmark): they still have a stage or more to go, so they take longer.
     """
-    winning = sorted(stage for stage, curve in model.stage_ages.items() if curve.events >= minimum)
+    winning = model.winning_stages(minimum)
     for stage in winning:
         curve = model.stage_ages[stage]
         own = rows & (keys == stage) & (age <= curve.oldest_age(minimum))
@@ -365,7 +399,7 @@ def predict_learned(deals: pd.DataFrame, context: EngineContext, model: LearnedM
     a, minimum = context.assumptions, context.options.min_samples
     est = won_as_invoiced(estimate_frame(deals, context.as_of, a), deals, a)
     keys = stage_key_array(deals["stage"], a)
-    found = learned_estimates(deals, est, keys, model, minimum)
+    found = learned_estimates(deals, est, keys, model, minimum, [stage.name for stage in a.stages])
     fallback = (
         "no created date to age the deal by, stage table used"
         if model.has_history(minimum)

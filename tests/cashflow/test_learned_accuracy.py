@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from core.bootstrap import load_sample_data
 from core.cashflow import CashflowPredictionService, PredictionOptions, run_backtest
+from core.cashflow.backtest import backtest_detail
 from core.sample.outcomes import generate_outcome_case
 from core.store import Store
 from tests.cashflow.helpers import save
@@ -47,14 +48,6 @@ def test_learned_close_date_mae_is_at_most_the_rules(scored):
 
 def test_learned_bands_cover_80_percent_on_the_generator(scored):
     assert 0.75 <= scored["learned"].band_coverage <= 0.85
-
-
-def test_learned_bands_cover_80_percent_on_the_bundled_sample():
-    with Store(":memory:") as store:
-        load_sample_data(store)
-        ids = [s.id for s in store.list_snapshots()]
-        result = run_backtest(store, ids[0], ids[-1], engine="learned")
-    assert 0.75 <= result.band_coverage <= 0.85
 
 
 def test_backtest_scores_won_value_when_the_crm_has_no_payment_dates(scored):
@@ -181,3 +174,26 @@ def test_one_export_times_a_deal_by_the_stage_deals_are_won_from():
     assert days[proposal].median() < days[before].median()
     assert open_deals.loc[proposal, "reasoning"].str.contains("'proposal', one deals are won from").all()
     assert open_deals.loc[before, "reasoning"].str.contains("not yet in a stage deals are won from").all()
+
+
+def test_on_the_bundled_sample_learned_keeps_the_tables_dates_no_curve_can_time_and_covers_80_percent():
+    """The sample's first export shows won deals only in 'Invoice Issued', so no curve can time its
+    fit-out stages; the table knows them: learned keeps the table's dates there and times them no
+    worse than the rules, with its own win chance and band (which covers 80 +/- 5 %)."""
+    with Store(":memory:") as store:
+        load_sample_data(store)
+        ids = [s.id for s in store.list_snapshots()]
+        runs = {
+            engine: CashflowPredictionService(store).run(ids[0], PredictionOptions(engine=engine)).frame
+            for engine in ("rules", "learned")
+        }
+        scores = {
+            engine: backtest_detail(store, ids[0], ids[-1], engine=engine, baseline=False).result
+            for engine in runs
+        }
+    by_table = runs["learned"]["reasoning"].str.contains("Date from the stage table")
+    assert by_table.sum() > 10
+    dates = {engine: run.loc[by_table, "predicted_invoice_date"] for engine, run in runs.items()}
+    pd.testing.assert_series_equal(dates["learned"], dates["rules"])
+    assert scores["learned"].invoice_mae_days <= scores["rules"].invoice_mae_days
+    assert 0.75 <= scores["learned"].band_coverage <= 0.85

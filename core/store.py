@@ -401,19 +401,25 @@ class Store:
             raise NotFoundError(f"Snapshot {snapshot_id} holds {snapshot.kind}, not {kind}.")
         return snapshot
 
-    def load_deals(self, snapshot_id: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def load_deals(
+        self, snapshot_id: int, columns: Sequence[str] | None = None, *, deal_ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         """The canonical deal frame of one snapshot, in stored (source file) order.
 
         ``columns`` reads only those (a forecast reads ``FORECAST_COLUMNS``); the others come
-        back all-null. Read through Arrow, so no value becomes a Python object on the way."""
+        back all-null. ``deal_ids`` reads only those deals. Read through Arrow, so no value
+        becomes a Python object on the way."""
         self.get_snapshot(snapshot_id)
         names = list(DEAL_COLUMNS if columns is None else columns)
         unknown = sorted(set(names) - set(DEAL_COLUMNS))
         if unknown:
             raise ValueError(f"not deal columns: {', '.join(unknown)}")
-        return from_arrow(
-            self.query_arrow(f"SELECT {', '.join(names)} FROM deals WHERE snapshot_id = $1", [snapshot_id])
-        )
+        sql = f"SELECT {', '.join(names)} FROM deals WHERE snapshot_id = $1"
+        params: list[Any] = [snapshot_id]
+        if deal_ids is not None:
+            sql += " AND list_contains($2::VARCHAR[], deal_id)"
+            params.append([str(deal_id) for deal_id in deal_ids])
+        return from_arrow(self.query_arrow(sql, params))
 
     def deal_texts(
         self, snapshot_id: int, deal_ids: Sequence[str], columns: Sequence[str] = ("title",)

@@ -114,7 +114,7 @@ def cached_run(snapshot_id: int, engine: str = "auto", *, use_llm: bool = False,
     On a miss, progress is drawn in ``slot`` (a placeholder the page creates at the same place
     on every run, so the widgets below keep their positions), else under a spinner."""
     service = cashflow_service()
-    key = (get_settings().db, snapshot_id, engine, use_llm, service.assumptions.version)
+    key = _run_key(service, snapshot_id, engine, use_llm)
     found = _run_cache().get(key)
     if found is not None:
         return found
@@ -134,6 +134,29 @@ def cached_run(snapshot_id: int, engine: str = "auto", *, use_llm: bool = False,
     found = CachedRun(run)
     _run_cache().put(key, found)
     return found
+
+
+def _run_key(service: CashflowPredictionService, snapshot_id: int, engine: str, use_llm: bool) -> tuple:
+    return (get_settings().db, snapshot_id, engine, use_llm, service.assumptions.version)
+
+
+def deal_run(snapshot_id: int, deal_id: str, engine: str = "auto") -> PredictionRun:
+    """One deal's forecast with one engine and no LLM: the snapshot's run when a page already
+    made it (``cached_run``), else a run of that deal alone, also kept (a deal's prediction
+    depends on its own row and the store's history only, so it is the same row). The Deal
+    page needs no million-deal run."""
+    service = cashflow_service()
+    whole = _run_cache().get(_run_key(service, snapshot_id, engine, False))
+    if whole is not None:
+        return whole.run
+    key = (*_run_key(service, snapshot_id, engine, False), "deal", deal_id)
+    found = _run_cache().get(key)
+    if found is None:
+        options = PredictionOptions(engine=engine, store_results=False)
+        with st.spinner("Forecasting this deal…"):
+            found = CachedRun(service.run(snapshot_id, options, deal_ids=[deal_id]))
+        _run_cache().put(key, found)
+    return found.run
 
 
 def snapshot_run(snapshot_id: int, engine: str = "auto") -> PredictionRun:

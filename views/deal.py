@@ -2,7 +2,8 @@
 
 Find a deal by id or title and pick it by "id — title" (a snapshot may hold a million deals,
 so the picker lists the first matches, not all), or link here with ``?deal=<id>``. The prediction comes from
-the snapshot's cached forecast (engine auto, no LLM). Writer results are kept per
+the snapshot's cached forecast (engine auto, no LLM) when a page made it, else from a forecast
+of this deal alone. Writer results are kept per
 (snapshot, deal, action) in the session, so a rerun never calls the LLM again; with the
 LLM off they are the writer's template results, shown with the warning that says so.
 """
@@ -22,7 +23,7 @@ from core.errors import DealcastError
 from core.formatting import money_full, money_short, plain_markdown
 from core.writer import WriterResult, build_context, get_writer_service, load_deal
 from core.writer.records import DealRecord
-from views._common import EMPTY_CELL, app_store, no_snapshot_notice, sidebar, snapshot_run
+from views._common import EMPTY_CELL, app_store, deal_run, no_snapshot_notice, sidebar
 
 ENGINE = "auto"
 DEAL_KEY = "deal_id"
@@ -235,7 +236,7 @@ if deal_id is None:
 try:
     record = load_deal(store, deal_id, snapshot.id)
     history = deal_history(store, deal_id, up_to=snapshot.as_of)
-    run = snapshot_run(snapshot.id, ENGINE)
+    run = deal_run(snapshot.id, deal_id, ENGINE)
 except DealcastError as exc:
     st.error(plain_markdown(exc))
     st.stop()

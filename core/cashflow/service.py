@@ -85,13 +85,16 @@ class CashflowPredictionService:
         options: PredictionOptions | None = None,
         *,
         progress: ProgressCallback | None = None,
+        deal_ids: Sequence[str] | None = None,
     ) -> PredictionRun:
-        """Predict every deal of a stored snapshot as of its own as-of date.
+        """Predict every deal of a stored snapshot (``deal_ids``: those only) as of its own as-of date.
 
-        Only the columns the engines use are read (``FORECAST_COLUMNS``): the run's
-        ``title`` is empty until ``titled`` fetches it for the deals a caller shows."""
+        A deal's prediction depends on its own row and the store's history, never on the other
+        deals, so a page that shows one deal predicts that one. Only the columns the engines
+        use are read (``FORECAST_COLUMNS``): the run's ``title`` is empty until ``titled``
+        fetches it for the deals a caller shows."""
         found = self.store.resolve_snapshot(snapshot)
-        deals = self.store.load_deals(found.id, FORECAST_COLUMNS)
+        deals = self.store.load_deals(found.id, FORECAST_COLUMNS, deal_ids=deal_ids)
         return self.run_deals(deals, found.as_of, options, snapshot_id=found.id, progress=progress)
 
     @observed_forecast

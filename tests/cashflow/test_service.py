@@ -28,7 +28,8 @@ from core.cashflow.engines import (
 )
 from core.errors import InputError
 from core.export import neutralise_formulas
-from tests.cashflow.helpers import AS_OF, days_ahead, deals, save
+from core.sample import generate_history
+from tests.cashflow.helpers import AS_OF, days_ahead, deals, save, save_history
 
 
 @pytest.fixture
@@ -251,3 +252,17 @@ def test_forecast_table_and_assumptions_from_the_seeds_list_of_predictions(store
     report = service.explain_assumptions(predictions)
     assert [d["deal_id"] for d in report.per_deal] == ["0", "1"]
     assert report.methods == {"rules": 2}
+
+
+@pytest.mark.parametrize("engine", ["rules", "learned", "naive", "auto"])
+def test_a_run_of_some_deals_predicts_them_as_the_whole_run_does(store, engine):
+    """What the Deal page relies on: one deal's prediction depends on its row and the history only."""
+    latest = save_history(store, generate_history(deals=120, snapshots=3, seed=3, messy=0.0))[-1]
+    service = CashflowPredictionService(store)
+    options = PredictionOptions(engine=engine, store_results=False)
+    whole = service.run(latest, options).frame
+    ids = list(whole["deal_id"].iloc[[5, 40, 77]])
+    some = service.run(latest, options, deal_ids=ids).frame
+    expected = whole[whole["deal_id"].isin(ids)].reset_index(drop=True)
+    assert len(some) == 3
+    pd.testing.assert_frame_equal(some, expected, check_categorical=False)

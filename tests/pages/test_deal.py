@@ -5,6 +5,7 @@ from __future__ import annotations
 from core import deal_history as deal_history_module
 from core.cashflow import CashflowPredictionService, PredictionOptions
 from core.deal_history import deal_history
+from views._common import _run_cache
 
 AUTO = PredictionOptions(engine="auto", store_results=False)
 ACTION_KEYS = ("write_summarize", "write_health", "write_compliance", "write_email", "write_reminder")
@@ -117,3 +118,15 @@ def test_deal_page_without_data_points_to_upload(empty_store, open_page):
     at = open_page("deal")
     assert not at.selectbox
     assert any("Upload" in info.value for info in at.info)
+
+
+def test_the_deal_page_forecasts_that_deal_alone_not_the_whole_snapshot(sample_store, open_page):
+    latest = sample_store.resolve_snapshot("latest")
+    deal_id = sample_store.load_deals(latest.id)["deal_id"].iloc[3]
+    at = open_deal(open_page)  # the app opens on the Overview, whose runs the Deal page would reuse
+    _run_cache()._runs.clear()
+    at.selectbox(key="deal_id").set_value(deal_id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    runs = _run_cache()._runs
+    assert [key[-2:] for key in runs] == [("deal", deal_id)]
+    assert next(iter(runs.values())).run.frame["deal_id"].tolist() == [deal_id]

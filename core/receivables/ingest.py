@@ -33,18 +33,10 @@ from core.errors import InputError
 from core.ingest import IngestResult, MissingColumnsError, UnreadableFileError
 from core.ingest.detect import detect_source
 from core.ingest.mapping import resolve_mapping
-from core.ingest.pipeline import (
-    ROWS_SHOWN,
-    _as_date,
-    _duplicate_result,
-    _raw_row_sql,
-    file_bytes,
-    read_report,
-    save_upload,
-    saved_result,
-)
+from core.ingest.parse import ROWS_SHOWN, raw_row_sql, read_report
 from core.ingest.presets import Preset
 from core.ingest.readers import RawTable, read_table
+from core.ingest.save import as_date, duplicate_result, file_bytes, save_upload, saved_result
 from core.ingest.values import (
     DATE_ORDERS,
     cell,
@@ -99,11 +91,11 @@ def ingest_invoice_bytes(
     signed-in email, or ``cli:<user>``) is stored with the snapshot. Raises an
     IngestError subclass when the file cannot be read at all (nothing is written).
     """
-    as_of_date = _as_date(as_of) if as_of is not None else None
+    as_of_date = as_date(as_of) if as_of is not None else None
     sha256 = hashlib.sha256(data).hexdigest()
     existing = store.find_snapshot_by_sha(sha256, kind=KIND)
     if existing is not None:
-        return _duplicate_result(store, existing.id)
+        return duplicate_result(store, existing.id)
     cur = store.cursor()
     try:
         parse = _parse(
@@ -372,7 +364,7 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: _InvoicePlan):
         "|| ' has the same number and is kept (the last one wins)'"
     )
     rejects = con.execute(
-        f"""SELECT p._row AS row_number, {_raw_row_sql(width, raw.delimiter or ",")} AS raw,
+        f"""SELECT p._row AS row_number, {raw_row_sql(width, raw.delimiter or ",")} AS raw,
                    coalesce(p._reason, {duplicate_reason}) AS reason
             FROM {PARSED_TABLE} p
             JOIN {raw.table} r ON r.rowid = p._rowid

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.ingest import ingest_bytes, pipeline
+from core.ingest import direct as direct_load
+from core.ingest import ingest_bytes, parse
 from core.ingest.mapping import remembered_mapping
 from core.ingest.readers import count_lines
 from core.store import Store
@@ -59,14 +60,14 @@ def saved(store: Store, result) -> dict:
 def spy_on_direct_loads(patch) -> list[int]:
     """Have ``patch`` (a monkeypatch) note the snapshot id of every direct load that succeeds."""
     loads = []
-    load_direct = pipeline._load_direct
+    load_direct = direct_load._load_direct
 
     def spied(*args):
         loaded = load_direct(*args)
         loads.append(args[-1])
         return loaded
 
-    patch.setattr(pipeline, "_load_direct", spied)
+    patch.setattr(direct_load, "_load_direct", spied)
     return loads
 
 
@@ -74,12 +75,12 @@ def ingest_both(data: bytes, monkeypatch, sample: int = SAMPLE) -> tuple[dict, d
     """(saved when the direct load may take ``data``, saved by the full parse alone, which
     path the first took: "direct" or "full"), the plan made from ``sample`` rows."""
     with monkeypatch.context() as patch, Store(":memory:") as store:
-        patch.setattr(pipeline, "SAMPLE_ROWS", sample)
+        patch.setattr(parse, "SAMPLE_ROWS", sample)
         loads = spy_on_direct_loads(patch)
         direct = saved(store, ingest_bytes(store, data, "deals.csv"))
     with monkeypatch.context() as patch, Store(":memory:") as store:
-        patch.setattr(pipeline, "SAMPLE_ROWS", sample)
-        patch.setattr(pipeline, "_direct_eligible", lambda *args: False)
+        patch.setattr(parse, "SAMPLE_ROWS", sample)
+        patch.setattr(direct_load, "_direct_eligible", lambda *args: False)
         full = saved(store, ingest_bytes(store, data, "deals.csv"))
     return direct, full, "direct" if loads else "full"
 
@@ -241,7 +242,7 @@ def test_a_large_file_loads_directly_and_its_refused_rows_keep_their_row_numbers
 
 
 def test_two_threads_load_directly_at_once_each_into_its_own_snapshot(file_store, monkeypatch):
-    monkeypatch.setattr(pipeline, "SAMPLE_ROWS", SAMPLE)
+    monkeypatch.setattr(parse, "SAMPLE_ROWS", SAMPLE)
     direct = spy_on_direct_loads(monkeypatch)
     files = {n: pipedrive_csv(rows_with({6: {"Value": "n/a"}, 9: {"Title": f"upload {n}"}})) for n in (1, 2)}
     results = {}
@@ -266,7 +267,7 @@ def test_a_mapping_given_with_a_file_loaded_directly_is_remembered_for_its_heade
     mapping = {"deal_id": "Deal - ID", "title": "Deal - Title", "value": "Deal - Value",
                "currency": "Deal - Currency of Value", "probability": "Deal - Probability"}
     data = pipedrive_csv(rows_with({}))
-    monkeypatch.setattr(pipeline, "SAMPLE_ROWS", SAMPLE)
+    monkeypatch.setattr(parse, "SAMPLE_ROWS", SAMPLE)
     direct = spy_on_direct_loads(monkeypatch)
     with Store(":memory:") as store:
         result = ingest_bytes(store, data, "deals.csv", source="generic", mapping=mapping)

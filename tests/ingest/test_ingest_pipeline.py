@@ -272,7 +272,7 @@ MESSY = [
 )
 def test_parse_from_the_first_rows_in_one_pass_equals_the_parse_of_the_whole_file(data, monkeypatch):
     whole = parse_export(data, "deals.csv")
-    monkeypatch.setattr("core.ingest.pipeline.SAMPLE_ROWS", 2)
+    monkeypatch.setattr("core.ingest.parse.SAMPLE_ROWS", 2)
 
     sampled = parse_export(data, "deals.csv")
 
@@ -299,8 +299,8 @@ def test_a_late_date_reloads_the_whole_file_only_when_it_may_be_another_format(
         loads.append(limit)  # None: the whole file as text
         return load_cells(con, raw, limit)
 
-    monkeypatch.setattr("core.ingest.pipeline.SAMPLE_ROWS", 2)
-    monkeypatch.setattr("core.ingest.pipeline.load_cells", counted_load)
+    monkeypatch.setattr("core.ingest.parse.SAMPLE_ROWS", 2)
+    monkeypatch.setattr("core.ingest.parse.load_cells", counted_load)
     rows = [*(pipedrive_row(i) for i in range(1, 5)), pipedrive_row(5, Expected_close_date=late_date)]
 
     parse_export(pipedrive_csv(rows), "deals.csv")

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from core.ingest.csv_reader import count_lines, load_records, typed_source
 from core.ingest.parse import (
     PARSED_TABLE,
     Opened,
@@ -31,11 +32,6 @@ from core.ingest.parse import (
     run_checks,
 )
 from core.ingest.plan import ColumnPlan
-from core.ingest.readers import (
-    count_lines,
-    load_records,
-    typed_source,
-)
 from core.ingest.results import IngestResult
 from core.ingest.save import packer, save_upload, saved_result
 from core.ingest.values import sql_literal

@@ -27,18 +27,14 @@ from core.config import get_settings
 from core.currency import RateTable
 from core.deals import DEAL_COLUMNS
 from core.errors import InputError
+from core.ingest.cells import RawTable, load_cells, read_cells
 from core.ingest.detect import Detection, detect_source
 from core.ingest.errors import MissingColumnsError, UnreadableFileError
+from core.ingest.layout import mark_rows_to_keep
 from core.ingest.mapping import header_signature, resolve_mapping
 from core.ingest.plan import ColumnPlan
 from core.ingest.presets import PRESET_NAMES, get_preset
-from core.ingest.readers import (
-    RawTable,
-    load_cells,
-    mark_rows_to_keep,
-    open_cells,
-    read_cells,
-)
+from core.ingest.readers import open_cells
 from core.ingest.values import DATE_ORDERS, cell, sql_literal
 
 #: Rows named in one warning before "and N more".

@@ -18,7 +18,7 @@ import duckdb
 
 from core.currency import CURRENCY_SYMBOLS, RateTable
 from core.deals import DATE_COLUMNS, DEAL_COLUMNS
-from core.ingest.readers import RawTable
+from core.ingest.cells import RawTable
 from core.ingest.values import (
     ColumnCounts,
     DateProfile,

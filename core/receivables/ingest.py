@@ -31,11 +31,12 @@ from core.config import get_settings
 from core.currency import CURRENCY_SYMBOLS, RateTable
 from core.errors import InputError
 from core.ingest import IngestResult, MissingColumnsError, UnreadableFileError
+from core.ingest.cells import RawTable
 from core.ingest.detect import detect_source
 from core.ingest.mapping import resolve_mapping
 from core.ingest.parse import ROWS_SHOWN, raw_row_sql, read_report
 from core.ingest.presets import Preset
-from core.ingest.readers import RawTable, read_table
+from core.ingest.readers import read_table
 from core.ingest.save import as_date, duplicate_result, file_bytes, save_upload, saved_result
 from core.ingest.values import (
     DATE_ORDERS,

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from core.ingest import direct as direct_load
 from core.ingest import ingest_bytes, parse
+from core.ingest.csv_reader import count_lines
 from core.ingest.mapping import remembered_mapping
-from core.ingest.readers import count_lines
 from core.store import Store
 from tests.ingest.exports import PIPEDRIVE_HEADERS, pipedrive_csv, pipedrive_row, to_csv
 

@@ -11,8 +11,9 @@ import pytest
 
 from core.cli import EXIT_BAD_INPUT, main
 from core.ingest import EmptyFileError, FileTooLargeError, UnreadableFileError, ingest_bytes
+from core.ingest.cells import MAX_COLUMNS
 from core.ingest.parse import MAX_ID_CHARS, MAX_TITLE_CHARS
-from core.ingest.readers import MAX_COLUMNS, MAX_XLSX_RATIO
+from core.ingest.readers import MAX_XLSX_RATIO
 from core.store import Store
 from tests.ingest.exports import PIPEDRIVE_HEADERS, pipedrive_csv, pipedrive_row, to_csv, to_xlsx
 

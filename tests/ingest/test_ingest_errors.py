@@ -14,7 +14,7 @@ from core.ingest import (
     UnreadableFileError,
     ingest_bytes,
 )
-from core.ingest.readers import HEADER_SEARCH_ROWS
+from core.ingest.layout import HEADER_SEARCH_ROWS
 
 BAD_FILES = [
     (b"", "deals.csv", EmptyFileError, "deals.csv: the file is empty (0 bytes)."),

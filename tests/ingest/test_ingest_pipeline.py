@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.ingest import ingest_bytes, ingest_file, parse_export
-from core.ingest.readers import load_cells
+from core.ingest.cells import load_cells
 from core.store import Store
 from tests.ingest.exports import pipedrive_csv, pipedrive_row
 

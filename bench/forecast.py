@@ -47,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from process import HEADER, alternate, measure, summary
 
-from core.cashflow import SEED_PROFILE, aggregate, predict_frame
+from core.cashflow import SEED_PROFILE, predict_frame
+from core.cashflow.aggregate import aggregate
 from core.deals import conform
 
 AS_OF = dt.date(2026, 3, 2)

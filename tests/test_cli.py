@@ -5,6 +5,7 @@ import importlib
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ def subcommand_parsers(parser: argparse.ArgumentParser, prefix: str = ""):
                 yield from subcommand_parsers(sub, full)
 
 
+ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = dict(subcommand_parsers(build_parser()))
 
 
@@ -106,26 +108,44 @@ NOT_FOR_A_RULES_FORECAST = (
 )
 
 
-def test_a_rules_forecast_imports_only_what_it_uses(db_path):
-    """``python -m core forecast`` in a new process, as a user runs it, on a stored snapshot; its
-    Arrow buffers come from the C library's allocator (core/__main__.py says why)."""
-    with Store(db_path) as store:
-        save(store, deals({"deal_id": "1", "stage": "Approved"}), AS_OF)
+def loaded_by_the_command_line(argv: list[str], names) -> tuple[str, list[str]]:
+    """``python -m core ARGV`` in a new process, as a user runs it: its output, which of
+    ``names`` (modules and their packages) it imported, and its Arrow allocator."""
     script = (
         "import runpy, sys\n"
-        f"sys.argv = ['core', 'forecast', '--db', {db_path!r}]\n"
+        f"sys.argv = ['core', *{argv!r}]\n"
         "try:\n"
         "    runpy.run_module('core', run_name='__main__')\n"
         "except SystemExit as done:\n"
         "    assert done.code == 0, done.code\n"
-        f"loaded = {{name.split('.')[0] if name.split('.')[0] != 'core' else name for name in sys.modules}}\n"
-        f"print('not needed:', ','.join(sorted(set({NOT_FOR_A_RULES_FORECAST!r}) & loaded)))\n"
+        "loaded = {part for name in sys.modules for part in (name, name.split('.')[0])}\n"
+        f"print('loaded:', ','.join(sorted(set({tuple(names)!r}) & loaded)))\n"
         "import pyarrow\n"
         "print('arrow memory:', pyarrow.default_memory_pool().backend_name)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert "Forecast of snapshot" in done.stdout
-    assert done.stdout.splitlines()[-2:] == ["not needed: ", "arrow memory: system"], done.stdout
+    return done.stdout, done.stdout.splitlines()[-2:]
+
+
+def test_a_rules_forecast_imports_only_what_it_uses(db_path):
+    """``python -m core forecast`` on a stored snapshot; its Arrow buffers come from the C
+    library's allocator (core/__main__.py says why)."""
+    with Store(db_path) as store:
+        save(store, deals({"deal_id": "1", "stage": "Approved"}), AS_OF)
+    output, last = loaded_by_the_command_line(["forecast", "--db", db_path], NOT_FOR_A_RULES_FORECAST)
+    assert "Forecast of snapshot" in output
+    assert last == ["loaded: ", "arrow memory: system"], output
+
+
+def test_an_ingest_loads_no_forecast_and_no_metrics(db_path):
+    export = str(ROOT / "data" / "sample" / "pipedrive_deals_2026-09-07.csv")
+    output, last = loaded_by_the_command_line(
+        ["ingest", export, "--db", db_path],
+        ("core.cashflow.aggregate", "core.cashflow.rules", "core.cashflow.service", "prometheus_client",
+         "opentelemetry", "plotly"),
+    )
+    assert "snapshot" in output.lower()
+    assert last == ["loaded: ", "arrow memory: system"], output
 
 
 def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(db_path):

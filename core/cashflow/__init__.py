@@ -10,15 +10,13 @@ Engines and refiners are found through ``register_engine`` / ``register_refiner`
 LLM path registers its refiner as ``"llm"``.
 
 The names are imported from their modules on first use (``__getattr__``), so a rules
-forecast loads neither the learned engine nor the backtest. ``aggregate`` is the exception:
-the function shares its module's name, and importing the module ``core.cashflow.aggregate``
-would otherwise leave the module where the function belongs.
+forecast loads neither the learned engine nor the backtest, and an ingest that reads the
+assumptions loads no forecast. ``aggregate`` is imported from ``core.cashflow.aggregate``:
+the function shares its module's name, so the package could not tell the two apart.
 """
 
 from __future__ import annotations
 
-from core.cashflow.aggregate import Aggregation as Aggregation
-from core.cashflow.aggregate import aggregate as aggregate
 from core.lazy import lazy_exports
 
 #: Public name -> the module of this package that defines it (imported on first use).
@@ -59,6 +57,6 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("CashflowPredictionService", "get_cashflow_prediction_service"), "service"),
 }
 
-__all__ = sorted({"Aggregation", "aggregate", *_EXPORTS})
+__all__ = sorted(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.cashflow import SEED_PROFILE, aggregate, columns, predict_frame
-from core.cashflow.aggregate import period_label, period_starts
+from core.cashflow import SEED_PROFILE, columns, predict_frame
+from core.cashflow.aggregate import aggregate, period_label, period_starts
 from core.deals import conform
 from tests.cashflow.helpers import AS_OF, days_ago, deals
 

@@ -17,7 +17,7 @@ Tables (core/migrations.py, frozen DDL, is the source of truth):
 - ``invoices``: the canonical invoice columns (core.receivables) per invoices snapshot.
 - ``rejected_rows``: every source row that did not load, with its reason.
 - ``raw_files``: the uploaded bytes, so the original can be downloaded unchanged (files
-  over ``RAW_COMPRESS_BYTES`` are kept zstd-compressed: a 270 MB export costs DuckDB
+  over ``RAW_COMPRESS_BYTES``, core/snapshots.py, are kept zstd-compressed: a 270 MB export costs DuckDB
   seconds to write as one value, its 60 MB compressed form a fraction of that).
 - ``column_mappings``: a user's mapping remembered per header signature.
 - ``assumptions``: versioned forecast assumptions (stage table, terms, penalties).
@@ -26,127 +26,38 @@ Tables (core/migrations.py, frozen DDL, is the source of truth):
 - ``prompt_outcomes``: results per prompt version and A/B variant.
 
 Other modules own the SQL for their tables and run it through ``cursor()`` /
-``transaction()``; this module owns the schema and the snapshot life cycle.
+``transaction()``; this module owns the snapshot life cycle. Beside it: core/migrations.py
+(the schema), core/snapshots.py (the snapshot models, raw bytes packed) and core/database.py
+(the checks made before a database is opened).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import structlog
-from pydantic import BaseModel, Field
 
 from core import migrations
 from core.config import get_settings
 from core.connections import Connections
+from core.database import check_database, is_read_only
 from core.deals import DEAL_COLUMNS, DISPLAY_COLUMNS, from_arrow
 from core.errors import InputError, NotFoundError
 from core.migrations import SCHEMA_VERSION
+from core.snapshots import NewSnapshot, Snapshot, SnapshotRef, pack_raw, unpack_raw
 
 if TYPE_CHECKING:  # imported where used: listing snapshots needs neither
     import pandas as pd
     import pyarrow as pa
 
-SnapshotRef = int | str  # an id, or "latest"
-
 _log = structlog.get_logger("core.store")
-
-#: Raw uploads larger than this are stored zstd-compressed (``raw_files.compression``).
-RAW_COMPRESS_BYTES = 1024 * 1024
-
-
-class Snapshot(BaseModel):
-    """One stored upload and what happened to its rows."""
-
-    id: int
-    kind: str = "deals"
-    as_of: dt.date
-    source: str
-    file_name: str
-    sha256: str
-    rows_read: int
-    rows_loaded: int
-    rows_rejected: int
-    mapping: dict[str, Any] = Field(default_factory=dict)
-    detection: dict[str, Any] = Field(default_factory=dict)
-    warnings: list[str] = Field(default_factory=list)
-    label: str | None = None
-    created_at: dt.datetime | None = None
-    uploaded_by: str | None = None
-
-
-class NewSnapshot(BaseModel):
-    """What an ingest hands the store to save (the id is assigned on save)."""
-
-    kind: str = "deals"
-    as_of: dt.date
-    source: str
-    file_name: str
-    sha256: str
-    rows_read: int
-    mapping: dict[str, Any] = Field(default_factory=dict)
-    detection: dict[str, Any] = Field(default_factory=dict)
-    warnings: list[str] = Field(default_factory=list)
-    label: str | None = None
-    uploaded_by: str | None = None
-
-
-#: The first bytes of a DuckDB database file hold this at offset 8.
-_DUCKDB_MAGIC = b"DUCK"
-#: Suffixes DuckDB opens as data files (a CSV read into a throwaway in-memory database), not
-#: as a database: a new file with one of these is refused.
-_DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".json", ".jsonl", ".ndjson", ".xlsx", ".gz")
-
-
-def check_database(database: str) -> str:
-    """``database`` when it names a database Dealcast may open: ``:memory:``, ``md:...``, a
-    DuckDB file, or a new file in an existing folder. Raises InputError saying what is wrong
-    (an empty string, a folder, a missing folder, a file that is not a DuckDB database)."""
-    if not database or not database.strip():
-        raise InputError(
-            "The database connection string is empty (--db or DEALCAST_DB): give a DuckDB file path, "
-            ":memory: or md:NAME."
-        )
-    if database.startswith((":memory:", "md:", "motherduck:")):
-        return database
-    path = Path(database).expanduser()
-    if path.is_dir():
-        raise InputError(f"The database {database} is a folder, not a DuckDB file (--db or DEALCAST_DB).")
-    if path.exists():
-        with path.open("rb") as handle:
-            head = handle.read(12)
-        if head[8:12] != _DUCKDB_MAGIC:
-            raise InputError(f"The database {database} is not a DuckDB database file (--db or DEALCAST_DB).")
-        return database
-    if not path.parent.is_dir():
-        raise InputError(
-            f"The database {database} cannot be created: the folder {path.parent} does not exist."
-        )
-    if path.suffix.lower() in _DATA_SUFFIXES:
-        raise InputError(
-            f"The database {database} would be a new file named like a data file ({path.suffix}); "
-            "name the DuckDB file e.g. dealcast.duckdb."
-        )
-    return database
-
-
-def is_read_only(database: str) -> bool:
-    """True for a database file this process may read but not write."""
-    path = Path(database)
-    return not database.startswith((":memory:", "md:", "motherduck:")) and path.is_file() and not os.access(
-        path, os.W_OK
-    )
-
 
 class Store:
     """One DuckDB database: schema migrations, per-thread cursors, snapshot life cycle.
@@ -474,7 +385,7 @@ class Store:
         )
         if row is None:
             raise NotFoundError(f"No original file stored for snapshot {snapshot_id}.")
-        return row[0], _unpack_raw(bytes(row[1]), row[2], row[3])
+        return row[0], unpack_raw(bytes(row[1]), row[2], row[3])
 
     def delete_snapshot(self, snapshot_id: int, *, deleted_by: str | None = None) -> None:
         """Remove a snapshot and everything stored with it, in one transaction, and log who
@@ -499,24 +410,6 @@ class Store:
             .fetchall()
         )
         return [name for (name,) in rows]
-
-
-def pack_raw(raw: bytes) -> tuple[str | None, bytes]:
-    """(compression, content) to store for an upload's bytes."""
-    import pyarrow as pa
-
-    if len(raw) <= RAW_COMPRESS_BYTES:
-        return None, raw
-    return "zstd", pa.Codec("zstd", compression_level=1).compress(raw, asbytes=True)
-
-
-def _unpack_raw(content: bytes, compression: str | None, size: int | None) -> bytes:
-    """The original bytes from what ``pack_raw`` stored."""
-    import pyarrow as pa
-
-    if compression is None:
-        return content
-    return pa.Codec(compression).decompress(content, decompressed_size=size, asbytes=True)
 
 
 _default_stores: dict[str, Store] = {}

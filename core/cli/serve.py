@@ -28,7 +28,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> None:
     from core.api.server import serve  # FastAPI and uvicorn load only for this command
-    from core.store import check_database
+    from core.database import check_database
 
     # Refuse a bad --db (or DEALCAST_DB) as every command does, before anything listens.
     check_database(get_settings().db if args.db is None else args.db)

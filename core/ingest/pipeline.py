@@ -52,7 +52,8 @@ from core.ingest.parse import (
 from core.ingest.results import IngestResult, ParsedExport
 from core.ingest.save import as_date, duplicate_result, file_bytes, packer, save_upload, saved_result
 from core.monitoring import observed_ingest
-from core.store import NewSnapshot, Store, pack_raw
+from core.snapshots import NewSnapshot, pack_raw
+from core.store import Store
 
 
 def parse_export(

@@ -348,7 +348,7 @@ def learned_estimates(
 
 #: Deals not yet in a stage deals are won from are compared with the deals that were open at
 #: about their age (landmarks at these quantiles of their ages) and not yet in such a stage.
-LANDMARK_QUANTILES = np.linspace(0.0, 0.95, 20)
+LANDMARK_QUANTILES = np.linspace(0.0, 0.975, 40)
 
 
 def _time_by_winning_stage(

@@ -88,28 +88,31 @@ class OutcomeCurve:
 
 
 def fit_outcomes(entry: np.ndarray, end: np.ndarray, won: np.ndarray, lost: np.ndarray) -> OutcomeCurve:
-    """Aalen-Johansen curves from records at risk on days ``entry`` to ``end`` (both ages, days).
+    """Aalen-Johansen curves from records at risk on days ``entry`` to ``end`` (both ages in whole days).
 
     ``won``/``lost`` say how a record ended at ``end``; neither means it was still open then
-    (censored). A record counts only where ``entry <= end``.
+    (censored). A record counts only where ``entry <= end``. Counted per day (``bincount``), so
+    a fit costs one pass over the records and none of them is sorted.
     """
     keep = entry <= end
     entry, end, won, lost = entry[keep], end[keep], won[keep], lost[keep]
-    ended = won | lost
-    times = np.unique(end[ended])
-    if not len(times):
+    if not (won | lost).any():
         empty = np.zeros(0)
         return OutcomeCurve(empty, empty, empty, empty.astype(np.int64), empty.astype(np.int64))
-    entries, ends = np.sort(entry), np.sort(end)
-    at_risk = np.searchsorted(entries, times, side="right") - np.searchsorted(ends, times, side="left")
-    position = np.searchsorted(times, end)
-    win_count = np.bincount(position[won], minlength=len(times))
-    loss_count = np.bincount(position[lost & ~won], minlength=len(times))
-    at_risk = np.maximum(at_risk, 1)
+    first = min(entry.min(), end.min())
+    start, stop = (entry - first).astype(np.int64), (end - first).astype(np.int64)
+    size = int(stop.max()) + 1
+    entered = np.cumsum(np.bincount(start, minlength=size))  # entry <= day
+    left = np.cumsum(np.bincount(stop, minlength=size)) - np.bincount(stop, minlength=size)  # end < day
+    wins = np.bincount(stop[won], minlength=size)
+    losses = np.bincount(stop[lost & ~won], minlength=size)
+    days = np.flatnonzero(wins + losses)
+    win_count, loss_count = wins[days], losses[days]
+    at_risk = np.maximum((entered - left)[days], 1)
     hazard = (win_count + loss_count) / at_risk
     open_before = np.concatenate(([1.0], np.cumprod(1.0 - hazard)[:-1]))
     return OutcomeCurve(
-        times=times.astype(np.float64),
+        times=(days + first).astype(np.float64),
         wins=open_before * win_count / at_risk,
         losses=open_before * loss_count / at_risk,
         win_count=win_count,

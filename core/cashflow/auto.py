@@ -25,7 +25,7 @@ import pandas as pd
 import core
 from core.cashflow.engines import EngineContext, get_engine, register_engine
 from core.cashflow.history import read_arrow
-from core.cashflow.learned import fit
+from core.cashflow.learned import LearnedModel, fit, predict_learned
 from core.store import Store
 
 CANDIDATES = ("rules", "learned")
@@ -33,10 +33,11 @@ CANDIDATES = ("rules", "learned")
 
 @dataclass(frozen=True)
 class Choice:
-    """The engine ``auto`` uses and why."""
+    """The engine ``auto`` uses and why (``model``: the learned model fitted to decide, reused to predict)."""
 
     engine: str
     reason: str
+    model: LearnedModel | None = None
 
 
 def _figures(result) -> str:
@@ -68,6 +69,7 @@ def choose_engine(store: Store, context: EngineContext) -> Choice:
                 "learned",
                 "auto chose learned: one snapshot, nothing to backtest yet, and its "
                 f"history holds {model.ages.events if model.ages else 0} won deals",
+                model,
             )
         return Choice("rules", "auto chose rules: one snapshot and too little history to learn from")
     start, end = dated[days[-2]], dated[days[-1]]
@@ -126,7 +128,10 @@ class AutoEngine:
         if context.store is None:
             return get_engine("rules").predict(deals, context)
         choice = choose_engine(context.store, context)
-        frame = get_engine(choice.engine).predict(deals, context)
+        if choice.model is not None:
+            frame = predict_learned(deals, context, choice.model)
+        else:
+            frame = get_engine(choice.engine).predict(deals, context)
         reasons = frame["reasoning"].astype("category")
         prefix = choice.reason[:1].upper() + choice.reason[1:] + ". "
         frame["reasoning"] = reasons.cat.rename_categories([prefix + str(c) for c in reasons.cat.categories])

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
+import core.cashflow.auto as auto
 import core.cashflow.backtest as backtest
+import core.cashflow.learned as learned
 from core.cashflow import CashflowPredictionService, PredictionOptions
 from core.sample.outcomes import generate_outcome_case
 from core.store import Store
@@ -57,3 +60,24 @@ def test_auto_backtests_a_pair_once_even_in_a_new_process_and_again_after_a_new_
         auto_reason(store, later)
         assert len(backtests) == 8
         assert first < later < newest
+
+
+def test_auto_with_one_snapshot_fits_the_learned_model_once(monkeypatch, backtests):
+    fits = []
+
+    def counted(*args, **kwargs):
+        fits.append(args[1])
+        return real(*args, **kwargs)
+
+    real = learned.fit
+    monkeypatch.setattr(learned, "fit", counted)
+    monkeypatch.setattr(auto, "fit", counted)
+    case = generate_outcome_case(deals=300, seed=3, history_days=200, later_days=90)
+    with Store(":memory:") as store:
+        first = save(store, case.export_deals, case.as_of, "export.csv")
+        service = CashflowPredictionService(store)
+        frame = service.run(first, PredictionOptions(engine="auto", store_results=False)).frame
+        alone = service.run(first, PredictionOptions(engine="learned", store_results=False)).frame
+    assert fits == [case.as_of, case.as_of] and backtests == []  # once for auto, once for learned alone
+    assert frame["reasoning"].str.startswith("Auto chose learned: one snapshot").all()
+    pd.testing.assert_series_equal(frame["predicted_invoice_date"], alone["predicted_invoice_date"])

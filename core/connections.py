@@ -142,6 +142,16 @@ class Connections:
                 self._yielding = False
                 self._changed.notify_all()
 
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """This thread's cursor, with the database held until the block ends: the explicit form
+        of ``cursor()``, whose hold ends when the wrapper is dropped (CPython: at once)."""
+        self.acquire()
+        try:
+            yield self.thread_cursor()
+        finally:
+            self.release()
+
     def cursor(self) -> Any:
         """This thread's cursor; for a shared file, wrapped so it holds a session while referenced."""
         if not self.shared:

@@ -81,26 +81,39 @@ class Store:
         return self._connections.session()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor (for a file: one that keeps it open while referenced)."""
+        """This thread's cursor (for a file: one that keeps it open while referenced). Prefer
+        ``fetchall`` / ``fetchone`` / ``query_df``, which let go of the file explicitly."""
         return self._connections.cursor()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a parameterised statement and return its rows, holding the database just for that."""
+        with self._connections.holding() as cur:
+            return cur.execute(sql, params).fetchall()
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """Run a parameterised statement and return its first row (None when there is none)."""
+        with self._connections.holding() as cur:
+            return cur.execute(sql, params).fetchone()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Run a block in one transaction on this thread's cursor: all of it lands, or none."""
         if self.read_only:
             raise InputError(f"The database {self.database} is read-only: this needs to write to it.")
-        cur = self.cursor()
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
+        with self._connections.holding():  # the file stays open until the block is done
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
 
     def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> pd.DataFrame:
         """Run a parameterised query and return its rows as a DataFrame."""
-        return self.cursor().execute(sql, params).df()
+        with self._connections.holding() as cur:
+            return cur.execute(sql, params).df()
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         """Run a parameterised query (``$1``, ``$2``...) and return its rows as an Arrow table.
@@ -244,14 +257,10 @@ class Store:
 
     def _table_columns(self, table: str) -> dict[str, str]:
         """Column -> type of a rows table, without its ``snapshot_id``."""
-        rows = (
-            self.cursor()
-            .execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_name = ? AND column_name <> 'snapshot_id' ORDER BY ordinal_position",
-                [table],
-            )
-            .fetchall()
+        rows = self.fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? AND column_name <> 'snapshot_id' ORDER BY ordinal_position",
+            [table],
         )
         if not rows:
             raise ValueError(f"unknown rows table {table!r}")
@@ -259,32 +268,25 @@ class Store:
 
     def find_snapshot_by_sha(self, sha256: str, kind: str = "deals") -> Snapshot | None:
         """The snapshot that already holds these exact bytes, if any."""
-        row = (
-            self.cursor()
-            .execute(
-                "SELECT id FROM snapshots WHERE sha256 = ? AND kind = ? ORDER BY id LIMIT 1",
-                [sha256, kind],
-            )
-            .fetchone()
+        row = self.fetchone(
+            "SELECT id FROM snapshots WHERE sha256 = ? AND kind = ? ORDER BY id LIMIT 1",
+            [sha256, kind],
         )
         return self.get_snapshot(row[0]) if row else None
 
     def list_snapshots(self, kind: str = "deals") -> list[Snapshot]:
         """Snapshots of one kind, oldest as-of first."""
-        ids = (
-            self.cursor()
-            .execute("SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of, id", [kind])
-            .fetchall()
-        )
+        ids = self.fetchall("SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of, id", [kind])
         return [self.get_snapshot(snapshot_id) for (snapshot_id,) in ids]
 
     def get_snapshot(self, snapshot_id: int) -> Snapshot:
         """One snapshot by id; raises NotFoundError when there is none."""
-        cur = self.cursor().execute("SELECT * FROM snapshots WHERE id = ?", [int(snapshot_id)])
-        row = cur.fetchone()
+        with self._connections.holding() as cur:
+            row = cur.execute("SELECT * FROM snapshots WHERE id = ?", [int(snapshot_id)]).fetchone()
+            names = [d[0] for d in cur.description]
         if row is None:
             raise NotFoundError(f"No snapshot with id {snapshot_id}.")
-        record = dict(zip([d[0] for d in cur.description], row, strict=True))
+        record = dict(zip(names, row, strict=True))
         for key in ("mapping", "detection", "warnings"):
             record[key] = json.loads(record[key]) if record[key] else None
         return Snapshot(**{k: v for k, v in record.items() if v is not None})
@@ -292,13 +294,9 @@ class Store:
     def resolve_snapshot(self, ref: SnapshotRef, kind: str = "deals") -> Snapshot:
         """A snapshot from an id (int or digits) or ``"latest"`` (newest as-of, then id)."""
         if isinstance(ref, str) and ref.strip().lower() == "latest":
-            row = (
-                self.cursor()
-                .execute(
-                    "SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of DESC, id DESC LIMIT 1",
-                    [kind],
-                )
-                .fetchone()
+            row = self.fetchone(
+                "SELECT id FROM snapshots WHERE kind = ? ORDER BY as_of DESC, id DESC LIMIT 1",
+                [kind],
             )
             if row is None:
                 raise NotFoundError(f"There are no {kind} snapshots yet; ingest a file first.")
@@ -375,13 +373,9 @@ class Store:
 
     def raw_file(self, snapshot_id: int) -> tuple[str, bytes]:
         """The original file name and bytes of an upload."""
-        row = (
-            self.cursor()
-            .execute(
-                "SELECT file_name, content, compression, size FROM raw_files WHERE snapshot_id = ?",
-                [snapshot_id],
-            )
-            .fetchone()
+        row = self.fetchone(
+            "SELECT file_name, content, compression, size FROM raw_files WHERE snapshot_id = ?",
+            [snapshot_id],
         )
         if row is None:
             raise NotFoundError(f"No original file stored for snapshot {snapshot_id}.")
@@ -401,13 +395,9 @@ class Store:
                   file_name=snapshot.file_name, uploaded_by=snapshot.uploaded_by, deleted_by=deleted_by)
 
     def _tables_with_snapshot_id(self) -> list[str]:
-        rows = (
-            self.cursor()
-            .execute(
-                "SELECT DISTINCT table_name FROM information_schema.columns "
-                "WHERE column_name = 'snapshot_id' ORDER BY table_name"
-            )
-            .fetchall()
+        rows = self.fetchall(
+            "SELECT DISTINCT table_name FROM information_schema.columns "
+            "WHERE column_name = 'snapshot_id' ORDER BY table_name"
         )
         return [name for (name,) in rows]
 

@@ -307,7 +307,7 @@ def readyz() -> JSONResponse:
         circuit_state=str(client.circuit_state),
     )
     try:
-        (count,) = get_store().cursor().execute("SELECT count(*) FROM snapshots").fetchone()
+        (count,) = get_store().fetchone("SELECT count(*) FROM snapshots")
     except Exception as exc:  # any database failure means "not ready", with its class for the operator
         body = Readiness(status="unavailable", database=f"{type(exc).__name__}", llm=llm)
         return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)

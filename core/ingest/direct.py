@@ -11,7 +11,6 @@ line...) it is undone and the full parse runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -22,7 +21,6 @@ from core.ingest.csv_reader import count_lines, load_records, typed_source
 from core.ingest.parse import (
     PARSED_TABLE,
     Opened,
-    Parse,
     bad_sql,
     deal_select,
     parse_cells,
@@ -32,10 +30,10 @@ from core.ingest.parse import (
     run_checks,
 )
 from core.ingest.plan import ColumnPlan
-from core.ingest.results import IngestResult
-from core.ingest.save import packer, save_upload, saved_result
+from core.ingest.results import IngestResult, Parse, Run
+from core.ingest.save import Upload, packer, save_upload, saved_result
 from core.ingest.values import sql_literal
-from core.store import NewSnapshot, Store
+from core.store import NewSnapshot
 
 logger = logging.getLogger("core.ingest")
 
@@ -54,38 +52,32 @@ DIRECT_ROWS = "(_filled >= 2 AND NOT _total)"
 #: The error a direct load's insert stops with at a row that is not a plain deal.
 NOT_PLAIN = "a row is not a plain deal that passes every check"
 
+
 class _NeedsFullParse(Exception):
     """A direct load met rows that only the full parse reads as it would; it is undone."""
 
 
-def save_direct(
-    store: Store,
-    opened: Opened,
-    plan: ColumnPlan | None,
-    data: bytes,
-    snapshot_of: Callable[[Parse], NewSnapshot],
-    packed: Future[tuple[str | None, bytes]],
-) -> IngestResult | None:
+def save_direct(upload: Upload, opened: Opened, plan: ColumnPlan | None) -> IngestResult | None:
     """Save a plain CSV (``_direct_eligible``) by inserting its deals straight from DuckDB's
     typed reader inside the save's transaction (``_load_direct``): the same snapshot as the
     full parse would save, without a parsed table in between. None, with nothing written,
     when the file is not that plain after all (the full parse then takes it)."""
     if plan is None or not _direct_eligible(opened, plan):
         return None
-    lines = packer.submit(count_lines, data)
+    lines = packer.submit(count_lines, upload.data)
     saved: dict[str, Any] = {}
 
     def write(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[NewSnapshot, pd.DataFrame, int]:
         parse, rows_loaded = _load_direct(cur, opened, plan, lines, snapshot_id)
-        saved["new"], saved["rejects"] = snapshot_of(parse), parse.rejects
+        saved["new"], saved["rejects"] = upload.snapshot(parse), parse.rejects
         return saved["new"], parse.rejects, rows_loaded
 
     def save() -> IngestResult:
-        snapshot = store.write_snapshot(write, data, packed=packed)
+        snapshot = upload.store.write_snapshot(write, upload.data, packed=upload.packed)
         return saved_result(snapshot, saved["new"], saved["rejects"])
 
     try:
-        return save_upload(store, opened.sha256, "deals", save)
+        return save_upload(upload.store, upload.sha256, upload.kind, save)
     except duckdb.InterruptException:
         raise
     except (_NeedsFullParse, duckdb.Error) as exc:
@@ -183,7 +175,7 @@ def _reparse(
     ``_NeedsFullParse`` when one is not a plain deal or they change the plan's decisions."""
     if not records:
         no_rejects = pd.DataFrame({"row_number": [], "raw": [], "reason": []})
-        return opened.parse(plan, (no_rejects, 0, None, ""), []), 0, 0
+        return opened.parse(plan, Run(no_rejects, 0, None, ""), []), 0, 0
     part, loaded = load_records(cur, opened.raw, records, LINES_TABLE)
     if loaded != len(records):
         raise _NeedsFullParse(f"{len(records)} refused rows read as {loaded}")
@@ -199,5 +191,7 @@ def _reparse(
     if not plan.holds_beside_typed_numbers(cur, PARSED_TABLE, "true", rejected):
         raise _NeedsFullParse("the refused rows change how a column is read")
     run = run_checks(cur, part, plan)
-    (inserted,) = cur.execute(f"INSERT INTO deals SELECT ?, * FROM ({run[3]})", [snapshot_id]).fetchall()[0]
+    (inserted,) = cur.execute(
+        f"INSERT INTO deals SELECT ?, * FROM ({run.rows_sql})", [snapshot_id]
+    ).fetchall()[0]
     return opened.parse(plan, run, row_warnings(cur, part, plan)), inserted, unconverted

@@ -13,20 +13,14 @@ deal id the last wins and the others are rejected naming the winner.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import pandas as pd
 
-from core.config import get_settings
-from core.currency import RateTable
 from core.deals import DEAL_COLUMNS
-from core.errors import InputError
 from core.ingest.cells import RawTable, load_cells, read_cells
 from core.ingest.detect import Detection, detect_source
 from core.ingest.errors import MissingColumnsError, UnreadableFileError
@@ -35,7 +29,9 @@ from core.ingest.mapping import header_signature, resolve_mapping
 from core.ingest.plan import ColumnPlan
 from core.ingest.presets import PRESET_NAMES, get_preset
 from core.ingest.readers import open_cells
-from core.ingest.values import DATE_ORDERS, cell, sql_literal
+from core.ingest.results import Parse, Run
+from core.ingest.save import IngestOptions
+from core.ingest.values import cell, sql_literal
 
 #: Rows named in one warning before "and N more".
 ROWS_SHOWN = 5
@@ -76,21 +72,6 @@ Recall = Callable[[list[str]], "tuple[str, dict[str, str]] | None"]
 
 
 @dataclass
-class Parse:
-    """A parse held in temporary tables of one connection; ``deals_sql`` selects the deals."""
-
-    sha256: str
-    source: str
-    mapping: dict[str, str]
-    detection: dict[str, Any]
-    warnings: list[str]
-    rejects: pd.DataFrame
-    rows_read: int
-    as_of_guess: dt.date | None
-    deals_sql: str
-
-
-@dataclass
 class Opened:
     """A file opened for parsing on ``con``: its cells, preset and mapping, nothing parsed yet;
     ``make_plan`` makes the column plan from the rows in ``raw.table``."""
@@ -103,27 +84,25 @@ class Opened:
     sha256: str
     make_plan: Callable[[], ColumnPlan]
 
-    def parse(
-        self, plan: ColumnPlan, run: tuple[pd.DataFrame, int, dt.date | None, str], row_warnings: list[str]
-    ) -> Parse:
+    def parse(self, plan: ColumnPlan, run: Run, row_warnings: list[str]) -> Parse:
         """The ``Parse`` of rows parsed by ``plan`` and checked by ``run_checks`` into ``run``."""
-        rejects, rows_read, as_of_guess, deals_sql = run
         return Parse(
-            sha256=self.sha256,
             source=self.source,
             mapping=self.mapping,
             detection=read_report(self.raw, self.detection, self.source, plan.report()),
             warnings=[*self.raw.warnings, *plan.warnings, *row_warnings],
-            rejects=rejects,
-            rows_read=rows_read,
-            as_of_guess=as_of_guess,
-            deals_sql=deals_sql,
+            rejects=run.rejects,
+            rows_read=run.rows_read,
+            as_of_guess=run.as_of_guess,
+            rows_sql=run.rows_sql,
         )
 
 
-def parse_into(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, **options: Any) -> Parse:
-    """Parse ``data`` into temporary tables of ``con`` (options as ``open_export`` takes them)."""
-    with open_export(con, data, file_name, **options) as opened:
+def parse_into(
+    con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, options: IngestOptions, sha256: str
+) -> Parse:
+    """Parse ``data`` into temporary tables of ``con`` (as ``open_export`` opens it)."""
+    with open_export(con, data, file_name, options, sha256=sha256) as opened:
         return parse_opened(opened, plan_from_sample(opened))
 
 
@@ -132,27 +111,21 @@ def open_export(
     con: duckdb.DuckDBPyConnection,
     data: bytes,
     file_name: str,
+    options: IngestOptions,
     *,
-    source: str,
-    mapping: dict[str, str] | None,
-    rates: RateTable | None,
-    date_order: str | None,
-    max_bytes: int | None,
-    sha256: str | None = None,
-    path: str | None = None,
+    sha256: str,
     recall: Recall | None = None,
 ) -> Iterator[Opened]:
-    """Open ``data`` for parsing while the block runs. Raises an IngestError subclass when the
-    file cannot be read, lacks an id and a title column, or (from the block) DuckDB fails."""
-    if source != "auto" and source not in PRESET_NAMES:
-        raise InputError(f"unknown source {source!r}; choose auto or one of {', '.join(PRESET_NAMES)}.")
-    if date_order is not None and date_order not in DATE_ORDERS:
-        raise InputError(f"unknown date order {date_order!r}; choose one of {', '.join(DATE_ORDERS)}.")
-    settings = get_settings()
-    rates = rates or RateTable.default(settings.base_currency)
-    limit = settings.max_upload_bytes if max_bytes is None else max_bytes
+    """Open ``data`` (whose sha256 is ``sha256``) for parsing while the block runs, as ``options``
+    say (``source``, ``mapping``, ``rates``, ``date_order``, ``max_bytes``, ``path``); ``recall``
+    finds the mapping remembered for a header. Raises an IngestError subclass when the file
+    cannot be read, lacks an id and a title column, or (from the block) DuckDB fails."""
+    options.check(PRESET_NAMES)
+    source, mapping, rates = options.source, options.mapping, options.rate_table()
     try:
-        with open_cells(con, data, file_name, max_bytes=limit, table=RAW_TABLE, path=path) as raw:
+        with open_cells(
+            con, data, file_name, max_bytes=options.byte_limit(), table=RAW_TABLE, path=options.file_path()
+        ) as raw:
             remembered = recall(raw.headers) if recall else None
             if remembered and not mapping:
                 source = remembered[0] if source == "auto" else source
@@ -175,13 +148,13 @@ def open_export(
                 detection=detection,
                 source=chosen,
                 mapping=used,
-                sha256=sha256 or hashlib.sha256(data).hexdigest(),
+                sha256=sha256,
                 make_plan=functools.partial(
                     ColumnPlan,
                     con,
                     raw,
                     used,
-                    date_order=date_order or preset.date_order,
+                    date_order=options.date_order or preset.date_order,
                     probability_scale=preset.probability_scale,
                     rates=rates,
                 ),
@@ -301,10 +274,10 @@ def _checks(raw: RawTable, plan: ColumnPlan, *, typed_numbers: bool = False) -> 
     ]
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
-    """Rejects and deals of the parsed table: return (rejects, rows_read, as_of_guess, SQL
-    selecting the deals). The cells of rejected rows come from the parsed table's ``_cells``;
-    the cells of duplicates, which pass every check, from the file loaded as text."""
+def run_checks(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan) -> Run:
+    """Rejects and deals of the parsed table (``rows_sql`` selects the deals). The cells of
+    rejected rows come from the parsed table's ``_cells``; the cells of duplicates, which pass
+    every check, from the file loaded as text."""
     width = len(raw.headers)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {DUPLICATES_TABLE} AS
@@ -346,14 +319,14 @@ def run_checks(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan):
         f"""SELECT count(*), max(greatest(updated_at, created_at)) FILTER (WHERE NOT _bad)
             FROM {PARSED_TABLE}"""
     ).fetchall()[0]
-    deals_sql = f"SELECT {deal_select(plan)} FROM {PARSED_TABLE} p WHERE NOT _bad"
+    rows_sql = f"SELECT {deal_select(plan)} FROM {PARSED_TABLE} p WHERE NOT _bad"
     if duplicates:
-        deals_sql += (
+        rows_sql += (
             f" AND NOT EXISTS (SELECT 1 FROM {DUPLICATES_TABLE} d"
             f" WHERE d.deal_id = p.deal_id AND d.kept <> {raw.row_of('p.')})"
             " ORDER BY rowid"
         )
-    return rejects, rows_read, newest, deals_sql
+    return Run(rejects, rows_read, newest, rows_sql)
 
 
 def deal_select(plan: ColumnPlan, value_base: str = "value_base") -> str:

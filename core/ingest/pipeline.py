@@ -28,7 +28,6 @@ full parse runs.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import hashlib
 from pathlib import Path
@@ -43,16 +42,14 @@ from core.ingest.parse import (
     DUPLICATES_TABLE,
     PARSED_TABLE,
     RAW_TABLE,
-    Parse,
     open_export,
     parse_into,
     parse_opened,
     plan_from_sample,
 )
 from core.ingest.results import IngestResult, ParsedExport
-from core.ingest.save import as_date, duplicate_result, file_bytes, packer, save_upload, saved_result
+from core.ingest.save import IngestOptions, Upload, ingest_path, ingest_upload
 from core.monitoring import observed_ingest
-from core.snapshots import NewSnapshot, pack_raw
 from core.store import Store
 
 
@@ -70,21 +67,16 @@ def parse_export(
 
     Raises an IngestError subclass when the file cannot be read at all.
     """
+    options = IngestOptions(
+        source=source, mapping=mapping, rates=rates, date_order=date_order, max_bytes=max_bytes
+    )
+    sha256 = hashlib.sha256(data).hexdigest()
     with contextlib.closing(duckdb.connect()) as con:
-        parse = parse_into(
-            con,
-            data,
-            file_name,
-            source=source,
-            mapping=mapping,
-            rates=rates,
-            date_order=date_order,
-            max_bytes=max_bytes,
-        )
-        table = con.sql(parse.deals_sql).to_arrow_table()
+        parse = parse_into(con, data, file_name, options, sha256)
+        table = con.sql(parse.rows_sql).to_arrow_table()
     return ParsedExport(
         file_name=file_name,
-        sha256=parse.sha256,
+        sha256=sha256,
         source=parse.source,
         table=table,
         rejects=parse.rejects,
@@ -97,22 +89,10 @@ def parse_export(
 
 
 @observed_ingest("deals")
-def ingest_bytes(
-    store: Store,
-    data: bytes,
-    file_name: str,
-    *,
-    source: str = "auto",
-    as_of: dt.date | str | None = None,
-    mapping: dict[str, str] | None = None,
-    rates: RateTable | None = None,
-    label: str | None = None,
-    date_order: str | None = None,
-    max_bytes: int | None = None,
-    path: str | Path | None = None,
-    uploaded_by: str | None = None,
-) -> IngestResult:
-    """Parse ``data`` and save it as one snapshot, atomically.
+def ingest_bytes(store: Store, data: bytes, file_name: str, **options: Any) -> IngestResult:
+    """Parse ``data`` and save it as one snapshot, atomically; ``options`` are those of
+    ``IngestOptions`` (source, as_of, mapping, rates, label, date_order, max_bytes, path,
+    uploaded_by).
 
     Bytes already loaded are not saved again: the result names the existing snapshot in
     ``duplicate_of``. ``as_of`` defaults to the newest update/created date in the file,
@@ -122,72 +102,31 @@ def ingest_bytes(
     snapshot.
     Raises an IngestError subclass when the file cannot be read.
     """
-    as_of_date = as_date(as_of) if as_of is not None else None
-    packed = packer.submit(pack_raw, data)  # while the bytes are hashed and parsed
-    sha256 = hashlib.sha256(data).hexdigest()
-    existing = store.find_snapshot_by_sha(sha256)
-    if existing is not None:
-        return duplicate_result(store, existing.id)
-    cur = store.cursor()
-
-    def snapshot_of(parse: Parse) -> NewSnapshot:
-        return NewSnapshot(
-            as_of=as_of_date or parse.as_of_guess or dt.datetime.now(dt.UTC).date(),
-            source=parse.source,
-            file_name=file_name,
-            sha256=sha256,
-            rows_read=parse.rows_read,
-            mapping=parse.mapping,
-            detection=parse.detection,
-            warnings=parse.warnings,
-            label=label,
-            uploaded_by=uploaded_by,
-        )
-
-    try:
-        with open_export(
-            cur,
-            data,
-            file_name,
-            source=source,
-            mapping=mapping,
-            rates=rates,
-            date_order=date_order,
-            max_bytes=max_bytes,
-            sha256=sha256,
-            path=None if path is None else str(path),
-            recall=None if mapping else functools.partial(remembered_mapping, store),
-        ) as opened:
-            plan = plan_from_sample(opened)
-            result = save_direct(store, opened, plan, data, snapshot_of, packed)
-            parse = parse_opened(opened, plan) if result is None else None
-        if parse is not None:
-            new = snapshot_of(parse)
-            result = save_upload(
-                store,
-                new.sha256,
-                new.kind,
-                lambda: saved_result(
-                    store.save_snapshot(new, cur.sql(parse.deals_sql), parse.rejects, data, packed=packed),
-                    new,
-                    parse.rejects,
-                ),
-            )
-    finally:
-        _drop_work_tables(cur)
-    if mapping and result.duplicate_of is None:
-        remember_mapping(store, result.detection["headers"], result.source, mapping)
+    given = IngestOptions(**options)
+    result = ingest_upload(store, data, file_name, "deals", given, _load, WORK_TABLES)
+    if given.mapping and result.duplicate_of is None:
+        remember_mapping(store, result.detection["headers"], result.source, given.mapping)
     return result
 
 
 def ingest_file(store: Store, path: str | Path, **options: Any) -> IngestResult:
     """``ingest_bytes`` for a file on disk; the snapshot keeps the file's name."""
-    path = Path(path)
-    return ingest_bytes(store, file_bytes(path), path.name, path=path, **options)
+    return ingest_path(ingest_bytes, store, path, options)
 
 
-def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in (RAW_TABLE, PARSED_TABLE, DUPLICATES_TABLE, REJECTS_TABLE, REJECT_SCANS_TABLE, LINES_TABLE):
-        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+#: The temporary tables an ingest leaves on the store's cursor (the full parse's, the direct load's).
+WORK_TABLES = (RAW_TABLE, PARSED_TABLE, DUPLICATES_TABLE, REJECTS_TABLE, REJECT_SCANS_TABLE, LINES_TABLE)
 
 
+def _load(upload: Upload) -> IngestResult:
+    """Parse and save a deal export: by the direct load when it is plain enough, else the full parse."""
+    recall = None if upload.options.mapping else functools.partial(remembered_mapping, upload.store)
+    with open_export(
+        upload.cursor, upload.data, upload.file_name, upload.options, sha256=upload.sha256, recall=recall
+    ) as opened:
+        plan = plan_from_sample(opened)
+        saved = save_direct(upload, opened, plan)
+        if saved is not None:
+            return saved
+        parse = parse_opened(opened, plan)
+    return upload.save(parse, "deals")

@@ -79,3 +79,31 @@ class IngestResult(BaseModel):
     mapping: dict[str, str] = Field(default_factory=dict)
     detection: dict[str, Any] = Field(default_factory=dict)
 
+
+
+@dataclass
+class Run:
+    """The rows of a parse sorted by its checks: ``rejects`` (``row_number``, ``raw``,
+    ``reason``), the data rows read, the newest date among the rows that load (the as-of date
+    when none is given) and ``rows_sql``, the SQL selecting the rows to load."""
+
+    rejects: pd.DataFrame
+    rows_read: int
+    as_of_guess: dt.date | None
+    rows_sql: str
+
+
+@dataclass
+class Parse:
+    """A parse held in temporary tables of one connection (deal export or invoice list): how
+    the file was read and mapped, its warnings, and its ``Run`` (``rows_sql`` selects the
+    rows to load)."""
+
+    source: str
+    mapping: dict[str, str]
+    detection: dict[str, Any]
+    warnings: list[str]
+    rejects: pd.DataFrame
+    rows_read: int
+    as_of_guess: dt.date | None
+    rows_sql: str

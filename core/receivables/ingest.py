@@ -19,27 +19,22 @@ twice are reported as already loaded. Invoice numbers stay text, so ``00042`` ke
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
-from core.config import get_settings
 from core.currency import CURRENCY_SYMBOLS, RateTable
-from core.errors import InputError
-from core.ingest import IngestResult, MissingColumnsError, UnreadableFileError
 from core.ingest.cells import RawTable
 from core.ingest.detect import detect_source
+from core.ingest.errors import MissingColumnsError, UnreadableFileError
 from core.ingest.mapping import resolve_mapping
 from core.ingest.parse import ROWS_SHOWN, raw_row_sql, read_report
 from core.ingest.presets import Preset
 from core.ingest.readers import read_table
-from core.ingest.save import as_date, duplicate_result, file_bytes, save_upload, saved_result
+from core.ingest.results import IngestResult, Parse, Run
+from core.ingest.save import IngestOptions, Upload, ingest_path, ingest_upload
 from core.ingest.values import (
-    DATE_ORDERS,
     cell,
     count_columns,
     currency_in_value_sql,
@@ -55,9 +50,10 @@ from core.ingest.values import (
 from core.monitoring import observed_ingest
 from core.receivables.invoices import INVOICE_COLUMNS, INVOICE_DATE_COLUMNS, KIND, MAPPABLE_INVOICE_COLUMNS
 from core.receivables.presets import INVOICE_PRESET_NAMES, INVOICE_PRESETS
-from core.store import NewSnapshot, Store
+from core.store import Store
 
 RAW_TABLE, PARSED_TABLE, DUPLICATES_TABLE = "_invoice_raw", "_invoice_parsed", "_invoice_duplicates"
+WORK_TABLES = (RAW_TABLE, PARSED_TABLE, DUPLICATES_TABLE)
 REQUIRED_COLUMNS = ("invoice_id", "invoice_date", "amount")
 #: Words of a ``disputed`` cell (lower case); a blank cell is not disputed.
 DISPUTED_WORDS = ("yes", "y", "true", "t", "1", "disputed", "x")
@@ -66,121 +62,50 @@ UNDISPUTED_WORDS = ("no", "n", "false", "f", "0", "-")
 
 def ingest_invoice_file(store: Store, path: str | Path, **options: Any) -> IngestResult:
     """``ingest_invoice_bytes`` for a file on disk; the snapshot keeps the file's name."""
-    path = Path(path)
-    return ingest_invoice_bytes(store, file_bytes(path), path.name, path=path, **options)
+    return ingest_path(ingest_invoice_bytes, store, path, options)
 
 
 @observed_ingest("invoices")
-def ingest_invoice_bytes(
-    store: Store,
-    data: bytes,
-    file_name: str,
-    *,
-    source: str = "auto",
-    as_of: dt.date | str | None = None,
-    mapping: dict[str, str] | None = None,
-    rates: RateTable | None = None,
-    label: str | None = None,
-    date_order: str | None = None,
-    max_bytes: int | None = None,
-    path: str | Path | None = None,
-    uploaded_by: str | None = None,
-) -> IngestResult:
-    """Parse an invoice list and save it as one ``invoices`` snapshot, atomically.
+def ingest_invoice_bytes(store: Store, data: bytes, file_name: str, **options: Any) -> IngestResult:
+    """Parse an invoice list and save it as one ``invoices`` snapshot, atomically; ``options``
+    are those of ``IngestOptions``, as for a deal export (``core.ingest.ingest_bytes``).
 
     ``as_of`` defaults to the newest invoice or paid date in the file. ``uploaded_by`` (the
     signed-in email, or ``cli:<user>``) is stored with the snapshot. Raises an
     IngestError subclass when the file cannot be read at all (nothing is written).
     """
-    as_of_date = as_date(as_of) if as_of is not None else None
-    sha256 = hashlib.sha256(data).hexdigest()
-    existing = store.find_snapshot_by_sha(sha256, kind=KIND)
-    if existing is not None:
-        return duplicate_result(store, existing.id)
-    cur = store.cursor()
-    try:
-        parse = _parse(
-            cur,
-            data,
-            file_name,
-            source=source,
-            mapping=mapping,
-            rates=rates,
-            date_order=date_order,
-            max_bytes=max_bytes,
-            path=None if path is None else str(path),
-        )
-        snapshot_as_of = as_of_date or parse.as_of_guess or dt.datetime.now(dt.UTC).date()
-        warnings = [*parse.warnings, *_row_warnings(cur, parse.rows_sql, snapshot_as_of, parse.base)]
-        new = NewSnapshot(
-            kind=KIND,
-            as_of=snapshot_as_of,
-            source=parse.source,
-            file_name=file_name,
-            sha256=sha256,
-            rows_read=parse.rows_read,
-            mapping=parse.mapping,
-            detection=parse.detection,
-            warnings=warnings,
-            label=label,
-            uploaded_by=uploaded_by,
-        )
-        return save_upload(
-            store,
-            sha256,
-            KIND,
-            lambda: saved_result(
-                store.save_snapshot(new, cur.sql(parse.rows_sql), parse.rejects, data, rows_table="invoices"),
-                new,
-                parse.rejects,
-            ),
-        )
-    finally:
-        for table in (RAW_TABLE, PARSED_TABLE, DUPLICATES_TABLE):
-            cur.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    return ingest_upload(store, data, file_name, KIND, IngestOptions(**options), _load, WORK_TABLES)
 
 
-@dataclass
-class _Parse:
-    source: str
-    mapping: dict[str, str]
-    detection: dict[str, Any]
-    warnings: list[str]
-    rejects: pd.DataFrame
-    rows_read: int
-    as_of_guess: dt.date | None
-    rows_sql: str
-    base: str
+def _load(upload: Upload) -> IngestResult:
+    """Parse an invoice list on the upload's cursor and save it, with warnings naming the rows
+    that need a word as of the snapshot's date."""
+    parse, base = _parse(upload.cursor, upload.data, upload.file_name, upload.options)
+    as_of = upload.snapshot_as_of(parse.as_of_guess)
+    parse.warnings = [*parse.warnings, *_row_warnings(upload.cursor, parse.rows_sql, as_of, base)]
+    return upload.save(parse, "invoices")
 
 
 def _parse(
-    con: duckdb.DuckDBPyConnection,
-    data: bytes,
-    file_name: str,
-    *,
-    source: str,
-    mapping: dict[str, str] | None,
-    rates: RateTable | None,
-    date_order: str | None,
-    max_bytes: int | None,
-    path: str | None,
-) -> _Parse:
-    if source != "auto" and source not in INVOICE_PRESET_NAMES:
-        raise InputError(
-            f"unknown invoice source {source!r}; choose auto or one of {', '.join(INVOICE_PRESET_NAMES)}."
-        )
-    if date_order is not None and date_order not in DATE_ORDERS:
-        raise InputError(f"unknown date order {date_order!r}; choose one of {', '.join(DATE_ORDERS)}.")
-    settings = get_settings()
-    rates = rates or RateTable.default(settings.base_currency)
-    limit = settings.max_upload_bytes if max_bytes is None else max_bytes
+    con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, options: IngestOptions
+) -> tuple[Parse, str]:
+    """The parse of an invoice list into temporary tables of ``con``, and the base currency."""
+    options.check(INVOICE_PRESET_NAMES, "invoice source")
+    rates = options.rate_table()
     try:
-        raw = read_table(con, data, file_name, max_bytes=limit, table=RAW_TABLE, path=path)
+        raw = read_table(
+            con, data, file_name, max_bytes=options.byte_limit(), table=RAW_TABLE, path=options.file_path()
+        )
         detection = detect_source(raw.headers, INVOICE_PRESETS)
-        chosen = detection.source if source == "auto" else source
+        chosen = detection.source if options.source == "auto" else options.source
         preset = INVOICE_PRESETS[chosen]
         used = resolve_mapping(
-            preset, raw.headers, mapping, file_name, columns=MAPPABLE_INVOICE_COLUMNS, kind="an invoice"
+            preset,
+            raw.headers,
+            options.mapping,
+            file_name,
+            columns=MAPPABLE_INVOICE_COLUMNS,
+            kind="an invoice",
         )
         missing = [name for name in REQUIRED_COLUMNS if name not in used]
         if missing:
@@ -193,22 +118,21 @@ def _parse(
                 missing=missing,
                 found=raw.headers,
             )
-        plan = _InvoicePlan(con, raw, used, date_order or preset.date_order, rates)
-        rejects, rows_read, as_of_guess, rows_sql = _run(con, raw, plan)
+        plan = _InvoicePlan(con, raw, used, options.date_order or preset.date_order, rates)
+        run = _run(con, raw, plan)
     except duckdb.Error as exc:
         raise UnreadableFileError(f"{file_name}: cannot be parsed: {str(exc).splitlines()[0]}") from None
-    report = read_report(raw, detection, chosen, plan.report())
-    return _Parse(
+    parse = Parse(
         source=chosen,
         mapping=used,
-        detection=report,
+        detection=read_report(raw, detection, chosen, plan.report()),
         warnings=[*raw.warnings, *plan.warnings],
-        rejects=rejects,
-        rows_read=rows_read,
-        as_of_guess=as_of_guess,
-        rows_sql=rows_sql,
-        base=rates.base,
+        rejects=run.rejects,
+        rows_read=run.rows_read,
+        as_of_guess=run.as_of_guess,
+        rows_sql=run.rows_sql,
     )
+    return parse, rates.base
 
 
 def _example(preset: Preset, canonical: str) -> str:
@@ -342,9 +266,9 @@ class _InvoicePlan:
         return f"json_object({pairs})"
 
 
-def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: _InvoicePlan):
-    """Parse every row into the temporary parsed table; return (rejects, rows_read, as-of guess,
-    SQL selecting the invoices to load, with their source row as ``_row``)."""
+def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: _InvoicePlan) -> Run:
+    """Parse every row into the temporary parsed table; ``rows_sql`` of the run selects the
+    invoices to load, with their source row as ``_row``."""
     width = len(raw.headers)
     raw_cells = ", ".join(f"c{i}" for i in range(width))
     parsed = ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns().items())
@@ -384,7 +308,7 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: _InvoicePlan):
         f" AND NOT EXISTS (SELECT 1 FROM {DUPLICATES_TABLE} d"
         " WHERE d.invoice_id = p.invoice_id AND d.kept <> p._row) ORDER BY _row"
     )
-    return rejects, rows_read, newest, rows_sql
+    return Run(rejects, rows_read, newest, rows_sql)
 
 
 def _conditions(as_of: dt.date, base: str) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from core.access import command_line_user
 from core.cashflow.assumptions import upload_rates
@@ -48,35 +49,65 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         description=INGEST_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ingest.add_argument("file", metavar="FILE", type=Path, help="the export to load, e.g. exports/deals.csv")
-    ingest.add_argument(
-        "--source",
-        choices=("auto", *PRESET_NAMES),
-        default="auto",
-        help="which CRM wrote the file (default auto: detected from the headers), e.g. --source hubspot",
-    )
-    ingest.add_argument(
-        "--as-of",
-        metavar="DATE",
-        type=_date,
-        help="the snapshot's date, YYYY-MM-DD (default: the newest update/created date "
+    add_upload_arguments(
+        ingest,
+        file_help="the export to load, e.g. exports/deals.csv",
+        sources=PRESET_NAMES,
+        source_help="which CRM wrote the file (default auto: detected from the headers), "
+        "e.g. --source hubspot",
+        as_of_help="the snapshot's date, YYYY-MM-DD (default: the newest update/created date "
         "in the file, else today), e.g. --as-of 2026-01-31",
-    )
-    ingest.add_argument(
-        "--map",
-        metavar="CANONICAL=COLUMN",
-        action="append",
-        dest="mapping",
-        help="read a deal column from a source column (repeatable), "
+        map_help="read a deal column from a source column (repeatable), "
         'e.g. --map title="Deal Name" --map value=Amount',
-    )
-    ingest.add_argument(
-        "--label", metavar="TEXT", help='a note stored with the snapshot, e.g. --label "month end"'
+        label_example="month end",
     )
     ingest.set_defaults(func=run_ingest)
 
 
-def _date(text: str) -> dt.date:
+def add_upload_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    file_help: str,
+    sources: tuple[str, ...],
+    source_help: str,
+    as_of_help: str,
+    map_help: str,
+    label_example: str,
+) -> None:
+    """The arguments of every ingest command (deal exports, invoice lists): FILE, --source,
+    --as-of, --map and --label; ``upload_options`` turns them into the ingest's options."""
+    parser.add_argument("file", metavar="FILE", type=Path, help=file_help)
+    parser.add_argument("--source", choices=("auto", *sources), default="auto", help=source_help)
+    parser.add_argument("--as-of", metavar="DATE", type=iso_date, help=as_of_help)
+    parser.add_argument("--map", metavar="CANONICAL=COLUMN", action="append", dest="mapping", help=map_help)
+    parser.add_argument(
+        "--label", metavar="TEXT", help=f'a note stored with the snapshot, e.g. --label "{label_example}"'
+    )
+
+
+def upload_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ingest options (``IngestOptions``) of an ingest command's arguments, uploaded by the
+    command line's user."""
+    return {
+        "source": args.source,
+        "as_of": args.as_of,
+        "mapping": parse_map_options(args.mapping) or None,
+        "label": args.label,
+        "uploaded_by": command_line_user(),
+    }
+
+
+def print_upload(args: argparse.Namespace, result: IngestResult) -> int:
+    """Print what an ingest did (``--json``: the ``RESULT_KEYS`` object); exit status 0."""
+    if args.json:
+        print_json(result_json(result))
+    else:
+        _print_result(result)
+    return 0
+
+
+def iso_date(text: str) -> dt.date:
+    """An argparse type: a YYYY-MM-DD date."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -84,17 +115,10 @@ def _date(text: str) -> dt.date:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    mapping = parse_map_options(args.mapping)
     with open_store(args) as store:
-        result = ingest_file(
-            store, args.file, source=args.source, as_of=args.as_of, mapping=mapping or None, label=args.label,
-            rates=upload_rates(store, get_settings().base_currency), uploaded_by=command_line_user(),
-        )
-    if args.json:
-        print_json(result_json(result))
-    else:
-        _print_result(result)
-    return 0
+        rates = upload_rates(store, get_settings().base_currency)
+        result = ingest_file(store, args.file, rates=rates, **upload_options(args))
+    return print_upload(args, result)
 
 
 def result_json(result: IngestResult) -> dict:

@@ -6,14 +6,12 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from core.access import command_line_user
 from core.cashflow.assumptions import load_assumptions
 from core.cashflow.behaviour import MIN_CUSTOMER_SAMPLES, learn_behaviour
 from core.cashflow.payment_backtest import backtest_payments
 from core.cli._shared import after_action, open_store, print_json
-from core.cli.ingest import _date, _print_result, result_json
+from core.cli.ingest import add_upload_arguments, iso_date, print_upload, upload_options
 from core.errors import InputError
-from core.ingest.mapping import parse_map_options
 from core.receivables import (
     INVOICE_PRESET_NAMES,
     KIND,
@@ -86,28 +84,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         description=INGEST_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ingest.add_argument("file", metavar="FILE", type=Path, help="the invoice list, e.g. ar/invoices.csv")
-    ingest.add_argument(
-        "--source",
-        choices=("auto", *INVOICE_PRESET_NAMES),
-        default="auto",
-        help="which header set the file uses (default auto: detected from the headers)",
-    )
-    ingest.add_argument(
-        "--as-of",
-        metavar="DATE",
-        type=_date,
-        help="the snapshot's date, YYYY-MM-DD (default: the newest invoice or paid date in the file)",
-    )
-    ingest.add_argument(
-        "--map",
-        metavar="CANONICAL=COLUMN",
-        action="append",
-        dest="mapping",
-        help='read an invoice column from a source column (repeatable), e.g. --map invoice_id="Doc No"',
-    )
-    ingest.add_argument(
-        "--label", metavar="TEXT", help='a note stored with the snapshot, e.g. --label "Q3 AR"'
+    add_upload_arguments(
+        ingest,
+        file_help="the invoice list, e.g. ar/invoices.csv",
+        sources=INVOICE_PRESET_NAMES,
+        source_help="which header set the file uses (default auto: detected from the headers)",
+        as_of_help="the snapshot's date, YYYY-MM-DD (default: the newest invoice or paid date in the file)",
+        map_help='read an invoice column from a source column (repeatable), e.g. --map invoice_id="Doc No"',
+        label_example="Q3 AR",
     )
     ingest.set_defaults(func=run_ingest)
 
@@ -167,7 +151,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     sample.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same bytes")
     sample.add_argument(
         "--as-of",
-        type=_date,
+        type=iso_date,
         default=dt.date(2026, 10, 26),
         metavar="DATE",
         help="the export's date (YYYY-MM-DD)",
@@ -181,7 +165,7 @@ def _snapshot_options(parser: argparse.ArgumentParser, *, as_of_required: bool =
     )
     parser.add_argument(
         "--as-of",
-        type=_date,
+        type=iso_date,
         required=as_of_required,
         metavar="DATE",
         help="learn from invoices paid by this date, YYYY-MM-DD"
@@ -197,17 +181,9 @@ def _snapshot_options(parser: argparse.ArgumentParser, *, as_of_required: bool =
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    mapping = parse_map_options(args.mapping)
     with open_store(args) as store:
-        result = ingest_invoice_file(
-            store, args.file, source=args.source, as_of=args.as_of, mapping=mapping or None, label=args.label,
-            uploaded_by=command_line_user(),
-        )
-    if args.json:
-        print_json(result_json(result))
-    else:
-        _print_result(result)
-    return 0
+        result = ingest_invoice_file(store, args.file, **upload_options(args))
+    return print_upload(args, result)
 
 
 def run_list(args: argparse.Namespace) -> int:

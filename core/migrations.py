@@ -48,31 +48,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     label VARCHAR,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 )""",
+        # The deal columns of core.deals as they were then (migration 4 rebuilds the table).
         """CREATE TABLE deals (
-    snapshot_id INTEGER NOT NULL,
-    deal_id VARCHAR,
-    title VARCHAR,
-    pipeline VARCHAR,
-    stage VARCHAR,
-    status VARCHAR,
-    value DOUBLE,
-    currency VARCHAR,
-    value_base DOUBLE,
-    probability DOUBLE,
-    owner VARCHAR,
-    organization VARCHAR,
-    contact VARCHAR,
-    created_at DATE,
-    updated_at DATE,
-    stage_changed_at DATE,
-    expected_close DATE,
-    won_at DATE,
-    lost_at DATE,
-    closed_at DATE,
-    invoice_date DATE,
-    payment_date DATE,
-    notes VARCHAR,
-    extra JSON
+    snapshot_id INTEGER NOT NULL, deal_id VARCHAR, title VARCHAR, pipeline VARCHAR, stage VARCHAR,
+    status VARCHAR, value DOUBLE, currency VARCHAR, value_base DOUBLE, probability DOUBLE,
+    owner VARCHAR, organization VARCHAR, contact VARCHAR, created_at DATE, updated_at DATE,
+    stage_changed_at DATE, expected_close DATE, won_at DATE, lost_at DATE, closed_at DATE,
+    invoice_date DATE, payment_date DATE, notes VARCHAR, extra JSON
 )""",
         """CREATE TABLE rejected_rows (
     snapshot_id INTEGER NOT NULL,

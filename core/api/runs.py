@@ -3,8 +3,9 @@
 A run depends on the snapshot, the engine and LLM options, the receivables snapshot and the
 assumptions version; the horizon, granularity, confidence and filters only change the
 aggregation. Both caches are keyed by what their content depends on, resolved from the
-database on every request: a new snapshot (deals or invoices) makes ``latest`` name another
-id, and saved assumptions carry a new version, so neither is ever answered from an old entry.
+database (checked with one statement on every request): a new snapshot (deals or invoices)
+makes ``latest`` name another id, and saved assumptions carry a new version, so neither is
+ever answered from an old entry.
 Like the dashboard, the API does not store its runs' predictions: a BI tool polling a forecast
 would otherwise add a snapshot's worth of rows per call.
 """
@@ -88,6 +89,15 @@ class Memo(Generic[K, V]):
 
 RunKey = tuple[str, int, str, bool, str, int | None, int]
 
+#: Changes whenever a snapshot is added or deleted (ids only grow) or assumptions are saved:
+#: what "latest", an invoices snapshot and the assumptions version resolve to.
+CHANGE_STAMP = (
+    "SELECT (SELECT count(*) FROM snapshots), (SELECT max(id) FROM snapshots), "
+    "(SELECT max(version) FROM assumptions)"
+)
+#: Resolved references kept (a handful of stamps times the references clients use).
+MAX_RESOLVED = 64
+
 
 class RunCache:
     """Runs by (database, snapshot, engine, LLM, policy, receivables snapshot, assumptions
@@ -96,6 +106,7 @@ class RunCache:
     def __init__(self, max_runs: int = MAX_RUNS, max_document_bytes: int = MAX_DOCUMENT_BYTES) -> None:
         self._runs: Memo[RunKey, PredictionRun] = Memo(max_runs)
         self._documents: Memo[tuple[RunKey, str, bool], bytes] = Memo(max_document_bytes, len)
+        self._resolved: Memo[tuple[Any, ...], tuple[int, int | None, int]] = Memo(MAX_RESOLVED)
 
     def get(self, service: CashflowPredictionService, snapshot: int | str, options: PredictionOptions
             ) -> PredictionRun:
@@ -117,20 +128,33 @@ class RunCache:
     def _run(self, service: CashflowPredictionService, snapshot: int | str, options: PredictionOptions
              ) -> tuple[RunKey, PredictionRun]:
         store = service.store
-        found = store.resolve_snapshot(snapshot)
-        invoices = receivables_snapshot(store, options.receivables, found.as_of)
-        receivables = None if invoices is None else invoices.id
+        # One cheap statement says whether anything a run depends on may have changed; the
+        # references are resolved again (several statements) only when it did.
+        stamp = store.fetchone(CHANGE_STAMP)
+        snapshot_id, receivables, version = self._resolved.get(
+            (store.database, stamp, str(snapshot), str(options.receivables)),
+            lambda: _resolve(service, snapshot, options.receivables),
+        )
         # The run uses exactly the invoices snapshot its key names, even if a newer one lands meanwhile.
         options = options.model_copy(update={"store_results": False, "receivables": receivables})
         key: RunKey = (
-            store.database, found.id, options.engine, options.use_llm, options.llm_policy,
-            receivables, service.assumptions.version,
+            store.database, snapshot_id, options.engine, options.use_llm, options.llm_policy,
+            receivables, version,
         )
-        return key, self._runs.get(key, lambda: service.run(found.id, options))
+        return key, self._runs.get(key, lambda: service.run(snapshot_id, options))
 
     def clear(self) -> None:
         self._runs.clear()
         self._documents.clear()
+        self._resolved.clear()
+
+
+def _resolve(service: CashflowPredictionService, snapshot: int | str, receivables: int | str | None
+             ) -> tuple[int, int | None, int]:
+    """(deals snapshot id, invoices snapshot id or None, assumptions version) a request names."""
+    found = service.store.resolve_snapshot(snapshot)
+    invoices = receivables_snapshot(service.store, receivables, found.as_of)
+    return found.id, None if invoices is None else invoices.id, service.assumptions.version
 
 
 def _plain(value: Any) -> Any:

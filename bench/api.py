@@ -101,7 +101,9 @@ def write_during_load(database: Path, delay: float) -> float:
 async def load(base_url: str, clients: int, seconds: float) -> list[float]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout (httpx's default is
+    # also 5 s: a connection reused as the server closes it fails with ReadError).
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
 
         async def client() -> None:

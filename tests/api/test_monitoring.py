@@ -8,18 +8,16 @@ import logging
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.cli import main
-from core.monitoring import configure_logging, configure_tracing
+from core.monitoring import configure_logging
 from core.monitoring.metrics import serve_metrics
-from core.monitoring.tracing import reset_tracing, tracing_wanted
+from core.monitoring.tracing import tracing_wanted
 from tests.api.conftest import API_TOKEN, LLM_KEY
 from tests.ingest.exports import pipedrive_csv, pipedrive_row
 from tests.support.openai_server import Reply
+from tests.support.tracing import spans_in_memory
 from tests.writer.helpers import ANSWERS, email_context
 
 
@@ -42,19 +40,15 @@ def value(found, name, **labels) -> float:
 @pytest.fixture
 def observed():
     """Tracing into memory and JSON log events into a buffer, both undone afterwards."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    configure_tracing("dealcast-test", provider=provider)
     buffer = io.StringIO()
     root = logging.getLogger()
     level = root.level
-    configure_logging("json", stream=buffer, force=True)
-    yield exporter, buffer
-    for handler in [h for h in root.handlers if h.get_name() == "dealcast"]:
-        root.removeHandler(handler)
-    root.setLevel(level)
-    reset_tracing()
+    with spans_in_memory() as exporter:
+        configure_logging("json", stream=buffer, force=True)
+        yield exporter, buffer
+        for handler in [h for h in root.handlers if h.get_name() == "dealcast"]:
+            root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def run_everything(api, openai_server) -> dict:

@@ -6,16 +6,12 @@ import contextlib
 import json
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 from core.llm import LLMAuthError, LLMConnectionError, LLMStatusError, RetryPolicy
-from core.monitoring import configure_tracing
-from core.monitoring.tracing import reset_tracing
 from tests.llm.helpers import collect_stream, run
 from tests.support.openai_server import Reply
+from tests.support.tracing import spans_in_memory
 
 
 def test_stream_yields_the_text_in_pieces_and_asks_for_usage(make_client, openai_server):
@@ -119,12 +115,8 @@ def test_a_cached_reply_streams_as_one_chunk_without_a_request(make_client, open
 @pytest.fixture
 def spans():
     """Spans into memory (with httpx instrumented), undone afterwards."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    configure_tracing("dealcast-test", provider=provider)
-    yield exporter
-    reset_tracing()
+    with spans_in_memory() as exporter:
+        yield exporter
 
 
 def test_a_stream_gets_an_llm_call_span_with_ids_and_tokens_but_no_text(make_client, openai_server, spans):

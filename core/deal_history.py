@@ -73,8 +73,8 @@ def deal_options(
             ORDER BY deal_id = $include DESC NULLS LAST, deal_id LIMIT $limit""",
         {"snapshot": snapshot_id, "pattern": pattern, "include": include, "limit": limit},
     )
-    ((count,),) = store.cursor().execute(
+    ((count,),) = store.fetchall(
         f"SELECT count(*) FROM deals WHERE snapshot_id = $snapshot AND {matching}",
         {"snapshot": snapshot_id, "pattern": pattern},
-    ).fetchall()
+    )
     return options.sort_values("deal_id", ignore_index=True), int(count)

@@ -85,12 +85,17 @@ class Store:
         ``fetchall`` / ``fetchone`` / ``query_df``, which let go of the file explicitly."""
         return self._connections.cursor()
 
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> None:
+        """Run a parameterised statement that returns nothing, holding the database just for that."""
+        with self._connections.holding() as cur:
+            cur.execute(sql, params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         """Run a parameterised statement and return its rows, holding the database just for that."""
         with self._connections.holding() as cur:
             return cur.execute(sql, params).fetchall()
 
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[Any, ...] | None:
         """Run a parameterised statement and return its first row (None when there is none)."""
         with self._connections.holding() as cur:
             return cur.execute(sql, params).fetchone()

@@ -49,10 +49,10 @@ class ResponseCache:
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored reply for ``key`` if it has not expired; the row is marked used."""
         now = self._now()
-        row = self.store.cursor().execute(
+        row = self.store.fetchone(
             "UPDATE llm_cache SET last_used_at = ? WHERE key = ? AND expires_at > ? RETURNING response",
             [now, key, now],
-        ).fetchone()
+        )
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, model: str, response: Mapping[str, Any]) -> None:
@@ -76,7 +76,7 @@ class ResponseCache:
 def cache_size(store: Store, *, clock: Callable[[], float] = time.time) -> dict[str, int]:
     """Rows in ``llm_cache``: all of them, and those not yet expired."""
     now = dt.datetime.fromtimestamp(clock(), dt.UTC).replace(tzinfo=None)
-    total, live = store.cursor().execute(
+    total, live = store.fetchone(
         "SELECT count(*), count(*) FILTER (WHERE expires_at > ?) FROM llm_cache", [now]
-    ).fetchone()
+    )
     return {"rows": int(total), "live_rows": int(live)}

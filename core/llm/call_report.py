@@ -75,10 +75,9 @@ class UsageReport:
 
 def call_filters(store: Store) -> tuple[list[str], list[str]]:
     """The models and prompt ids the log holds, for the page's filters."""
-    models = [row[0] for row in store.cursor().execute(
-        "SELECT DISTINCT model FROM llm_calls WHERE model IS NOT NULL ORDER BY 1").fetchall()]
-    prompts = [row[0] for row in store.cursor().execute(
-        f"SELECT DISTINCT {_PROMPT} FROM llm_calls ORDER BY 1").fetchall()]
+    models = [row[0] for row in store.fetchall(
+        "SELECT DISTINCT model FROM llm_calls WHERE model IS NOT NULL ORDER BY 1")]
+    prompts = [row[0] for row in store.fetchall(f"SELECT DISTINCT {_PROMPT} FROM llm_calls ORDER BY 1")]
     return models, prompts
 
 

@@ -42,7 +42,7 @@ _COLUMNS = [field.name for field in dataclasses.fields(CallRecord)]
 
 def write_call(store: Store, record: CallRecord) -> None:
     placeholders = ", ".join("?" for _ in _COLUMNS)
-    store.cursor().execute(
+    store.execute(
         f"INSERT INTO llm_calls ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
         [getattr(record, name) for name in _COLUMNS],
     )
@@ -50,7 +50,7 @@ def write_call(store: Store, record: CallRecord) -> None:
 
 def call_totals(store: Store) -> dict[str, Any]:
     """Totals over every call logged in ``llm_calls``."""
-    row = store.cursor().execute(
+    row = store.fetchone(
         """SELECT count(*),
                   count(*) FILTER (WHERE status = 'success'),
                   count(*) FILTER (WHERE status <> 'success'),
@@ -60,7 +60,7 @@ def call_totals(store: Store) -> dict[str, Any]:
                   count(*) FILTER (WHERE cost_usd IS NULL),
                   max(ts)
            FROM llm_calls"""
-    ).fetchone()
+    )
     names = ("calls", "successes", "failures", "cache_hits", "total_tokens", "total_cost_usd",
              "cost_unknown_calls", "last_call_at")
     return dict(zip(names, row, strict=True))

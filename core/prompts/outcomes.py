@@ -74,7 +74,7 @@ class OutcomeLog:
         latency_ms: float | None,
     ) -> None:
         """Store one result of the variant ``key``."""
-        self._target().cursor().execute(
+        self._target().execute(
             """INSERT INTO prompt_outcomes (prompt_id, version, variant, assignment_key, success,
                    confidence, total_tokens, cost_usd, latency_ms)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -86,9 +86,7 @@ class OutcomeLog:
     ) -> dict[VariantKey, VariantSummary]:
         """Outcomes per variant of ``prompt_id`` (all when None), plus each loaded variant in
         ``weights`` without outcomes, with count 0."""
-        rows = self._target().cursor().execute(
-            _REPORT_SQL, {"prompt_id": prompt_id, "version": version}
-        ).fetchall()
+        rows = self._target().fetchall(_REPORT_SQL, {"prompt_id": prompt_id, "version": version})
         summaries = {
             (row[0], row[1], row[2]): VariantSummary(
                 prompt_id=row[0], version=row[1], variant=row[2], weight=weights.get(row[:3]),

@@ -118,7 +118,7 @@ def load_deal(store: Store, deal_id: str, snapshot: SnapshotRef = "latest") -> D
     if frame.empty:
         raise NotFoundError(f"No deal {deal_id!r} in snapshot {found.id} (as of {found.as_of}).")
     row = {name: _plain(value) for name, value in conform(frame).iloc[0].items()}
-    history = store.cursor().execute(_HISTORY_SQL, [str(deal_id), found.as_of]).fetchall()
+    history = store.fetchall(_HISTORY_SQL, [str(deal_id), found.as_of])
     return DealRecord(as_of=found.as_of, row=row, notes=parse_notes(row["notes"]),
                       stage_history=_stage_changes(history, row))
 

@@ -95,6 +95,8 @@ NOT_FOR_A_RULES_FORECAST = (
     "core.prompts",
     "core.llm",
     "core.cashflow.learned",
+    "core.cashflow.learned_model",
+    "core.cashflow.estimates",
     "core.cashflow.auto",
     "core.cashflow.naive",
     "core.cashflow.backtest",

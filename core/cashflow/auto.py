@@ -25,7 +25,8 @@ import pandas as pd
 import core
 from core.cashflow.engines import EngineContext, get_engine, register_engine
 from core.cashflow.history import read_arrow
-from core.cashflow.learned import LearnedModel, fit, predict_learned
+from core.cashflow.learned import predict_learned
+from core.cashflow.learned_model import LearnedModel, fit
 from core.store import Store
 
 CANDIDATES = ("rules", "learned")

@@ -31,196 +31,30 @@ The learned win chance weights a deal's value when the deal has no probability o
 estimate, and the reasoning says which source each deal used. The P10/P90 band is the
 curves' own 10 % and 90 % quantiles: on generated exports and the sample's snapshots the
 backtests find the invoice inside it about 80 % of the time (``bench/accuracy.py``).
+
+This module is the engine: it applies the model to deals (timing, win chance, payment delay
+and the reasoning that names each source). The model is fitted in ``learned_model``; the
+per-deal answers it shares with the naive engine live in ``estimates``.
 """
 
 from __future__ import annotations
-
-import datetime as dt
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.behaviour import organization_keys
-from core.cashflow.columns import VALUE_FLAGS, Flag, compose_reasoning, day_array, text_part
+from core.cashflow.columns import compose_reasoning, day_array, text_part
 from core.cashflow.engines import EngineContext, register_engine
-from core.cashflow.history import day_number, deal_facts, read_arrow, stage_flags, stage_spells
+from core.cashflow.estimates import Estimates, apply_win_chance, use_estimates, won_as_invoiced
+from core.cashflow.learned_model import PRIOR_WEIGHT, LearnedModel, chance_by_age, fit
 from core.cashflow.receivables import with_receivables
 from core.cashflow.rules import apply_overrides, estimate_frame
-from core.cashflow.survival import OutcomeCurve, fit_outcomes
+from core.cashflow.survival import fit_outcomes
 from core.deals import normalise_stage
-from core.store import Store
 
 #: Fewest paid invoices of one organization before its own payment delay is used.
 MIN_PAYMENT_SAMPLES = 3
-#: Weight, in deals, of the overall win rate when a win chance is shrunk toward it.
-PRIOR_WEIGHT = 20.0
-#: Deals are compared with deals of similar value: this many groups, split at the history's quantiles.
-VALUE_GROUPS = 3
-#: The CRM's own probabilities give way to the learned win chance when, on at least
-#: ``MIN_CRM_CHECK`` deals the history saw open with one and then closed, their Brier score
-#: was worse than the learned chance's by more than ``CRM_MARGIN``.
-MIN_CRM_CHECK, CRM_MARGIN = 20, 0.02
-_QUANTILES = (0.1, 0.5, 0.9)
-
-
-@dataclass(frozen=True)
-class CrmCheck:
-    """The CRM's own probabilities against the learned win chance, on deals that closed since."""
-
-    deals: int
-    crm_brier: float
-    learned_brier: float
-
-    @property
-    def miscalibrated(self) -> bool:
-        """The CRM's probabilities did clearly worse than the learned chance, on enough deals."""
-        return self.deals >= MIN_CRM_CHECK and self.crm_brier > self.learned_brier + CRM_MARGIN
-
-    def sentence(self) -> str:
-        return (
-            f"the CRM's own probabilities were miscalibrated on the {self.deals} deals the history saw "
-            f"close (Brier {self.crm_brier:.2f} against {self.learned_brier:.2f} learned), so the learned "
-            "win chance is used"
-        )
-
-
-@dataclass
-class LearnedModel:
-    """What the history up to ``as_of`` taught: curves by age and by stage, payment delays."""
-
-    as_of: dt.date
-    ages: OutcomeCurve | None = None
-    stages: dict[str, OutcomeCurve] = field(default_factory=dict)
-    stage_ages: dict[str, OutcomeCurve] = field(default_factory=dict)
-    #: Every deal's life on the age clock: end (age won, lost or last seen open), won, lost, the stage
-    #: it was last seen in and the age it entered it; what the curves before a stage are fitted from.
-    lives: pd.DataFrame | None = None
-    payment_days: dict[str, tuple[float, int]] = field(default_factory=dict)
-    #: Deal value bounds of the ``VALUE_GROUPS`` groups and each group's curves by age.
-    value_edges: np.ndarray | None = None
-    value_curves: list[OutcomeCurve] = field(default_factory=list)
-    crm_check: CrmCheck | None = None
-    closed: int = 0
-    snapshots: int = 0
-
-    @property
-    def win_rate(self) -> float:
-        """Overall share of closed deals that were won (NaN without closed deals)."""
-        return self.ages.overall_win_chance() if self.ages is not None else float("nan")
-
-    def winning_stages(self, min_samples: int) -> list[str]:
-        """Stages the history saw at least ``min_samples`` deals won from (their last stage)."""
-        return sorted(key for key, curve in self.stage_ages.items() if curve.events >= min_samples)
-
-    def learned_stages(self, min_samples: int) -> list[str]:
-        return sorted(key for key, curve in self.stages.items() if curve.events >= min_samples)
-
-    def has_history(self, min_samples: int) -> bool:
-        return (self.ages is not None and self.ages.events >= min_samples) or bool(
-            self.learned_stages(min_samples)
-        )
-
-
-def fit(store: Store, as_of: dt.date, assumptions: Assumptions) -> LearnedModel:
-    """Learn from every deals snapshot with as-of on or before ``as_of``."""
-    flags = stage_flags(store, as_of, assumptions)
-    facts = deal_facts(store, as_of, assumptions, flags=flags)
-    snapshots = (
-        read_arrow(
-            store,
-            "SELECT count(*) FROM snapshots WHERE kind = 'deals' AND as_of <= $cutoff",
-            {"cutoff": as_of},
-        )
-        .column(0)[0]
-        .as_py()
-    )
-    model = LearnedModel(as_of=as_of, snapshots=int(snapshots))
-    if facts.empty:
-        return model
-    today = day_number(as_of)
-    won = ~np.isnan(facts["invoice_event"].to_numpy())
-    lost = ~np.isnan(facts["lost"].to_numpy()) & ~won
-    end = np.where(won, facts["invoice_event"], np.where(lost, facts["lost"], today)) - facts["created"]
-    known = ~np.isnan(end)
-    model.ages = fit_outcomes(np.zeros(known.sum()), end[known], won[known], lost[known])
-    model.closed = int((won | lost)[known].sum())
-    value = facts["value"].to_numpy()
-    if (~np.isnan(value[known])).sum() >= VALUE_GROUPS:
-        model.value_edges = np.nanquantile(value[known], np.arange(1, VALUE_GROUPS) / VALUE_GROUPS)
-        group = np.searchsorted(model.value_edges, value, side="right")
-        for g in range(VALUE_GROUPS):
-            rows = known & (group == g) & ~np.isnan(value)
-            model.value_curves.append(fit_outcomes(np.zeros(rows.sum()), end[rows], won[rows], lost[rows]))
-
-    model.crm_check = _check_crm(model, facts, won, lost)
-    # By stage on the age clock: a deal counts from the age it entered the stage it was last seen in.
-    stage_age = facts["stage_entry"].to_numpy() - facts["created"].to_numpy()
-    for stage, rows in pd.Series(np.arange(len(facts))).groupby(facts["stage"], observed=True):
-        index = rows.to_numpy()
-        index = index[known[index] & (stage_age[index] >= 0)]
-        model.stage_ages[str(stage)] = fit_outcomes(stage_age[index], end[index], won[index], lost[index])
-    model.lives = pd.DataFrame(
-        {"end": end, "won": won, "lost": lost, "stage": facts["stage"], "stage_age": stage_age}
-    )[known]
-    if model.snapshots >= 2:  # in one snapshot every spell is first seen on as-of: no outcome yet
-        _fit_stages(model, stage_spells(store, as_of, assumptions, flags=flags), today)
-
-    delays = facts["payment_event"] - facts["invoice_event"]
-    paid = pd.DataFrame({"org": organization_keys(facts["organization"]), "days": delays}).dropna()
-    paid = paid[(paid["days"] >= 0) & (paid["org"] != "")]
-    for org, group in paid.groupby("org"):
-        model.payment_days[str(org)] = (float(group["days"].median()), len(group))
-    return model
-
-
-def _fit_stages(model: LearnedModel, spells: pd.DataFrame, today: float) -> None:
-    """Curves by days in stage, one per stage, from the stage spells the snapshots showed."""
-    spell_won = ~np.isnan(spells["invoice_event"].to_numpy())
-    spell_lost = ~np.isnan(spells["lost"].to_numpy()) & ~spell_won
-    spell_end = np.where(spell_won, spells["invoice_event"], np.where(spell_lost, spells["lost"], today))
-    # A deal seen open in a stage at the end of a day can close from the next day on.
-    entry = spells["first_seen"].to_numpy() - spells["entry"].to_numpy() + 1
-    duration = spell_end - spells["entry"].to_numpy()
-    for stage, rows in pd.Series(np.arange(len(spells))).groupby(spells["stage"], observed=True):
-        index = rows.to_numpy()
-        model.stages[str(stage)] = fit_outcomes(
-            entry[index], duration[index], spell_won[index], spell_lost[index]
-        )
-
-
-def _chance_by_age(model: LearnedModel, age: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """Win chance of deals open at ``age`` with ``value``: by age, then by value group where known."""
-    chance = model.ages.win_chance(age, model.win_rate, PRIOR_WEIGHT)
-    if model.value_edges is not None:
-        group = np.searchsorted(model.value_edges, value, side="right")
-        for g, curve in enumerate(model.value_curves):
-            chosen = (group == g) & ~np.isnan(value)
-            chance[chosen] = curve.win_chance(age[chosen], chance[chosen], PRIOR_WEIGHT)
-    return chance
-
-
-def _check_crm(
-    model: LearnedModel, facts: pd.DataFrame, won: np.ndarray, lost: np.ndarray
-) -> CrmCheck | None:
-    """How the CRM's own probabilities did on the deals the history saw open with one and then closed,
-    against the learned win chance at the age they had then (``None`` without such deals)."""
-    seen = facts["crm_seen"].to_numpy()
-    ended = np.where(won, facts["invoice_event"], facts["lost"])
-    rows = (won | lost) & ~np.isnan(facts["crm_probability"].to_numpy()) & (ended > seen)
-    if not rows.any() or model.ages is None:
-        return None
-    age = (seen - facts["created"].to_numpy())[rows]
-    known = ~np.isnan(age)
-    outcome = won[rows][known].astype(np.float64)
-    crm = facts["crm_probability"].to_numpy()[rows][known]
-    learned = _chance_by_age(model, age[known], facts["value"].to_numpy()[rows][known])
-    return CrmCheck(
-        deals=int(known.sum()),
-        crm_brier=float(np.mean((crm - outcome) ** 2)),
-        learned_brier=float(np.mean((learned - outcome) ** 2)),
-    )
 
 
 class LearnedEngine:
@@ -233,30 +67,6 @@ class LearnedEngine:
 
     def predict(self, deals: pd.DataFrame, context: EngineContext) -> pd.DataFrame:
         return predict_learned(deals, context, self.fit_for(context))
-
-
-@dataclass(frozen=True)
-class Estimates:
-    """Per deal: where a source has an answer (``rows``), its days to invoice at P10/P50/P90,
-    win chance, and a text code into ``notes``."""
-
-    rows: np.ndarray
-    low: np.ndarray
-    mid: np.ndarray
-    high: np.ndarray
-    chance: np.ndarray
-    note: np.ndarray
-    notes: list[str]
-
-    @classmethod
-    def empty(cls, n: int) -> Estimates:
-        nan = np.full(n, np.nan)
-        return cls(np.zeros(n, bool), nan, nan.copy(), nan.copy(), nan.copy(), np.full(n, -1), [])
-
-    def time(self, curve: OutcomeCurve, rows: np.ndarray, clock: np.ndarray) -> None:
-        """Days to invoice of the ``rows`` at P10/P50/P90 from ``curve``, at their age on ``clock``."""
-        for target, q in zip((self.low, self.mid, self.high), _QUANTILES, strict=True):
-            target[rows] = curve.days_left(clock[rows], q)
 
 
 def learned_estimates(
@@ -282,7 +92,7 @@ def learned_estimates(
     if model.ages is not None and model.ages.events >= minimum:
         rows = guess & ~np.isnan(age)
         value = est["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)
-        out.chance[rows] = _chance_by_age(model, age[rows], value[rows])
+        out.chance[rows] = chance_by_age(model, age[rows], value[rows])
         out.rows[rows] = True
         out.notes.append(
             f"learned by age from {model.closed} closed deals ({model.ages.events} won): "
@@ -421,38 +231,6 @@ def predict_learned(deals: pd.DataFrame, context: EngineContext, model: LearnedM
     return apply_overrides(est, context.as_of, a)
 
 
-WON_AS_INVOICE = "won on its won date, which stands for the invoice (no invoice date in the export)"
-
-
-def won_as_invoiced(est: pd.DataFrame, deals: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
-    """Won deals without an invoice fact are invoiced on their won date, as the history counts them.
-
-    The history takes the won date for the invoice event when a deal has no invoice date, so
-    a deal won long ago is not forecast to be invoiced again after the as-of date."""
-    won_at = day_array(deals["won_at"])
-    status = deals["status"].str.lower().to_numpy(dtype=object, na_value="open")
-    rows = (
-        (est["kind"] == "forecast").to_numpy()
-        & ~est["invoice_is_fact"].to_numpy(bool)
-        & (status == "won")
-        & ~np.isnat(won_at)
-    )
-    if not rows.any():
-        return est
-    out = est.copy()
-    for name in ("predicted_invoice_date", "invoice_p10", "invoice_p90"):
-        values = day_array(out[name])
-        values[rows] = won_at[rows]
-        out[name] = values
-    out["invoice_is_fact"] = out["invoice_is_fact"].to_numpy(bool) | rows
-    out["confidence"] = np.where(rows, a.invoiced_confidence, out["confidence"])
-    reasons = pd.Categorical(out["invoice_reason"])
-    if WON_AS_INVOICE not in reasons.categories:
-        reasons = reasons.add_categories([WON_AS_INVOICE])
-    reasons[rows] = WON_AS_INVOICE
-    out["invoice_reason"] = reasons
-    return out
-
 
 def stage_key_array(stages: pd.Series, assumptions: Assumptions) -> np.ndarray:
     """Per row: the stage-table name of the stage, else its normalised name ("" for none)."""
@@ -463,59 +241,6 @@ def stage_key_array(stages: pd.Series, assumptions: Assumptions) -> np.ndarray:
         keys.append(assumptions.stages[row].name if row is not None else normalise_stage(raw))
     return np.asarray([*keys, ""], dtype=object)[codes]
 
-
-def use_estimates(
-    est: pd.DataFrame, found: Estimates, context: EngineContext, *, method: str, fallback: str
-) -> pd.DataFrame:
-    """Put ``found``'s dates, band and confidence into the rules estimates where it has them."""
-    a = context.assumptions
-    today = np.datetime64(context.as_of, "D")
-    guess = (est["kind"] == "forecast").to_numpy() & ~est["invoice_is_fact"].to_numpy(bool)
-    rows = found.rows & ~np.isnan(found.mid)  # (P10 and P90 are known where the median is)
-    invoice, p10, p90 = (
-        day_array(est[name]) for name in ("predicted_invoice_date", "invoice_p10", "invoice_p90")
-    )
-    invoice[rows] = today + np.ceil(found.mid[rows]).astype("timedelta64[D]")
-    p10[rows] = today + np.floor(found.low[rows]).astype("timedelta64[D]")
-    p90[rows] = today + np.ceil(found.high[rows]).astype("timedelta64[D]")
-    bits = est["flag_bits"].to_numpy(dtype=np.int64)
-    late = (bits & int(Flag.LATE_STAGE)) != 0
-    issue = Flag.CREATED_IN_FUTURE | Flag.STAGE_CHANGE_BEFORE_CREATED | Flag.STAGE_CHANGE_IN_FUTURE
-    penalty = np.where((bits & int(issue)) != 0, a.data_issue_penalty, 0.0)
-    confidence = est["confidence"].to_numpy(dtype=np.float64)
-    confidence = np.where(
-        rows, np.where(late, a.late_stage_confidence, a.base_confidence) - penalty, confidence
-    )
-    notes = [*found.notes, fallback]
-    codes = np.where(guess & (found.note >= 0), found.note, np.where(guess, len(notes) - 1, -1))
-    rules_reason = pd.Categorical(est["invoice_reason"]).copy()
-    rules_reason[rows] = np.nan
-    out = est.copy()
-    out["invoice_reason"] = compose_reasoning(
-        [text_part(codes, notes), rules_reason], np.zeros(len(est), np.int64), {}, sentence=False
-    )
-    out["predicted_invoice_date"], out["invoice_p10"], out["invoice_p90"] = invoice, p10, p90
-    out["confidence"] = confidence
-    out.loc[rows, "method"] = method
-    return out
-
-
-def apply_win_chance(
-    est: pd.DataFrame, deals: pd.DataFrame, found: Estimates, *, over_own: bool = False
-) -> np.ndarray:
-    """The learned win chance for open deals without a probability of their own (``over_own``:
-    for those with one too); returns where a deal's own probability was replaced."""
-    own = deals["probability"].to_numpy(dtype=np.float64, na_value=np.nan)
-    status = deals["status"].str.lower().to_numpy(dtype=object, na_value="open")
-    use = found.rows & (np.isnan(own) | over_own) & (status != "won") & ~np.isnan(found.chance)
-    if not use.any():
-        return use
-    probability = np.where(use, np.round(found.chance, 4), est["probability"].to_numpy(dtype=np.float64))
-    bits = est["flag_bits"].to_numpy(dtype=np.int64)
-    value = np.nan_to_num(est["value_base"].to_numpy(dtype=np.float64, na_value=np.nan))
-    est["probability"] = probability
-    est["weighted_value"] = np.where((bits & int(VALUE_FLAGS)) == 0, value * probability, 0.0)
-    return use & ~np.isnan(own)
 
 
 def _learned_terms(est: pd.DataFrame, deals: pd.DataFrame, model: LearnedModel) -> None:

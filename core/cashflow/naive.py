@@ -15,8 +15,8 @@ import pandas as pd
 
 from core.cashflow.columns import day_array
 from core.cashflow.engines import EngineContext, RulesEngine, register_engine
+from core.cashflow.estimates import Estimates, apply_win_chance, use_estimates, won_as_invoiced
 from core.cashflow.history import deal_facts
-from core.cashflow.learned import Estimates, apply_win_chance, use_estimates, won_as_invoiced
 from core.cashflow.receivables import with_receivables
 from core.cashflow.rules import apply_overrides, estimate_frame
 

@@ -10,7 +10,7 @@ import pytest
 from core.cashflow import CashflowPredictionService, PredictionOptions, run_backtest
 from core.cashflow.assumptions import SEED_PROFILE
 from core.cashflow.history import deal_facts
-from core.cashflow.learned import fit
+from core.cashflow.learned_model import fit
 from core.cashflow.survival import fit_outcomes
 from core.errors import InputError
 from core.sample import generate_history

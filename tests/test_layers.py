@@ -45,3 +45,14 @@ def test_pages_use_only_the_llm_package_surface():
     reached = [line for line in offending("views", "core.llm")
                if line.split(" imports core.llm.")[-1].split(".")[0] in submodules]
     assert reached == []
+
+
+@pytest.mark.parametrize(("folder", "most_lines"), [("core", 500), ("views", 250)])
+def test_modules_stay_short_enough_to_read(folder, most_lines):
+    """Issue 19's targets: a module of core/ or a page that grows past them is split along its seams."""
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for path in (ROOT / folder).rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > most_lines
+    }
+    assert too_long == {}

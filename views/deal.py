@@ -1,11 +1,10 @@
 """Deal: one deal's history across snapshots, its prediction and why, its notes, and writer actions.
 
 Find a deal by id or title and pick it by "id — title" (a snapshot may hold a million deals,
-so the picker lists the first matches, not all), or link here with ``?deal=<id>``. The prediction comes from
-the snapshot's cached forecast (engine auto, no LLM) when a page made it, else from a forecast
-of this deal alone. Writer results are kept per
-(snapshot, deal, action) in the session, so a rerun never calls the LLM again; with the
-LLM off they are the writer's template results, shown with the warning that says so.
+so the picker lists the first matches, not all), or link here with ``?deal=<id>``. The
+prediction is the snapshot's cached forecast (engine auto, no LLM), else a forecast of this
+deal alone. Writer results are kept per (snapshot, deal, action) in the session, so a rerun
+never calls the LLM again; with the LLM off they are template results, and the page says so.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.access import command_line_user
 from core.cashflow.assumptions import upload_rates
@@ -13,6 +13,9 @@ from core.cli._shared import open_store, print_json
 from core.config import get_settings
 from core.ingest import PRESET_NAMES, IngestResult, ingest_file
 from core.ingest.mapping import MAPPABLE_COLUMNS, parse_map_options
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 #: Keys of ``ingest --json``, in order.
 RESULT_KEYS = (
@@ -85,10 +88,12 @@ def add_upload_arguments(
     )
 
 
-def upload_options(args: argparse.Namespace) -> dict[str, Any]:
+def upload_options(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     """The ingest options (``IngestOptions``) of an ingest command's arguments, uploaded by the
-    command line's user."""
+    command line's user, with the currency rates of the store's saved profile (as the Upload
+    page and the API use), so deals and invoices in another currency get a base amount."""
     return {
+        "rates": upload_rates(store, get_settings().base_currency),
         "source": args.source,
         "as_of": args.as_of,
         "mapping": parse_map_options(args.mapping) or None,
@@ -116,8 +121,7 @@ def iso_date(text: str) -> dt.date:
 
 def run_ingest(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        rates = upload_rates(store, get_settings().base_currency)
-        result = ingest_file(store, args.file, rates=rates, **upload_options(args))
+        result = ingest_file(store, args.file, **upload_options(args, store))
     return print_upload(args, result)
 
 

@@ -182,7 +182,7 @@ def _snapshot_options(parser: argparse.ArgumentParser, *, as_of_required: bool =
 
 def run_ingest(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        result = ingest_invoice_file(store, args.file, **upload_options(args))
+        result = ingest_invoice_file(store, args.file, **upload_options(args, store))
     return print_upload(args, result)
 
 

@@ -13,7 +13,6 @@ import streamlit as st
 
 from core.bootstrap import load_sample_invoices
 from core.cashflow.assumptions import upload_rates
-from core.config import get_settings
 from core.errors import DealcastError
 from core.formatting import plain_markdown
 from core.ingest import IngestResult
@@ -72,7 +71,7 @@ def upload_section(store: Store) -> None:
     try:
         with st.status("Saving the invoice list…", expanded=True) as status:
             result = ingest_invoice_bytes(store, data, uploaded.name, source=source,
-                                          rates=upload_rates(store, get_settings().base_currency),
+                                          rates=upload_rates(store),
                                           uploaded_by=signed_in_email())
             status.update(label=f"Saved invoice snapshot {result.snapshot_id}", state="complete")
     except DealcastError as exc:

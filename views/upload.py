@@ -11,7 +11,6 @@ import streamlit as st
 
 from core.bootstrap import load_sample_data
 from core.cashflow.assumptions import upload_rates
-from core.config import get_settings
 from core.currency import RateTable
 from core.formatting import plain_markdown
 from core.ingest import IngestError, ParsedExport, ingest_bytes, parse_export
@@ -109,7 +108,7 @@ def upload_section(store: Store) -> None:
     data = uploaded.getvalue()
     sha256 = hashlib.sha256(data).hexdigest()
     mapping = st.session_state.get(mapping_key(sha256), {})
-    rates = upload_rates(store, get_settings().base_currency)
+    rates = upload_rates(store)
     try:
         parsed = preview(sha256, data, uploaded.name, source, json.dumps(mapping, sort_keys=True), rates)
     except MissingColumnsError as exc:

@@ -203,7 +203,7 @@ def _upload(
         as_of=as_of,
         mapping=_mapping(mapping),
         label=label,
-        rates=upload_rates(store, settings.base_currency),
+        rates=upload_rates(store),
         max_bytes=settings.max_upload_bytes,
     )
     code = status.HTTP_200_OK if result.duplicate_of is not None else status.HTTP_201_CREATED

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from core.config import get_settings
 from core.currency import DEFAULT_SAR_RATES, RateTable
 from core.deals import normalise_stage
 from core.store import Store
@@ -190,9 +191,12 @@ def load_assumptions(store: Store) -> Assumptions:
     return Assumptions.model_validate({**json.loads(row[1]), "version": row[0]})
 
 
-def upload_rates(store: Store, base_currency: str) -> RateTable | None:
+def upload_rates(store: Store, base_currency: str | None = None) -> RateTable | None:
     """The rate table new uploads convert with: the saved assumptions' rates (edited on the
-    Settings page) when they convert to ``base_currency``; None means the ingest defaults."""
+    Settings page) when they convert to ``base_currency`` (by default the configured one, as
+    every upload path wants); None means the ingest defaults."""
+    if base_currency is None:
+        base_currency = get_settings().base_currency
     assumptions = load_assumptions(store)
     if assumptions.version == 0 or assumptions.base_currency != base_currency:
         return None

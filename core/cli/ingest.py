@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from core.access import command_line_user
 from core.cashflow.assumptions import upload_rates
 from core.cli._shared import open_store, print_json
-from core.config import get_settings
 from core.ingest import PRESET_NAMES, IngestResult, ingest_file
 from core.ingest.mapping import MAPPABLE_COLUMNS, parse_map_options
 
@@ -93,7 +92,7 @@ def upload_options(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     command line's user, with the currency rates of the store's saved profile (as the Upload
     page and the API use), so deals and invoices in another currency get a base amount."""
     return {
-        "rates": upload_rates(store, get_settings().base_currency),
+        "rates": upload_rates(store),
         "source": args.source,
         "as_of": args.as_of,
         "mapping": parse_map_options(args.mapping) or None,

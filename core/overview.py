@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from core.cashflow.columns import VALUE_FLAGS, Flag
+from core.cashflow.fields import VALUE_FLAGS, Flag
 from core.cashflow.models import ForecastOptions
 from core.cashflow.run import PredictionRun
 from core.store import Snapshot, Store

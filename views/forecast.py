@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core.cashflow.aggregate import Aggregation, period_mask, scope_choices
-from core.cashflow.columns import PREDICTION_FIELDS
+from core.cashflow.fields import PREDICTION_FIELDS
 from core.cashflow.models import AssumptionsReport, ForecastOptions
 from core.cashflow.reports import assumptions_report
 from core.cashflow.run import PredictionRun

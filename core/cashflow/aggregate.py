@@ -35,16 +35,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.cashflow.columns import (
-    FORECAST,
-    NOT_FORECAST,
-    RECEIVED,
-    VALUE_FLAGS,
-    Flag,
-    date_array,
-    kind_codes,
-    map_chunks,
-)
+from core.cashflow.columns import date_array, kind_codes, map_chunks
+from core.cashflow.fields import FORECAST, NOT_FORECAST, RECEIVED, VALUE_FLAGS, Flag
 from core.cashflow.receivables import ReceivableFlag
 
 Granularity = Literal["week", "month"]

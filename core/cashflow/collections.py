@@ -15,7 +15,8 @@ import pandas as pd
 
 from core.cashflow.aggregate import Granularity, aggregate
 from core.cashflow.behaviour import BehaviourModel, learnable, organization_keys
-from core.cashflow.columns import PREDICTION_COLUMNS, day_array
+from core.cashflow.columns import day_array
+from core.cashflow.fields import PREDICTION_COLUMNS
 
 COLLECTION_COLUMNS = ("period", "start", "end", "cash_in_receivables", "cash_in_p10", "cash_in_p90",
                       "receivable_count")

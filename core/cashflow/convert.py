@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
-from core.cashflow.columns import (
+from core.cashflow.columns import date_array, day_array, kind_codes
+from core.cashflow.fields import (
     DATE_OUTPUT_COLUMNS,
     FORECAST,
     KINDS,
@@ -17,9 +18,6 @@ from core.cashflow.columns import (
     PREDICTION_FIELDS,
     TEXT_OUTPUT_COLUMNS,
     Flag,
-    date_array,
-    day_array,
-    kind_codes,
 )
 from core.cashflow.models import DealForPrediction, DealPrediction
 from core.cashflow.rules import LOW_CONFIDENCE

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
-from core.cashflow.columns import Flag
+from core.cashflow.fields import Flag
 from core.cashflow.models import PredictionOptions, ProgressCallback
 from core.cashflow.receivables import Receivables
 from core.cashflow.rules import predict_frame

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
-from core.cashflow.columns import VALUE_FLAGS, Flag, compose_reasoning, day_array, text_part
+from core.cashflow.columns import compose_reasoning, day_array, text_part
 from core.cashflow.engines import EngineContext
+from core.cashflow.fields import VALUE_FLAGS, Flag
 from core.cashflow.survival import OutcomeCurve
 
 _QUANTILES = (0.1, 0.5, 0.9)

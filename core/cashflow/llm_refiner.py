@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from core.cashflow.columns import REFINED_FIELDS
 from core.cashflow.engines import EngineContext, register_refiner
+from core.cashflow.fields import REFINED_FIELDS
 from core.cashflow.llm_answers import Batch, BatchOutcome, check_answers, collect_answers, warn_about
 from core.cashflow.llm_prompt import deal_records, prompt_variables
 

@@ -27,7 +27,8 @@ import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.behaviour import BehaviourModel, due_dates, learn_behaviour, organization_keys
-from core.cashflow.columns import Flag, as_output_dates, compose_reasoning, flag_where, text_part
+from core.cashflow.columns import as_output_dates, compose_reasoning, flag_where, text_part
+from core.cashflow.fields import Flag
 from core.errors import InputError
 from core.formatting import money_full
 from core.receivables.invoices import KIND, load_invoices, open_at

@@ -21,6 +21,16 @@ import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.columns import (
+    as_output_dates,
+    compose_reasoning,
+    date_array,
+    factorize_ints,
+    flag_where,
+    flags_column,
+    kind_codes,
+    text_part,
+)
+from core.cashflow.fields import (
     FLAG_TEXT,
     FORECAST,
     KINDS,
@@ -31,14 +41,6 @@ from core.cashflow.columns import (
     RECEIVED,
     VALUE_FLAGS,
     Flag,
-    as_output_dates,
-    compose_reasoning,
-    date_array,
-    factorize_ints,
-    flag_where,
-    flags_column,
-    kind_codes,
-    text_part,
 )
 from core.cashflow.receivables import Receivables, with_receivables
 

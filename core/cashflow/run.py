@@ -15,7 +15,8 @@ import pandas as pd
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.behaviour import BehaviourModel
-from core.cashflow.columns import DATE_OUTPUT_COLUMNS, day_array
+from core.cashflow.columns import day_array
+from core.cashflow.fields import DATE_OUTPUT_COLUMNS
 from core.cashflow.models import ForecastOptions
 from core.store import Store
 

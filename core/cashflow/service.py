@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.cashflow.assumptions import Assumptions, load_assumptions
-from core.cashflow.columns import PREDICTION_FIELDS, STORED_FIELDS, date_array
+from core.cashflow.columns import date_array
 from core.cashflow.convert import deal_predictions, deals_frame, predictions_frame
 from core.cashflow.engines import (
     EngineContext,
@@ -31,6 +31,7 @@ from core.cashflow.engines import (
     get_refiner,
     llm_candidates,
 )
+from core.cashflow.fields import PREDICTION_FIELDS, STORED_FIELDS
 from core.cashflow.models import (
     AssumptionsReport,
     CashflowPredictionInput,

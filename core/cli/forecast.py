@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from core.cashflow.aggregate import scope_warnings
-from core.cashflow.columns import PREDICTION_FIELDS
 from core.cashflow.convert import run_warnings
 from core.cashflow.document import forecast_document, period_rows
 from core.cashflow.engines import engine_names
+from core.cashflow.fields import PREDICTION_FIELDS
 from core.cashflow.models import AssumptionsReport, ForecastOptions, PredictionOptions
 from core.cashflow.receivables import receivables_line
 from core.cashflow.service import CashflowPredictionService

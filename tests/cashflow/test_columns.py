@@ -6,13 +6,13 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.cashflow.columns import (
+from core.cashflow.columns import factorize_ints
+from core.cashflow.fields import (
     NOT_STORED,
     PREDICTION_COLUMNS,
     PREDICTION_FIELDS,
     REFINED_FIELDS,
     STORED_FIELDS,
-    factorize_ints,
 )
 from core.cashflow.models import DealPrediction
 

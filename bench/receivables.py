@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.cashflow import SEED_PROFILE
 from core.cashflow.behaviour import learn_behaviour
-from core.cashflow.receivables import Receivables, predict_receivables
+from core.cashflow.receivable_cash import predict_receivables
+from core.cashflow.receivables import Receivables
 from core.sample.invoices import CustomerProfile, generate_invoices
 from core.store import Snapshot
 

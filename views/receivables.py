@@ -16,7 +16,8 @@ import streamlit as st
 from core.cashflow.behaviour import MIN_CUSTOMER_SAMPLES
 from core.cashflow.collections import days_to_pay_sample, default_backtest_as_of, expected_collections
 from core.cashflow.payment_backtest import PaymentBacktestResult, backtest_payments
-from core.cashflow.receivables import ReceivableFlag, Receivables, predict_receivables, resolve_receivables
+from core.cashflow.receivable_cash import predict_receivables
+from core.cashflow.receivables import ReceivableFlag, Receivables, resolve_receivables
 from core.charts import aging_figure, collections_figure, days_to_pay_figure
 from core.config import get_settings
 from core.errors import DealcastError

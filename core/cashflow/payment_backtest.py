@@ -23,7 +23,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from core.cashflow.behaviour import MIN_CUSTOMER_SAMPLES, due_dates, learn_behaviour
-from core.cashflow.receivables import predict_payment_dates
+from core.cashflow.receivable_cash import predict_payment_dates
 
 
 class PaymentBacktestResult(BaseModel):

@@ -42,7 +42,8 @@ from core.cashflow.fields import (
     VALUE_FLAGS,
     Flag,
 )
-from core.cashflow.receivables import Receivables, with_receivables
+from core.cashflow.receivable_cash import with_receivables
+from core.cashflow.receivables import Receivables
 
 #: An engine's prediction less confident than this gives way to the stage estimate (DESIGN 5.3).
 LOW_CONFIDENCE = 0.40

@@ -34,7 +34,7 @@ class PredictionRun:
     generated_at: dt.datetime
     #: Run-level warnings from the engine or refiner (e.g. the LLM was off or failed).
     warnings: tuple[str, ...] = ()
-    #: Open invoices as cash-in items (``receivables.predict_receivables``), when receivables were used.
+    #: Open invoices as cash-in items (``receivable_cash.predict_receivables``), when receivables were used.
     receivables: pd.DataFrame | None = None
     receivables_snapshot_id: int | None = None
     #: The customers' payment behaviour learned from that snapshot's invoices paid by as-of.

@@ -44,7 +44,8 @@ from core.cashflow.models import (
     PredictionOptions,
     ProgressCallback,
 )
-from core.cashflow.receivables import Receivables, predict_receivables, resolve_receivables
+from core.cashflow.receivable_cash import predict_receivables
+from core.cashflow.receivables import Receivables, resolve_receivables
 from core.cashflow.refine import merge_refined
 from core.cashflow.reports import assumptions_report, build_result, forecast_table
 from core.cashflow.run import PredictionRun

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from core.lazy import lazy_exports
 
+#: The snapshot kind of invoice lists (what ``Store.list_snapshots(kind=...)`` takes).
+KIND = "invoices"
+
 #: Public name -> the module of this package that defines it, imported on first use: a forecast
 #: reads invoices (``invoices``) without loading the file readers of the ingest.
 _EXPORTS: dict[str, str] = {
@@ -24,7 +27,6 @@ _EXPORTS: dict[str, str] = {
         (
             "AGING_BUCKETS",
             "INVOICE_COLUMNS",
-            "KIND",
             "MAPPABLE_INVOICE_COLUMNS",
             "aging",
             "conform_invoices",
@@ -36,6 +38,6 @@ _EXPORTS: dict[str, str] = {
     "INVOICE_PRESET_NAMES": "presets",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "KIND"])
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

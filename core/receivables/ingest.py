@@ -48,7 +48,8 @@ from core.ingest.values import (
     sql_literal,
 )
 from core.monitoring import observed_ingest
-from core.receivables.invoices import INVOICE_COLUMNS, INVOICE_DATE_COLUMNS, KIND, MAPPABLE_INVOICE_COLUMNS
+from core.receivables import KIND
+from core.receivables.invoices import INVOICE_COLUMNS, INVOICE_DATE_COLUMNS, MAPPABLE_INVOICE_COLUMNS
 from core.receivables.presets import INVOICE_PRESET_NAMES, INVOICE_PRESETS
 from core.store import Store
 

@@ -17,8 +17,6 @@ import pandas as pd
 from core.deals import from_arrow
 from core.store import Store
 
-KIND = "invoices"
-
 #: Canonical column -> DuckDB type (the ``invoices`` table, core/migrations.py migration 3).
 INVOICE_COLUMNS: dict[str, str] = {
     "invoice_id": "VARCHAR",

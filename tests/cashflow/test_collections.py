@@ -10,7 +10,8 @@ import pytest
 from core.cashflow.assumptions import load_assumptions
 from core.cashflow.behaviour import learn_behaviour
 from core.cashflow.collections import days_to_pay_sample, default_backtest_as_of, expected_collections
-from core.cashflow.receivables import predict_receivables, resolve_receivables
+from core.cashflow.receivable_cash import predict_receivables
+from core.cashflow.receivables import resolve_receivables
 from core.charts import CASH_COLOUR, aging_figure, collections_figure, days_to_pay_figure
 from core.receivables import aging
 from tests.receivables.helpers import AS_OF, invoices, paid_history, save_invoices

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +18,9 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from core.cashflow.fields import KINDS, Flag, flag_names
+from core.cashflow.fields import KINDS, PREDICTION_FIELDS, Flag, flag_names
 
 
 def flag_where(mask: np.ndarray, flag: Flag) -> np.ndarray:
@@ -149,3 +151,25 @@ def map_chunks(function: Callable[[pd.DataFrame], T], frame: pd.DataFrame) -> li
         return [function(frame)]
     bounds = np.linspace(0, len(frame), pieces + 1).astype(int)
     return list(_chunk_pool().map(function, (frame.iloc[a:b] for a, b in itertools.pairwise(bounds))))
+
+
+def arrow_table(frame: pd.DataFrame, names: Sequence[str]) -> pa.Table:
+    """Columns of a prediction frame as an Arrow table, cheap to write into DuckDB."""
+    return pa.table({name: _arrow_column(frame, name) for name in names})
+
+
+def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
+    """One stored field of a prediction frame as Arrow, cheap to write: text as dictionaries
+    (each distinct reasoning once), flags as JSON made per distinct set."""
+    kind = PREDICTION_FIELDS[name]
+    if kind == "DATE":
+        return pa.array(date_array(frame[name]))
+    if kind == "DOUBLE":
+        return pa.array(frame[name].to_numpy(dtype=np.float64, na_value=np.nan), from_pandas=True)
+    if kind == "JSON":
+        flags = pd.Categorical(frame[name])
+        texts = [json.dumps(text.split(",") if text else []) for text in flags.categories]
+        return pa.DictionaryArray.from_arrays(pa.array(flags.codes), pa.array(texts))
+    if name == "deal_id":  # distinct per deal: a dictionary would only add work
+        return pa.array(frame[name].array, type=pa.string())
+    return pa.array(pd.Categorical(frame[name]))

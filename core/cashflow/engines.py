@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.fields import Flag
@@ -30,6 +29,8 @@ from core.errors import DealcastError
 from core.store import Store
 
 if TYPE_CHECKING:  # the LLM package (httpx) loads only when the LLM path runs
+    import pandas as pd
+
     from core.llm import LLMClient
 
 

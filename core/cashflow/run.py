@@ -8,17 +8,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.assumptions import Assumptions
-from core.cashflow.behaviour import BehaviourModel
-from core.cashflow.columns import day_array
 from core.cashflow.fields import DATE_OUTPUT_COLUMNS
 from core.cashflow.models import ForecastOptions
 from core.store import Store
+
+if TYPE_CHECKING:  # frames load where they are used (see core.cashflow.service)
+    import pandas as pd
+
+    from core.cashflow.behaviour import BehaviourModel
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class PredictionRun:
     def largest(self, mask: np.ndarray, columns: Sequence[str], limit: int | None = None) -> pd.DataFrame:
         """``columns`` of the deals in ``mask``, the largest weighted value first, with their titles
         and dates as days; only the ``limit`` largest when a limit is given."""
+        from core.cashflow.columns import day_array
+
         rows = np.flatnonzero(mask)
         weighted = -self.frame["weighted_value"].to_numpy(dtype=np.float64, na_value=0.0)[rows]
         if limit is not None and len(rows) > limit:  # the largest first: no need to sort them all

@@ -4,6 +4,10 @@ The columnar path (``run``) returns a ``PredictionRun`` holding the prediction f
 the dashboard keeps it and re-aggregates on every slider move (``aggregate``). The model
 methods (``predict_cashflow``, ``predict_deal_dates``, ``generate_forecast_table``,
 ``explain_assumptions``) wrap the same path for callers that want Pydantic results.
+
+The frame libraries (pandas, pyarrow) and the modules built on them load inside the methods
+that use them: a rules forecast of a stored snapshot runs in DuckDB, and a command-line
+forecast that only prints periods never needs them.
 """
 
 from __future__ import annotations
@@ -11,19 +15,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
 import threading
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-
 from core.cashflow.assumptions import Assumptions, load_assumptions
-from core.cashflow.columns import date_array
-from core.cashflow.convert import deal_predictions, deals_frame, predictions_frame
 from core.cashflow.engines import (
     EngineContext,
     LLMPathUnavailableError,
@@ -44,10 +41,7 @@ from core.cashflow.models import (
     PredictionOptions,
     ProgressCallback,
 )
-from core.cashflow.receivable_cash import predict_receivables
 from core.cashflow.receivables import Receivables, resolve_receivables
-from core.cashflow.refine import merge_refined
-from core.cashflow.reports import assumptions_report, build_result, forecast_table
 from core.cashflow.run import PredictionRun
 from core.deals import FORECAST_COLUMNS
 from core.errors import InputError
@@ -55,6 +49,8 @@ from core.monitoring import observed_forecast
 from core.store import Store, get_store
 
 if TYPE_CHECKING:  # the LLM package (httpx) loads only when the LLM path runs
+    import pandas as pd
+
     from core.llm import LLMClient
 
 LLM_UNAVAILABLE = (
@@ -163,6 +159,8 @@ class CashflowPredictionService:
             texts = self.store.deal_texts(context.snapshot_id, chosen_deals["deal_id"], ("title", "notes"))
             chosen_deals = chosen_deals.assign(title=texts["title"].array, notes=texts["notes"].array)
         refined = refiner.refine(chosen_deals, frame[chosen].reset_index(drop=True), context)
+        from core.cashflow.refine import merge_refined
+
         return merge_refined(frame, refined, context.as_of, context.assumptions)
 
     def save_run(self, run: PredictionRun) -> None:
@@ -171,9 +169,11 @@ class CashflowPredictionService:
         Text columns go as Arrow dictionaries (each distinct reasoning once), flags as JSON
         made per distinct set; at 1M deals the write is still seconds (every row's reasoning
         lands in the file), which is why the CLI and the Forecast page store only on request."""
+        from core.cashflow.columns import arrow_table
+
         columns = ", ".join(STORED_FIELDS)
         values = ", ".join(f"CAST({name} AS {PREDICTION_FIELDS[name]})" for name in STORED_FIELDS)
-        rows = pa.table({name: _arrow_column(run.frame, name) for name in STORED_FIELDS})
+        rows = arrow_table(run.frame, STORED_FIELDS)
         with self.store.transaction() as cur:
             cur.register("run_rows", rows)
             try:
@@ -188,6 +188,8 @@ class CashflowPredictionService:
     # -- model path ------------------------------------------------------------------
 
     def _run_for(self, request: CashflowPredictionInput, progress: ProgressCallback | None) -> PredictionRun:
+        from core.cashflow.convert import deals_frame
+
         if request.deals is not None:
             if request.as_of is None:
                 raise InputError("Explicit deals need an as_of date (the forecast's 'today').")
@@ -210,6 +212,8 @@ class CashflowPredictionService:
         A pipeline or owner filter limits the per-deal predictions and counts to the deals
         it names; a filter no deal matches gives an empty forecast and a warning.
         """
+        from core.cashflow.reports import build_result
+
         run = self._run_for(request, progress)
         if request.include_deals:
             run = dataclasses.replace(run, frame=run.titled())
@@ -234,6 +238,8 @@ class CashflowPredictionService:
         date, since explicit deals have no snapshot); results are not stored."""
         today = today or _utc_today()
         options = (options or PredictionOptions()).model_copy(update={"store_results": False})
+        from core.cashflow.convert import deal_predictions, deals_frame
+
         run = self.run_deals(deals_frame(deals), today, options)
         return deal_predictions(run.frame, today, run.assumptions)
 
@@ -258,6 +264,8 @@ class CashflowPredictionService:
         else:
             forecast = forecast or ForecastOptions()
             run = self._run_of(source, today)
+        from core.cashflow.reports import forecast_table
+
         group_by = options if isinstance(options, str) else forecast.granularity
         return forecast_table(run, forecast, group_by)
 
@@ -275,10 +283,14 @@ class CashflowPredictionService:
             run = self._run_for(source, None)
         elif run is None and source is not None:
             run = self._run_of(source, None)
+        from core.cashflow.reports import assumptions_report
+
         return assumptions_report(self.assumptions if run is None else run.assumptions, run)
 
     def _run_of(self, predictions: Sequence[DealPrediction], today: dt.date | None) -> PredictionRun:
         """A run around predictions made elsewhere, so tables and reports read them like any run."""
+        from core.cashflow.convert import predictions_frame
+
         return PredictionRun(
             run_id="",
             snapshot_id=None,
@@ -290,23 +302,6 @@ class CashflowPredictionService:
         )
 
 
-def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
-    """One stored field of a prediction frame as Arrow, cheap to write: text as dictionaries
-    (each distinct reasoning once), flags as JSON made per distinct set."""
-    kind = PREDICTION_FIELDS[name]
-    if kind == "DATE":
-        return pa.array(date_array(frame[name]))
-    if kind == "DOUBLE":
-        return pa.array(frame[name].to_numpy(dtype=np.float64, na_value=np.nan), from_pandas=True)
-    if kind == "JSON":
-        flags = pd.Categorical(frame[name])
-        texts = [json.dumps(text.split(",") if text else []) for text in flags.categories]
-        return pa.DictionaryArray.from_arrays(pa.array(flags.codes), pa.array(texts))
-    if name == "deal_id":  # distinct per deal: a dictionary would only add work
-        return pa.array(frame[name].array, type=pa.string())
-    return pa.array(pd.Categorical(frame[name]))
-
-
 def _utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
@@ -315,6 +310,8 @@ def _receivable_fields(receivables: Receivables | None, a: Assumptions) -> dict[
     """The receivables part of a ``PredictionRun`` (nothing when no invoices were used)."""
     if receivables is None:
         return {}
+    from core.cashflow.receivable_cash import predict_receivables
+
     return {
         "receivables": predict_receivables(receivables, a),
         "receivables_snapshot_id": receivables.snapshot.id,

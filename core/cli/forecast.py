@@ -18,7 +18,6 @@ from core.cashflow.receivables import receivables_line
 from core.cashflow.service import CashflowPredictionService
 from core.cli._shared import open_store, print_json
 from core.config import get_settings
-from core.export import write_table
 from core.formatting import money_full
 from core.store import Store
 
@@ -168,6 +167,8 @@ def run_forecast(args: argparse.Namespace) -> int | None:
         for line in scope_warnings(run.frame, args.pipeline, args.owner):
             print(f"warning: {line}", file=sys.stderr)
         if args.out:
+            from core.export import write_table
+
             write_table(run.titled().loc[:, list(PREDICTION_FIELDS)], args.out)
         if args.explain:
             report = service.explain_assumptions(run=run)

@@ -7,13 +7,15 @@ test set up.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.components.v2 import manifest_scanner
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
@@ -26,6 +28,16 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 LLM_ENV = ("DEALCAST_LLM_API_KEY", "OPENROUTER_API_KEY", "OPENAI_API_KEY", "DEALCAST_LLM_BASE_URL")
 #: Seconds a single script run may take in a test; generous for a shared CI machine.
 RUN_TIMEOUT = 60
+
+
+@pytest.fixture(scope="session", autouse=True)
+def components_scanned_once() -> Iterator[None]:
+    """Each AppTest's first run scans the metadata of every installed package for Streamlit
+    components (~0.25 s); the packages do not change during the session, so scan once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests",
+                      functools.cache(manifest_scanner.scan_component_manifests))
+        yield
 
 
 @pytest.fixture(scope="session")

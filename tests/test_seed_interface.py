@@ -14,6 +14,8 @@ import asyncio
 import datetime as dt
 import functools
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,7 +46,7 @@ from core.llm import (
     get_llm_client,
 )
 from core.prompts import PromptRegistry, get_prompt_registry
-from core.store import get_store
+from core.store import Store
 from core.writer import (
     ComplianceContext,
     ComplianceResult,
@@ -97,32 +99,43 @@ def answer(body: dict[str, Any]) -> Reply:
     return Reply.text("ok")  # a plain completion
 
 
+@pytest.fixture(scope="module")
+def pipelines_database(tmp_path_factory) -> Path:
+    """Two pipelines of deals in a database file, saved once; each test works on a copy."""
+    path = tmp_path_factory.mktemp("seed") / "dealcast.duckdb"
+    with Store(str(path)) as store:
+        save(
+            store,
+            deals(
+                {"pipeline": "Aramco Projects", "organization": "Saudi Aramco", "stage": "Approved",
+                 "title": "Aramco HQ fit-out", "value": 250_000.0, "value_base": 250_000.0},
+                {"pipeline": "Aramco Projects", "organization": "Saudi Aramco", "stage": "Design Review",
+                 "title": "Aramco clinic", "value": 90_000.0, "value_base": 90_000.0},
+                {"pipeline": "Aramco Projects", "organization": "Saudi Aramco", "stage": "Awaiting GR",
+                 "stage_changed_at": days_ago(70), "title": "Aramco lobby"},
+                {"pipeline": "Riyadh Offices", "stage": "Under Progress", "title": "Olaya tower"},
+            ),
+            AS_OF,
+        )
+    return path
+
+
 @pytest.fixture(params=["llm on", "llm off"])
-def llm_on(request, monkeypatch, tmp_path, openai_server) -> bool:
-    """Settings from the environment, as a user has them: a database file, the LLM on the
-    loopback server or off (no key for the hosted default). Yields whether the LLM is on."""
+def llm_on(request, monkeypatch, tmp_path, openai_server, pipelines_database) -> bool:
+    """Settings from the environment, as a user has them: a database file (a copy of
+    ``pipelines_database``), the LLM on the loopback server or off (no key for the hosted
+    default). Yields whether the LLM is on."""
     on = request.param == "llm on"
     for name in LLM_ENV:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DEALCAST_DB", str(tmp_path / "dealcast.duckdb"))
+    database = tmp_path / "dealcast.duckdb"
+    shutil.copyfile(pipelines_database, database)
+    monkeypatch.setenv("DEALCAST_DB", str(database))
     if on:
         monkeypatch.setenv("DEALCAST_LLM_BASE_URL", openai_server.base_url)
         monkeypatch.setenv("DEALCAST_LLM_API_KEY", "seed-test-key")
         openai_server.responder = answer
     get_settings.cache_clear()
-    save(
-        get_store(),
-        deals(
-            {"pipeline": "Aramco Projects", "organization": "Saudi Aramco", "stage": "Approved",
-             "title": "Aramco HQ fit-out", "value": 250_000.0, "value_base": 250_000.0},
-            {"pipeline": "Aramco Projects", "organization": "Saudi Aramco", "stage": "Design Review",
-             "title": "Aramco clinic", "value": 90_000.0, "value_base": 90_000.0},
-            {"pipeline": "Aramco Projects", "organization": "Saudi Aramco", "stage": "Awaiting GR",
-             "stage_changed_at": days_ago(70), "title": "Aramco lobby"},
-            {"pipeline": "Riyadh Offices", "stage": "Under Progress", "title": "Olaya tower"},
-        ),
-        AS_OF,
-    )
     yield on
     get_settings.cache_clear()
 

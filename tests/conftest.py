@@ -12,6 +12,20 @@ from core.store import Store
 pytest_plugins = ["tests.support.openai_server", "tests.support.oidc_provider"]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests first, the rest in their shuffled order (pytest-randomly): the longest, eight
+    Chromium sessions at once, must not start last on one worker while the others sit idle."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is None)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The order's seed, which ``-q`` leaves out of the header: a failure in one order replays with it."""
+    seed = config.getoption("randomly_seed", None)
+    if seed is not None:
+        terminalreporter.write_line(f"Tests ran in random order; replay it with --randomly-seed={seed}")
+
+
 @pytest.fixture
 def store():
     """A fresh in-memory store, closed after the test."""

@@ -1,8 +1,9 @@
-"""Aggregation of an already-computed prediction frame into dense periods (DESIGN 5.4).
+"""Aggregation of already-computed predictions into dense periods (DESIGN 5.4), as DuckDB SQL.
 
 Kept apart from prediction so a slider move (horizon, minimum confidence, granularity,
-pipeline, owner) re-aggregates without predicting again: numpy ``bincount`` over the
-frame, no grouping objects.
+pipeline, owner) re-aggregates without predicting again. The predictions are a pandas
+frame (the dashboard's cached run) or a DuckDB relation with the same columns (the command
+line's rules run over the stored snapshot); the same SQL reads both.
 
 Which deals land where, for the deals of kind ``forecast``:
 
@@ -23,37 +24,69 @@ are not filtered by confidence (they are invoiced facts); with a pipeline or own
 they are left out as ``filtered_out`` (an invoice belongs to no pipeline), and after the
 horizon as ``beyond_horizon``; an invoice whose currency has no rate is ``invalid_value``.
 ``Aggregation.receivables`` reconciles them: in periods + left out = all open invoices.
+
+The SQL first sums the deals by reason, flags and the four periods they touch (a few
+hundred groups), then sums those per period and per reason; Python places the sums in the
+dense periods and rounds them. Nothing here imports pandas: the command line prints the
+periods from ``Aggregation.period_columns``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+import duckdb
 import numpy as np
-import pandas as pd
 
-from core.cashflow.columns import date_array, kind_codes, map_chunks
-from core.cashflow.fields import FORECAST, NOT_FORECAST, RECEIVED, VALUE_FLAGS, Flag
+from core.cashflow import sql
+from core.cashflow.fields import VALUE_FLAGS, Flag
 from core.cashflow.receivables import ReceivableFlag
+from core.cashflow.sql import Source, literal
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Granularity = Literal["week", "month"]
 EXCLUDED_KEYS = ("in_receivables", "invalid_value", "filtered_out", "below_confidence", "beyond_horizon")
+SHOWN_KEYS = ("overdue_rolled_in", "already_invoiced", "received", "not_forecast")
+#: The money columns of the periods, in their order (``cash_in_pipeline`` and
+#: ``cash_in_receivables`` come after ``deal_count``).
+MONEY = ("invoice_value", "invoice_value_unweighted", "cash_in", "cash_in_unweighted", "cash_in_p10",
+         "cash_in_p90", "cash_in_pipeline", "cash_in_receivables")
 
 
 @dataclass(frozen=True)
 class Aggregation:
-    """Periods as a frame plus the totals and the deals left out, each with count and value."""
+    """Periods plus the totals and the deals left out, each with count and value.
 
-    periods: pd.DataFrame
+    ``period_columns`` holds the periods as plain columns (the command line prints them);
+    ``periods`` is the same as a DataFrame, made when first asked for."""
+
+    period_columns: dict[str, list | np.ndarray]
     totals: dict[str, float | int | None]
     excluded: dict[str, dict[str, float | int]]
     shown: dict[str, dict[str, float | int]] = field(default_factory=dict)
-    included: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     #: Open invoices: all of them, those in the periods, and those left out (by reason).
     receivables: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    #: Computes ``included``; None when the predictions were a relation (no rows to point at).
+    included_rows: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def periods(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.period_columns)
+
+    @functools.cached_property
+    def included(self) -> np.ndarray:
+        """Per row of the prediction frame: is the deal in the periods (the chart's deals)."""
+        if self.included_rows is None:
+            raise TypeError("included is a mask over a prediction frame; these predictions were a relation")
+        return self.included_rows()
 
 
 def period_starts(start: dt.date, end: dt.date, granularity: Granularity) -> list[dt.date]:
@@ -78,51 +111,24 @@ def period_label(start: dt.date, granularity: Granularity) -> str:
     return f"{start.year}-{start.month:02d}"
 
 
-class _Periods:
-    """Maps dates onto the periods that start at ``starts``, through a table per day.
-
-    One table lookup per row serves weeks and months alike, and missing dates (NaT) and
-    dates outside the periods land on ``size`` (kept out of every sum)."""
-
-    def __init__(self, starts: list[dt.date], granularity: Granularity):
-        self.size = len(starts)
-        self.first_day = _EPOCH_DAY + starts[0].toordinal()
-        ends = [*starts[1:], _period_end(starts[-1], granularity) + dt.timedelta(days=1)]
-        lengths = [(end - start).days for start, end in zip(starts, ends, strict=True)]
-        # Slot 0: before the first period; slots 1..: one per day; the last slot: after.
-        self.table = np.concatenate(
-            [[self.size], np.repeat(np.arange(self.size), lengths), [self.size]]
-        ).astype(np.intp)
-
-    def index(self, days: np.ndarray) -> np.ndarray:
-        """Period number of each day number (``day_numbers``); ``size`` when outside."""
-        return self.table[np.clip(days - self.first_day, -1, len(self.table) - 2) + 1]
-
-    def sum_by(self, index: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """Sums of ``weights`` per period."""
-        return np.bincount(index, weights=weights, minlength=self.size + 1)[: self.size]
+def _period_end(start: dt.date, granularity: Granularity) -> dt.date:
+    if granularity == "week":
+        return start + dt.timedelta(days=6)
+    following = period_starts(start + dt.timedelta(days=32), start + dt.timedelta(days=32), "month")[0]
+    return following - dt.timedelta(days=1)
 
 
-_EPOCH_DAY = -dt.date(1970, 1, 1).toordinal()
-#: Day number of a missing date: below any period, and below any real date.
-_NO_DAY = np.iinfo(np.int64).min // 86400
+def _period_number(day: str, granularity: Granularity) -> str:
+    """SQL: the number of the week (from Monday) or month a DATE expression falls in, counted
+    from the year 1 (0001-01-01 was a Monday); consecutive periods have consecutive numbers."""
+    if granularity == "week":
+        return f"(({day}) - DATE '0001-01-01') // 7"
+    return f"year({day}) * 12 + month({day})"
 
 
-def day_numbers(column: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 of a date column (``_NO_DAY`` where missing), as int64."""
-    return date_array(column).view(np.int64) // 86400
-
-
-def _tally(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``[rows in mask, sum of their values]`` (``values`` hold no NaN); tallies add up.
-
-    A product rather than ``values[mask]`` or ``np.dot``: the first is slow on a mask with
-    no pattern, the second wakes BLAS threads, which costs milliseconds on a busy machine."""
-    return np.array([np.count_nonzero(mask), (values * mask).sum()])
-
-
-def _count_value(tally: np.ndarray) -> dict[str, float | int]:
-    return {"count": int(tally[0]), "value": round(float(tally[1]), 2)}
+def _period_index(day: str, first: dt.date, granularity: Granularity) -> str:
+    """SQL: the index of the period a DATE expression falls in, among periods from ``first``'s."""
+    return f"({_period_number(day, granularity)}) - ({_period_number(literal(first), granularity)})"
 
 
 #: A pipeline or owner filter: no name (no filter), one name, or several (a deal matching any).
@@ -136,22 +142,37 @@ def chosen(names: Names) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _among(column: str, names: tuple[str, ...]) -> str:
+    """SQL: ``column`` is one of ``names`` (a missing value is not)."""
+    return f"coalesce({column} IN ({', '.join(literal(name) for name in names)}), false)"
+
+
+def _scope(pipeline: tuple[str, ...], owner: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """SQL of the rows the pipeline and owner filters keep, and the columns it reads."""
+    wanted = {column: names for column, names in (("pipeline", pipeline), ("owner", owner)) if names}
+    return " AND ".join(_among(column, names) for column, names in wanted.items()) or "true", tuple(wanted)
+
+
 def scope_mask(frame: pd.DataFrame, pipeline: Names, owner: Names) -> np.ndarray:
     """Rows the pipeline and owner filters keep (no filter keeps all)."""
-    keep = np.ones(len(frame), dtype=bool)
-    for column, wanted in (("pipeline", pipeline), ("owner", owner)):
-        if names := chosen(wanted):
-            keep &= frame[column].isin(names).fillna(False).to_numpy(dtype=bool)
-    return keep
+    condition, columns = _scope(chosen(pipeline), chosen(owner))
+    if not columns:
+        return np.ones(len(frame), dtype=bool)
+    return sql.arrays(frame, "predictions", columns, f"SELECT {condition} AS kept FROM predictions")["kept"]
 
 
-def scope_choices(frame: pd.DataFrame) -> dict[str, list[str]]:
+def scope_choices(predictions: Source) -> dict[str, list[str]]:
     """The pipelines and owners of the forecast deals, sorted: what the filters can offer."""
-    forecast = kind_codes(frame) == FORECAST
-    return {
-        column: sorted(str(name) for name in pd.unique(frame[column][forecast].dropna()))
-        for column in ("pipeline", "owner")
-    }
+    return {column: _names(predictions, column, "kind = 'forecast'") for column in ("pipeline", "owner")}
+
+
+def _names(predictions: Source, column: str, where: str = "true") -> list[str]:
+    """The distinct values of ``column`` (missing left out), sorted."""
+    found = sql.rows(
+        predictions, "predictions", (column, "kind"),
+        f"SELECT DISTINCT {column}::VARCHAR FROM predictions WHERE {column} IS NOT NULL AND {where}",
+    )
+    return sorted(name for (name,) in found)
 
 
 #: A warning about a filter no deal matches lists at most this many of the values there are.
@@ -162,19 +183,29 @@ def _quoted(names: tuple[str, ...]) -> str:
     return " or ".join(repr(name) for name in names)
 
 
-def scope_warnings(frame: pd.DataFrame, pipeline: Names, owner: Names) -> list[str]:
+def scope_warnings(predictions: Source, pipeline: Names, owner: Names) -> list[str]:
     """Why a pipeline or owner filter leaves no deal (the forecast is then empty); [] when some match."""
     pipelines, owners = chosen(pipeline), chosen(owner)
-    if scope_mask(frame, pipelines, owners).any() or not (pipelines or owners):
+    wanted = {column: names for column, names in (("pipeline", pipelines), ("owner", owners)) if names}
+    if not wanted:
+        return []
+    condition, columns = _scope(pipelines, owners)
+    (found,) = sql.rows(
+        predictions, "predictions", columns,
+        f"SELECT coalesce(bool_or({condition}), false), "
+        + ", ".join(f"coalesce(bool_or({_among(column, names)}), false)" for column, names in wanted.items())
+        + " FROM predictions",
+    )
+    if found[0]:
         return []
     warnings = []
-    for column, wanted in (("pipeline", pipelines), ("owner", owners)):
-        if wanted and not frame[column].isin(wanted).fillna(False).any():
-            known = sorted(str(v) for v in pd.unique(frame[column].dropna()))
+    for (column, names), matched in zip(wanted.items(), found[1:], strict=True):
+        if not matched:
+            known = _names(predictions, column)
             more = len(known) - SCOPE_VALUES_SHOWN
             listed = ", ".join(known[:SCOPE_VALUES_SHOWN]) + (f" and {more} more" if more > 0 else "")
             warnings.append(
-                f"No deal has {column} {_quoted(wanted)}, so the forecast is empty"
+                f"No deal has {column} {_quoted(names)}, so the forecast is empty"
                 + (f" ({column}s in this forecast: {listed})." if known else ".")
             )
     return warnings or [
@@ -189,16 +220,190 @@ def in_scope(frame: pd.DataFrame, pipeline: Names, owner: Names) -> tuple[pd.Dat
     return kept, scope_warnings(frame, pipeline, owner)
 
 
+#: What the aggregation reads of a prediction (and ``pipeline`` and ``owner`` when filtered).
+_DEAL_COLUMNS = ("kind", "flag_bits", "weighted_value", "value_base", "confidence", "predicted_invoice_date",
+                 "predicted_payment_date", "payment_p10", "payment_p90")
+_RECEIVABLE_COLUMNS = ("amount_base", "flag_bits", "predicted_payment_date", "payment_p10", "payment_p90")
+
+
+def _days(*columns: str) -> str:
+    """SQL: date columns as DATE, named ``invoice_day`` and so on (a frame holds timestamps at midnight)."""
+    names = {"predicted_invoice_date": "invoice_day", "predicted_payment_date": "payment_day",
+             "payment_p10": "p10_day", "payment_p90": "p90_day"}
+    return ", ".join(f"CAST({column} AS DATE) AS {names[column]}" for column in columns)
+
+
 def period_mask(frame: pd.DataFrame, included: np.ndarray, start: dt.date, end: dt.date) -> np.ndarray:
     """Deals of ``included`` whose expected invoice or cash in falls in start..end (both bars of a period)."""
-    first, last = (_EPOCH_DAY + day.toordinal() for day in (start, end))
-    invoice = day_numbers(frame["predicted_invoice_date"])
-    payment = day_numbers(frame["predicted_payment_date"])
-    return included & (((invoice >= first) & (invoice <= last)) | ((payment >= first) & (payment <= last)))
+    between = f"BETWEEN {literal(start)} AND {literal(end)}"
+    touched = sql.arrays(
+        frame, "predictions", ("predicted_invoice_date", "predicted_payment_date"),
+        f"SELECT coalesce(invoice_day {between}, false) OR coalesce(payment_day {between}, false) AS touched "
+        f"FROM (SELECT {_days('predicted_invoice_date', 'predicted_payment_date')} FROM predictions)",
+    )["touched"]
+    return included & touched
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One aggregation's options, written into its SQL."""
+
+    as_of: dt.date
+    end: dt.date
+    first: dt.date
+    granularity: Granularity
+    min_confidence: float
+    pipeline: tuple[str, ...]
+    owner: tuple[str, ...]
+
+    def dated(self) -> tuple[str, tuple[str, ...]]:
+        """SQL of the predictions with their dates as DATE and ``in_scope`` (the filters keep the
+        deal), and the columns it reads."""
+        scope, columns = _scope(self.pipeline, self.owner)
+        dated = (f"SELECT kind, flag_bits, weighted_value, value_base, confidence, {scope} AS in_scope, "
+                 f"{_days(*_DEAL_COLUMNS[-4:])} FROM predictions")
+        return dated, (*_DEAL_COLUMNS, *columns)
+
+    def reason(self) -> str:
+        """SQL: where a row of ``dated`` lands: ``included`` (in the periods), an ``EXCLUDED_KEYS``
+        reason, ``received`` or ``not_forecast`` (another kind: NULL)."""
+        return f"""CASE
+            WHEN kind = 'received' THEN 'received'
+            WHEN kind = 'not_forecast' THEN 'not_forecast'
+            WHEN kind IS DISTINCT FROM 'forecast' THEN NULL
+            WHEN flag_bits & {int(Flag.IN_RECEIVABLES)} <> 0 THEN 'in_receivables'
+            WHEN flag_bits & {int(VALUE_FLAGS)} <> 0 THEN 'invalid_value'
+            WHEN NOT in_scope THEN 'filtered_out'
+            WHEN NOT coalesce(confidence >= {literal(float(self.min_confidence))}, false)
+                THEN 'below_confidence'
+            WHEN payment_day > {literal(self.end)} THEN 'beyond_horizon'
+            ELSE 'included'
+        END"""
+
+    def index(self, day: str) -> str:
+        return _period_index(day, self.first, self.granularity)
+
+    def deal_sums(self) -> str:
+        """SQL of the deals' sums. Rows (sums, period, weighted, unweighted, deals, confidence):
+        per period for the sums ``invoice``, ``payment``, ``optimistic`` and ``conservative``;
+        per reason (``reason``) and for the shown tallies with period NULL."""
+        dated, _ = self.dated()
+        return f"""
+        WITH placed AS (
+            SELECT {self.reason()} AS reason,
+                coalesce(invoice_day < {literal(self.as_of)}, false) AS before,
+                flag_bits & {int(Flag.OVERDUE_ROLLED)} <> 0 AS rolled,
+                flag_bits & {int(VALUE_FLAGS)} = 0 AS valued,
+                {self.index('invoice_day')} AS invoice, {self.index('payment_day')} AS payment,
+                {self.index('p10_day')} AS p10, {self.index('p90_day')} AS p90,
+                weighted_value, value_base, confidence
+            FROM ({dated})
+        ),
+        -- the deals summed by where they land: a few hundred groups
+        deals AS MATERIALIZED (
+            SELECT reason, reason = 'included' AS included,
+                reason IN ('included', 'beyond_horizon') AS banded,
+                reason NOT IN ('received', 'not_forecast') AS forecast,
+                before, rolled, invoice, payment, p10, p90,
+                count(*) AS deals, fsum(weighted_value) AS weighted,
+                fsum(value_base) FILTER (valued) AS unweighted, fsum(confidence) AS confidence
+            FROM placed GROUP BY reason, before, rolled, invoice, payment, p10, p90
+        )
+        -- FILTER, not WHERE: DuckDB would push a WHERE below the grouping, to run per deal
+        SELECT 'invoice', invoice, fsum(weighted) FILTER (included AND NOT before),
+                fsum(unweighted) FILTER (included AND NOT before), NULL, NULL
+            FROM deals GROUP BY invoice
+        UNION ALL SELECT 'payment', payment, fsum(weighted) FILTER (included),
+                fsum(unweighted) FILTER (included), sum(deals) FILTER (included),
+                fsum(confidence) FILTER (included)
+            FROM deals GROUP BY payment
+        -- the band: the same deals' cash under the optimistic and conservative schedules
+        UNION ALL SELECT 'optimistic', p10, fsum(weighted) FILTER (banded), NULL, NULL, NULL
+            FROM deals GROUP BY p10
+        UNION ALL SELECT 'conservative', p90, fsum(weighted) FILTER (banded), NULL, NULL, NULL
+            FROM deals GROUP BY p90
+        UNION ALL SELECT reason, NULL, fsum(weighted), fsum(unweighted), sum(deals), fsum(confidence)
+            FROM deals GROUP BY reason
+        UNION ALL SELECT 'forecast', NULL, fsum(weighted) FILTER (forecast), NULL,
+                sum(deals) FILTER (forecast), NULL
+            FROM deals
+        UNION ALL SELECT 'overdue_rolled_in', NULL, fsum(weighted) FILTER (included AND rolled), NULL,
+                sum(deals) FILTER (included AND rolled), NULL
+            FROM deals
+        UNION ALL SELECT 'already_invoiced', NULL, fsum(weighted) FILTER (included AND before), NULL,
+                sum(deals) FILTER (included AND before), NULL
+            FROM deals
+        """
+
+    def receivable_sums(self) -> str:
+        """SQL of the open invoices' sums. Rows (sums, period, amount, invoices): per period for
+        ``payment``, ``optimistic`` and ``conservative``; per reason (``in_periods`` or why left
+        out) and for the tallies with period NULL."""
+        return f"""
+        WITH owed AS MATERIALIZED (
+            SELECT CASE
+                    WHEN amount_base IS NULL THEN 'invalid_value'
+                    WHEN {literal(bool(self.pipeline or self.owner))} THEN 'filtered_out'
+                    WHEN payment_day > {literal(self.end)} THEN 'beyond_horizon'
+                    ELSE 'in_periods'
+                END AS reason,
+                reason = 'in_periods' AS included,
+                flag_bits & {int(ReceivableFlag.OVERDUE_ROLLED)} <> 0 AS rolled, amount_base < 0 AS credit,
+                {self.index('payment_day')} AS payment, {self.index('p10_day')} AS p10,
+                {self.index('p90_day')} AS p90,
+                count(*) AS invoices, fsum(amount_base) AS amount
+            FROM (SELECT amount_base, flag_bits, {_days(*_RECEIVABLE_COLUMNS[2:])} FROM receivables)
+            GROUP BY ALL
+        )
+        SELECT 'payment', payment, fsum(amount) FILTER (included), sum(invoices) FILTER (included)
+            FROM owed GROUP BY payment
+        UNION ALL SELECT 'optimistic', p10, fsum(amount) FILTER (included), NULL FROM owed GROUP BY p10
+        UNION ALL SELECT 'conservative', p90, fsum(amount) FILTER (included), NULL FROM owed GROUP BY p90
+        UNION ALL SELECT reason, NULL, fsum(amount), sum(invoices) FROM owed GROUP BY reason
+        UNION ALL SELECT 'open', NULL, fsum(amount), sum(invoices) FROM owed
+        UNION ALL SELECT 'overdue_rolled_in', NULL, fsum(amount) FILTER (included AND rolled),
+                sum(invoices) FILTER (included AND rolled)
+            FROM owed
+        UNION ALL SELECT 'credit_notes', NULL, fsum(amount) FILTER (included AND credit),
+                sum(invoices) FILTER (included AND credit)
+            FROM owed
+        """
+
+    def included(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per row of ``frame``: does the deal land in the periods."""
+        dated, columns = self.dated()
+        return sql.arrays(
+            frame, "predictions", columns,
+            f"SELECT coalesce({self.reason()} = 'included', false) AS included FROM ({dated})",
+        )["included"]
+
+
+class _Sums:
+    """Result rows ``(sums, period, *values)`` of ``deal_sums`` or ``receivable_sums``, the values
+    named ``names``: arrays over the periods, or a tally where the period is NULL."""
+
+    def __init__(self, rows: list[tuple], names: tuple[str, ...], size: int):
+        self.size = size
+        self.periods: dict[tuple[str, str], np.ndarray] = {}
+        self.tallies: dict[str, dict[str, float | int]] = {}
+        for sums, period, *values in rows:
+            found = dict(zip(names, (value or 0 for value in values), strict=True))
+            if period is None:
+                self.tallies[sums] = found
+            elif 0 <= period < size:  # dates outside the periods are in no sum
+                for name, value in found.items():
+                    self.per_period(sums, name)[period] = value
+
+    def per_period(self, sums: str, name: str) -> np.ndarray:
+        return self.periods.setdefault((sums, name), np.zeros(self.size))
+
+    def tally(self, sums: str, count: str, value: str) -> dict[str, float | int]:
+        found = self.tallies.get(sums, {})
+        return {"count": int(found.get(count, 0)), "value": round(float(found.get(value, 0)), 2)}
 
 
 def aggregate(
-    predictions: pd.DataFrame,
+    predictions: Source,
     *,
     as_of: dt.date,
     horizon_days: int = 90,
@@ -206,194 +411,90 @@ def aggregate(
     min_confidence: float = 0.5,
     pipeline: Names = None,
     owner: Names = None,
-    receivables: pd.DataFrame | None = None,
+    receivables: Source | None = None,
 ) -> Aggregation:
     """Dense periods from as-of to as-of + horizon with invoices, cash, band, counts and exclusions.
 
+    ``predictions`` is a prediction frame or a DuckDB relation with its columns (``kind`` as
+    text, ``flag_bits``, ``weighted_value``, ``value_base``, ``confidence``, the predicted
+    invoice and payment dates and the payment band as DATE or timestamps, and ``pipeline``
+    and ``owner`` when filtered); ``Aggregation.included`` exists only for a frame.
     ``pipeline`` and ``owner`` each keep the deals of one name or of several (``Names``);
-    ``receivables`` (``predict_receivables``' frame) adds open invoices' cash to the periods."""
+    ``receivables`` (``predict_receivables``' items) adds open invoices' cash to the periods."""
     pipeline, owner = chosen(pipeline), chosen(owner)
     end = as_of + dt.timedelta(days=horizon_days)
     starts = period_starts(as_of, end, granularity)
-    grid = _Periods(starts, granularity)
-    window = (_EPOCH_DAY + as_of.toordinal(), _EPOCH_DAY + end.toordinal())
-    parts = map_chunks(
-        lambda chunk: _deal_sums(chunk, grid, window, min_confidence, pipeline, owner), predictions
+    query = _Query(as_of, end, starts[0], granularity, min_confidence, pipeline, owner)
+    _, columns = query.dated()
+    rows = sql.rows(predictions, "predictions", columns, query.deal_sums())
+    deals = _Sums(rows, ("weighted", "unweighted", "deals", "confidence"), len(starts))
+    rows = [] if receivables is None else sql.rows(
+        receivables, "receivables", _RECEIVABLE_COLUMNS, query.receivable_sums()
     )
-    sums = {name: sum(part[name] for part in parts) for name in parts[0] if name != "included"}
-    included = np.concatenate([part["included"] for part in parts])
+    owed = _Sums(rows, ("amount", "invoices"), len(starts))
 
-    pipeline_cash = sums["cash_in_pipeline"]
-    optimistic, conservative = sums["optimistic"], sums["conservative"]
-    deal_count = sums["deal_count"].astype(np.int64)
+    pipeline_cash = deals.per_period("payment", "weighted")
+    owed_cash = owed.per_period("payment", "amount")
+    if receivables is None:  # whole zeros: the JSON has always shown 0 here, not 0.0
+        owed_cash = owed_cash.astype(np.int64)
+    band = ("optimistic", "conservative")
+    optimistic, conservative = (deals.per_period(sums, "weighted") for sums in band)
+    owed_optimistic, owed_conservative = (owed.per_period(sums, "amount") for sums in band)
+    owed_p10 = np.minimum(np.minimum(owed_optimistic, owed_conservative), owed_cash)
+    owed_p90 = np.maximum(np.maximum(owed_optimistic, owed_conservative), owed_cash)
+    deal_count = deals.per_period("payment", "deals").astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        average = np.where(deal_count > 0, sums["confidence_sum"] / deal_count, np.nan)
-    owed, receivables_summary = _receivables(receivables, grid, window[1], scoped=not (pipeline or owner))
+        average = np.where(deal_count > 0, deals.per_period("payment", "confidence") / deal_count, np.nan)
     money = {
-        "invoice_value": sums["invoice_value"],
-        "invoice_value_unweighted": sums["invoice_value_unweighted"],
-        "cash_in": pipeline_cash + owed.cash,
-        "cash_in_unweighted": sums["cash_in_unweighted"] + owed.cash,
-        "cash_in_p10": np.minimum(np.minimum(optimistic, conservative), pipeline_cash) + owed.p10,
-        "cash_in_p90": np.maximum(np.maximum(optimistic, conservative), pipeline_cash) + owed.p90,
+        "invoice_value": deals.per_period("invoice", "weighted"),
+        "invoice_value_unweighted": deals.per_period("invoice", "unweighted"),
+        "cash_in": pipeline_cash + owed_cash,
+        "cash_in_unweighted": deals.per_period("payment", "unweighted") + owed_cash,
+        "cash_in_p10": np.minimum(np.minimum(optimistic, conservative), pipeline_cash) + owed_p10,
+        "cash_in_p90": np.maximum(np.maximum(optimistic, conservative), pipeline_cash) + owed_p90,
         "cash_in_pipeline": pipeline_cash,
-        "cash_in_receivables": owed.cash,
+        "cash_in_receivables": owed_cash,
     }
     money = {name: np.round(values, 2) for name, values in money.items()}
-    periods = pd.DataFrame(
-        {
-            "period": [period_label(start, granularity) for start in starts],
-            "start": starts,
-            "end": [*(s - dt.timedelta(days=1) for s in starts[1:]), _period_end(starts[-1], granularity)],
-            **{name: money[name] for name in list(money)[:6]},
-            "deal_count": deal_count,
-            "cash_in_pipeline": money["cash_in_pipeline"],
-            "cash_in_receivables": money["cash_in_receivables"],
-            "receivable_count": owed.count,
-            "avg_confidence": np.round(average, 2),
-        }
-    )
+    receivable_count = owed.per_period("payment", "invoices").astype(np.int64)
+    period_columns = {
+        "period": [period_label(start, granularity) for start in starts],
+        "start": starts,
+        "end": [*(s - dt.timedelta(days=1) for s in starts[1:]), _period_end(starts[-1], granularity)],
+        **{name: money[name] for name in MONEY[:6]},
+        "deal_count": deal_count,
+        "cash_in_pipeline": money["cash_in_pipeline"],
+        "cash_in_receivables": money["cash_in_receivables"],
+        "receivable_count": receivable_count,
+        "avg_confidence": np.round(average, 2),
+    }
 
-    count, confidence_total = sums["in_periods"]
+    included = deals.tallies.get("included", {})
+    count, confidence_total = int(included.get("deals", 0)), np.float64(included.get("confidence", 0))
+    forecast = deals.tally("forecast", "deals", "weighted")
     totals: dict[str, float | int | None] = {
         **{name: round(float(values.sum()), 2) for name, values in money.items()},
-        "deal_count": int(count),
-        "avg_confidence": round(confidence_total / count, 2) if count else None,
-        "forecast_value": _count_value(sums["forecast"])["value"],
-        "forecast_deal_count": _count_value(sums["forecast"])["count"],
-        "receivable_count": int(owed.count.sum()),
+        "deal_count": count,
+        "avg_confidence": float(np.round(confidence_total / count, 2)) if count else None,
+        "forecast_value": forecast["value"],
+        "forecast_deal_count": forecast["count"],
+        "receivable_count": int(receivable_count.sum()),
     }
-    excluded = {name: _count_value(sums[name]) for name in EXCLUDED_KEYS}
-    shown_keys = ("overdue_rolled_in", "already_invoiced", "received", "not_forecast")
-    shown = {name: _count_value(sums[name]) for name in shown_keys}
+    excluded = {name: deals.tally(name, "deals", "weighted") for name in EXCLUDED_KEYS}
+    shown = {
+        "overdue_rolled_in": deals.tally("overdue_rolled_in", "deals", "weighted"),
+        "already_invoiced": deals.tally("already_invoiced", "deals", "weighted"),
+        "received": deals.tally("received", "deals", "unweighted"),
+        "not_forecast": {"count": deals.tally("not_forecast", "deals", "weighted")["count"], "value": 0.0},
+    }
+    invoices = ("open", "in_periods", "beyond_horizon", "filtered_out", "invalid_value", "overdue_rolled_in",
+                "credit_notes")
     return Aggregation(
-        periods=periods,
+        period_columns=period_columns,
         totals=totals,
         excluded=excluded,
         shown=shown,
-        included=included,
-        receivables=receivables_summary,
+        receivables={name: owed.tally(name, "invoices", "amount") for name in invoices},
+        included_rows=None if isinstance(predictions, duckdb.DuckDBPyRelation)
+        else functools.partial(query.included, predictions),
     )
-
-
-def _deal_sums(
-    predictions: pd.DataFrame,
-    grid: _Periods,
-    window: tuple[int, int],
-    min_confidence: float,
-    pipeline: tuple[str, ...],
-    owner: tuple[str, ...],
-) -> dict[str, np.ndarray]:
-    """Sums per period, and ``[count, value]`` per reason a deal is counted or left out, of
-    some rows of the predictions: the sums of two slices add up to the sums of both.
-
-    ``included`` is the per-row mask of the deals in the periods."""
-    today, last = window
-    kind = kind_codes(predictions)
-    forecast = kind == FORECAST
-    bits = predictions["flag_bits"].to_numpy(dtype=np.int64)
-    weighted = np.nan_to_num(predictions["weighted_value"].to_numpy(dtype=np.float64))
-    valued = (bits & int(VALUE_FLAGS)) == 0
-    unweighted = np.nan_to_num(predictions["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)) * valued
-    confidence = predictions["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
-    invoice = day_numbers(predictions["predicted_invoice_date"])
-    payment = day_numbers(predictions["predicted_payment_date"])
-
-    covered = forecast & ((bits & int(Flag.IN_RECEIVABLES)) != 0)
-    invalid = forecast & ~covered & ~valued
-    filtered = forecast & ~covered & ~invalid & ~scope_mask(predictions, pipeline, owner)
-    candidate = forecast & ~covered & ~invalid & ~filtered
-    below = candidate & ~(confidence >= min_confidence)
-    beyond = candidate & ~below & (payment > last)
-    included = candidate & ~below & ~beyond
-    before = included & (invoice < today) & (invoice != _NO_DAY)
-
-    # Invoices before the as-of date are ``already_invoiced``, even inside the first month.
-    invoice_index, payment_index = grid.index(invoice), grid.index(payment)
-    inc, invoiced_inc = included.astype(np.float64), (included & ~before).astype(np.float64)
-    # Band: the same deals' cash under the optimistic and conservative schedules.
-    banded = weighted * (candidate & ~below)
-    confidence_or_zero = np.nan_to_num(confidence)
-    counted = {
-        "in_periods": (included, confidence_or_zero),  # value: the sum of their confidence
-        "forecast": (forecast, weighted),
-        "in_receivables": (covered, weighted),
-        "below_confidence": (below, weighted),
-        "beyond_horizon": (beyond, weighted),
-        "filtered_out": (filtered, weighted),
-        "invalid_value": (invalid, weighted),
-        "overdue_rolled_in": (included & ((bits & int(Flag.OVERDUE_ROLLED)) != 0), weighted),
-        "already_invoiced": (before, weighted),
-        "received": (kind == RECEIVED, unweighted),
-        "not_forecast": (kind == NOT_FORECAST, np.zeros(len(kind))),
-    }
-    return {
-        "invoice_value": grid.sum_by(invoice_index, weighted * invoiced_inc),
-        "invoice_value_unweighted": grid.sum_by(invoice_index, unweighted * invoiced_inc),
-        "cash_in_pipeline": grid.sum_by(payment_index, weighted * inc),
-        "cash_in_unweighted": grid.sum_by(payment_index, unweighted * inc),
-        "optimistic": grid.sum_by(grid.index(day_numbers(predictions["payment_p10"])), banded),
-        "conservative": grid.sum_by(grid.index(day_numbers(predictions["payment_p90"])), banded),
-        "deal_count": grid.sum_by(payment_index, inc),
-        "confidence_sum": grid.sum_by(payment_index, confidence_or_zero * inc),
-        **{name: _tally(mask, values) for name, (mask, values) in counted.items()},
-        "included": included,
-    }
-
-
-@dataclass(frozen=True)
-class _ReceivableCash:
-    """Open invoices' cash per period (with its band) and their count per period."""
-
-    cash: np.ndarray
-    p10: np.ndarray
-    p90: np.ndarray
-    count: np.ndarray
-
-
-def _receivables(
-    receivables: pd.DataFrame | None, grid: _Periods, last: int, scoped: bool
-) -> tuple[_ReceivableCash, dict[str, dict[str, float | int]]]:
-    """Receivable cash per period; and the reconciliation of all open invoices into
-    in-periods and left-out amounts."""
-    if receivables is None:
-        none = np.zeros(0, dtype=np.int64)
-        amount, bits, payment, p10, p90 = np.zeros(0), none, none, none, none
-    else:
-        amount = receivables["amount_base"].to_numpy(dtype=np.float64, na_value=np.nan)
-        bits = receivables["flag_bits"].to_numpy(dtype=np.int64)
-        dates = ("predicted_payment_date", "payment_p10", "payment_p90")
-        payment, p10, p90 = (day_numbers(receivables[name]) for name in dates)
-    invalid = np.isnan(amount)
-    filtered = ~invalid & (not scoped)
-    beyond = ~invalid & ~filtered & (payment > last)
-    included = ~invalid & ~filtered & ~beyond
-    cash = np.where(included, np.nan_to_num(amount), 0.0)
-    index = grid.index(payment)
-    expected = grid.sum_by(index, cash)
-    optimistic, conservative = grid.sum_by(grid.index(p10), cash), grid.sum_by(grid.index(p90), cash)
-    out = _ReceivableCash(
-        cash=expected,
-        p10=np.minimum(np.minimum(optimistic, conservative), expected),
-        p90=np.maximum(np.maximum(optimistic, conservative), expected),
-        count=grid.sum_by(index, included.astype(np.float64)).astype(np.int64),
-    )
-    values = np.nan_to_num(amount)
-    rolled = included & ((bits & int(ReceivableFlag.OVERDUE_ROLLED)) != 0)
-    summary = {
-        "open": _count_value(_tally(np.ones(len(amount), dtype=bool), values)),
-        "in_periods": _count_value(_tally(included, values)),
-        "beyond_horizon": _count_value(_tally(beyond, values)),
-        "filtered_out": _count_value(_tally(filtered, values)),
-        "invalid_value": _count_value(_tally(invalid, values)),
-        "overdue_rolled_in": _count_value(_tally(rolled, values)),
-        "credit_notes": _count_value(_tally(included & (values < 0), values)),
-    }
-    return out, summary
-
-
-def _period_end(start: dt.date, granularity: Granularity) -> dt.date:
-    if granularity == "week":
-        return start + dt.timedelta(days=6)
-    following = period_starts(start + dt.timedelta(days=32), start + dt.timedelta(days=32), "month")[0]
-    return following - dt.timedelta(days=1)

@@ -8,13 +8,8 @@ and the result is a pandas Categorical, so 1M deals cost a few hundred strings.
 
 from __future__ import annotations
 
-import functools
-import itertools
 import json
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -128,29 +123,6 @@ def date_array(column: pd.Series) -> np.ndarray:
 def as_output_dates(days: np.ndarray) -> np.ndarray:
     """Dates as the canonical ``datetime64[s]`` of core.deals (no copy when they already are)."""
     return days.astype("datetime64[s]", copy=False)
-
-
-#: Frames up to this many rows per core are worked on in one piece (see ``map_chunks``).
-CHUNK_ROWS = 250_000
-T = TypeVar("T")
-
-
-@functools.cache
-def _chunk_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="dealcast-chunk")
-
-
-def map_chunks(function: Callable[[pd.DataFrame], T], frame: pd.DataFrame) -> list[T]:
-    """``function`` of each row chunk of ``frame``, in order, run in parallel on a large frame.
-
-    numpy and Arrow release the GIL for their bulk work, so on a machine with several
-    cores the sums of a 1M-deal aggregation run on all of them. A frame up to ``CHUNK_ROWS``
-    rows per core is one chunk."""
-    pieces = min(os.cpu_count() or 1, -(-len(frame) // CHUNK_ROWS))
-    if pieces <= 1:
-        return [function(frame)]
-    bounds = np.linspace(0, len(frame), pieces + 1).astype(int)
-    return list(_chunk_pool().map(function, (frame.iloc[a:b] for a, b in itertools.pairwise(bounds))))
 
 
 def arrow_table(frame: pd.DataFrame, names: Sequence[str]) -> pa.Table:

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
-from core.cashflow.columns import date_array, day_array, kind_codes
+from core.cashflow.checks import warning_masks
+from core.cashflow.columns import day_array
 from core.cashflow.fields import (
     DATE_OUTPUT_COLUMNS,
-    FORECAST,
     KINDS,
     NUMBER_OUTPUT_COLUMNS,
     PREDICTION_FIELDS,
@@ -20,7 +20,6 @@ from core.cashflow.fields import (
     Flag,
 )
 from core.cashflow.models import DealForPrediction, DealPrediction
-from core.cashflow.rules import LOW_CONFIDENCE
 from core.deals import conform
 
 
@@ -48,44 +47,6 @@ def predictions_frame(predictions: Iterable[DealPrediction]) -> pd.DataFrame:
     frame["flag_bits"] = np.array([flag_bits(flags) for flags in frame["flags"]], dtype=np.int64)
     frame["flags"] = [",".join(flags) for flags in frame["flags"]]
     return frame
-
-
-def warning_masks(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> dict[str, np.ndarray]:
-    """Sentence -> rows it applies to: the checks of ``validate_prediction``, columnar."""
-    today = np.datetime64(as_of, "s")
-    invoice = date_array(frame["predicted_invoice_date"])
-    payment = date_array(frame["predicted_payment_date"])
-    forecast = kind_codes(frame) == FORECAST
-    bits = frame["flag_bits"].to_numpy(dtype=np.int64)
-    limits = a.validation
-    return {
-        f"invoice more than {limits.max_invoice_days_ahead} days after the as-of date": forecast
-        & (invoice > today + np.timedelta64(limits.max_invoice_days_ahead, "D")),
-        "invoice date not after the as-of date (and not a fact)": forecast
-        & ((bits & int(Flag.INVOICED)) == 0)
-        & (invoice <= today),
-        "payment date not after its invoice date": forecast & (payment <= invoice),
-        f"payment more than {limits.max_payment_gap_days} days after the invoice": forecast
-        & ((payment - invoice) > np.timedelta64(limits.max_payment_gap_days, "D")),
-        f"confidence below {LOW_CONFIDENCE:.2f}": forecast
-        & (frame["confidence"].to_numpy(dtype=np.float64, na_value=1) < LOW_CONFIDENCE),
-        "value left out of totals (unknown currency, no value or negative value)": forecast
-        & ((bits & int(Flag.UNKNOWN_CURRENCY | Flag.NO_VALUE | Flag.NEGATIVE_VALUE)) != 0),
-        "inconsistent dates (created or stage changed after as-of, or stage change before creation)": (
-            bits
-            & int(Flag.CREATED_IN_FUTURE | Flag.STAGE_CHANGE_BEFORE_CREATED | Flag.STAGE_CHANGE_IN_FUTURE)
-        )
-        != 0,
-    }
-
-
-def run_warnings(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> list[str]:
-    """One line per check that some deals fail, with how many."""
-    return [
-        f"{int(mask.sum())} deal(s): {text}"
-        for text, mask in warning_masks(frame, as_of, a).items()
-        if mask.any()
-    ]
 
 
 def deal_records(

@@ -15,7 +15,8 @@ import pandas as pd
 
 from core.cashflow import rules
 from core.cashflow.assumptions import SEED_PROFILE, Assumptions
-from core.cashflow.convert import deal_predictions, deals_frame, flag_bits, warning_masks
+from core.cashflow.checks import warning_masks
+from core.cashflow.convert import deal_predictions, deals_frame, flag_bits
 from core.cashflow.fields import Flag, flag_names
 from core.cashflow.models import DealForPrediction, DealPrecheck, DealPrediction, StageEstimate
 from core.cashflow.refine import merge_refined

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from core.cashflow.aggregate import Aggregation, in_scope
-from core.cashflow.convert import deal_records, run_warnings
+from core.cashflow.checks import run_warnings
+from core.cashflow.convert import deal_records
 from core.cashflow.models import ForecastOptions
 from core.cashflow.receivables import receivables_json
 
@@ -33,11 +36,15 @@ PERIOD_FIELDS = (
 
 def period_rows(agg: Aggregation) -> list[dict[str, Any]]:
     """The periods of an aggregation as plain dicts (NaN as None), in ``PERIOD_FIELDS`` order."""
-    return [
-        {name: (None if isinstance(row[name], float) and row[name] != row[name] else row[name])
-         for name in PERIOD_FIELDS}
-        for row in agg.periods.to_dict("records")
-    ]
+    columns = agg.period_columns
+    periods = range(len(columns["period"]))
+    return [{name: _plain(columns[name][row]) for name in PERIOD_FIELDS} for row in periods]
+
+
+def _plain(value: Any) -> Any:
+    """A numpy number as a Python one, NaN as None."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and value != value else value
 
 
 def forecast_document(

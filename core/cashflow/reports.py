@@ -7,7 +7,8 @@ import pandas as pd
 
 from core.cashflow.aggregate import in_scope
 from core.cashflow.assumptions import Assumptions
-from core.cashflow.convert import deal_predictions, deal_records, run_warnings
+from core.cashflow.checks import run_warnings
+from core.cashflow.convert import deal_predictions, deal_records
 from core.cashflow.models import (
     Amount,
     AssumptionsReport,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 import duckdb
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -39,3 +40,43 @@ def frames(**named: pd.DataFrame) -> Iterator[duckdb.DuckDBPyConnection]:
         yield cursor
     finally:
         cursor.close()
+
+
+#: What the forecast's SQL reads: a pandas frame, or a DuckDB relation (say, over a stored table).
+Source: TypeAlias = "pd.DataFrame | duckdb.DuckDBPyRelation"
+
+
+#: A query's result (a relation's, or a connection's after ``execute``): ``fetchall``, ``fetchnumpy``.
+Result: TypeAlias = "duckdb.DuckDBPyRelation | duckdb.DuckDBPyConnection"
+
+
+def literal(value: object) -> str:
+    """``value`` as a SQL constant, written by DuckDB (text quoted, dates and numbers typed).
+
+    For SQL that must read a relation as well as a frame: a relation's ``query`` takes no
+    parameters."""
+    return str(duckdb.ConstantExpression(value))
+
+
+@contextlib.contextmanager
+def _reading(source: Source, name: str, columns: Sequence[str]) -> Iterator[Callable[[str], Result]]:
+    """A function that runs SQL reading ``source`` under ``name``."""
+    if isinstance(source, duckdb.DuckDBPyRelation):
+        yield lambda sql: source.query(name, sql)
+        return
+    # Only the columns the SQL reads: binding a frame reads the types of all it is given.
+    with frames(**{name: source.loc[:, list(columns)]}) as con:
+        yield con.execute  # cheaper than ``con.sql``, which plans the statement twice
+
+
+def rows(source: Source, name: str, columns: Sequence[str], sql: str) -> list[tuple]:
+    """The rows of ``sql``, which reads ``source`` (its ``columns``) under ``name``."""
+    with _reading(source, name, columns) as query:
+        return query(sql).fetchall()
+
+
+def arrays(source: Source, name: str, columns: Sequence[str], sql: str) -> dict[str, np.ndarray]:
+    """The columns of ``sql`` as numpy arrays, one value per row of ``source`` in its order
+    when the SQL only projects (DuckDB keeps the insertion order)."""
+    with _reading(source, name, columns) as query:
+        return query(sql).fetchnumpy()

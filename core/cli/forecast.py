@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from core.cashflow.aggregate import scope_warnings
-from core.cashflow.convert import run_warnings
+from core.cashflow.checks import run_warnings
 from core.cashflow.document import forecast_document, period_rows
 from core.cashflow.engines import engine_names
 from core.cashflow.fields import PREDICTION_FIELDS

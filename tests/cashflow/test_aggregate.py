@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.cashflow import SEED_PROFILE, columns, predict_frame
-from core.cashflow.aggregate import aggregate, period_label, period_starts
+from core.cashflow import SEED_PROFILE, predict_frame
+from core.cashflow.aggregate import aggregate, period_label, period_starts, scope_choices, scope_warnings
+from core.cashflow.checks import run_warnings
+from core.cashflow.fields import DATE_OUTPUT_COLUMNS
 from core.deals import conform
 from tests.cashflow.helpers import AS_OF, days_ago, deals
 
@@ -123,20 +126,72 @@ def test_property_totals_reconcile_and_week_equals_month(rows, horizon, threshol
     assert counted == week.totals["forecast_deal_count"]
 
 
+def as_relation(frame: pd.DataFrame) -> duckdb.DuckDBPyRelation:
+    """The predictions as a table of their own, as the rules engine's relation gives them: kind
+    and names as text, dates as DATE."""
+    con = duckdb.connect()
+    con.register("frame", frame)
+    dates = ", ".join(f"CAST({name} AS DATE) AS {name}" for name in DATE_OUTPUT_COLUMNS)
+    con.execute(
+        "CREATE TABLE predictions AS SELECT kind::VARCHAR AS kind, pipeline::VARCHAR AS pipeline, "
+        f"owner::VARCHAR AS owner, flag_bits, weighted_value, value_base, confidence, {dates} FROM frame"
+    )
+    con.unregister("frame")
+    return con.table("predictions")
+
+
 @settings(max_examples=40, deadline=None)
-@given(rows=many_deals, chunk_rows=st.integers(1, 15), granularity=st.sampled_from(["week", "month"]))
-def test_property_parallel_chunks_give_what_one_piece_gives(rows, chunk_rows, granularity):
-    whole = predict_frame(frame_from(rows), AS_OF, SEED_PROFILE)
-    one = aggregate(whole, as_of=AS_OF, horizon_days=120, granularity=granularity)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(columns, "CHUNK_ROWS", chunk_rows)
-        patch.setattr(columns.os, "cpu_count", lambda: 3)
-        pieces = aggregate(whole, as_of=AS_OF, horizon_days=120, granularity=granularity)
-    pd.testing.assert_frame_equal(pieces.periods, one.periods, atol=0.011)
-    for name, counted in {**one.excluded, **one.shown}.items():
-        assert {**pieces.excluded, **pieces.shown}[name] == pytest.approx(counted, abs=0.011), name
-    assert pieces.totals == pytest.approx(one.totals, abs=0.011)
-    assert pieces.included.tolist() == one.included.tolist()
+@given(
+    rows=many_deals,
+    granularity=st.sampled_from(["week", "month"]),
+    pipeline=st.sampled_from([None, "Projects", "Nowhere"]),
+    owner=st.sampled_from([None, "Omar"]),
+)
+def test_property_a_relation_aggregates_as_its_frame(rows, granularity, pipeline, owner):
+    frame = predict_frame(frame_from(rows), AS_OF, SEED_PROFILE)
+    relation = as_relation(frame)
+    options = {"as_of": AS_OF, "horizon_days": 120, "granularity": granularity, "pipeline": pipeline,
+               "owner": owner}
+    one, other = aggregate(frame, **options), aggregate(relation, **options)
+    pd.testing.assert_frame_equal(other.periods, one.periods, atol=0.011)
+    assert other.totals == pytest.approx(one.totals, abs=0.011)
+    for name in ("excluded", "shown", "receivables"):
+        for key, amount in getattr(one, name).items():
+            assert getattr(other, name)[key] == pytest.approx(amount, abs=0.011), (name, key)
+    assert scope_warnings(relation, pipeline, owner) == scope_warnings(frame, pipeline, owner)
+    assert scope_choices(relation) == scope_choices(frame)
+    assert run_warnings(relation, AS_OF, SEED_PROFILE) == run_warnings(frame, AS_OF, SEED_PROFILE)
+    with pytest.raises(TypeError, match="relation"):
+        _ = other.included
+    assert one.included.sum() == one.totals["deal_count"]
+
+
+def test_missing_dates_and_numbers_land_where_they_did():
+    """A missing payment date is inside the horizon (counted, in no period); a missing invoice
+    date was not invoiced before as-of; a missing confidence is below any threshold; a
+    missing weighted value counts as zero."""
+    p = predict_frame(deals(*({"stage": "Awaiting GR"} for _ in range(4))), AS_OF, SEED_PROFILE)
+    p.loc[0, "predicted_payment_date"] = pd.NaT
+    p.loc[1, "predicted_invoice_date"] = pd.NaT
+    p.loc[2, "confidence"] = np.nan
+    p.loc[3, "weighted_value"] = np.nan
+    for predictions in (p, as_relation(p)):
+        agg = aggregate(predictions, as_of=AS_OF, horizon_days=60, min_confidence=0.0)
+        assert agg.totals["deal_count"] == 3
+        assert agg.excluded["below_confidence"] == {"count": 1, "value": 1000.0}
+        assert agg.shown["already_invoiced"]["count"] == 0
+        assert sum(agg.period_columns["deal_count"]) == 2  # the deal without a payment date is in none
+        assert agg.totals["cash_in"] == 1000.0  # the deal without a weighted value adds nothing
+        assert agg.totals["invoice_value"] == 1000.0  # the deal without an invoice date is in no period
+        assert agg.totals["forecast_value"] == 3000.0
+
+
+def test_periods_are_plain_columns_and_the_frame_is_made_when_asked():
+    p = predict_frame(deals({"stage": "Awaiting GR"}), AS_OF, SEED_PROFILE)
+    agg = aggregate(p, as_of=AS_OF, horizon_days=60)
+    assert "periods" not in vars(agg)  # nothing made yet
+    assert agg.periods["period"].tolist() == agg.period_columns["period"]
+    assert agg.periods["deal_count"].sum() == 1
 
 
 def test_periods_are_dense_iso_weeks_from_monday():

@@ -223,6 +223,10 @@ def in_scope(frame: pd.DataFrame, pipeline: Names, owner: Names) -> tuple[pd.Dat
 #: What the aggregation reads of a prediction (and ``pipeline`` and ``owner`` when filtered).
 _DEAL_COLUMNS = ("kind", "flag_bits", "weighted_value", "value_base", "confidence", "predicted_invoice_date",
                  "predicted_payment_date", "payment_p10", "payment_p90")
+#: Money and confidence are summed as decimals: exact, so the same predictions give the same cents
+#: whatever order DuckDB adds them in (its threads do not keep one), and a sum that lands on half
+#: a cent always rounds the same way.
+EXACT = "DECIMAL(38, 10)"
 _RECEIVABLE_COLUMNS = ("amount_base", "flag_bits", "predicted_payment_date", "payment_p10", "payment_p90")
 
 
@@ -305,32 +309,32 @@ class _Query:
                 reason IN ('included', 'beyond_horizon') AS banded,
                 reason NOT IN ('received', 'not_forecast') AS forecast,
                 before, rolled, invoice, payment, p10, p90,
-                count(*) AS deals, fsum(weighted_value) AS weighted,
-                fsum(value_base) FILTER (valued) AS unweighted, fsum(confidence) AS confidence
+                count(*) AS deals, sum(weighted_value::{EXACT}) AS weighted,
+                sum(value_base::{EXACT}) FILTER (valued) AS unweighted, sum(confidence::{EXACT}) AS confidence
             FROM placed GROUP BY reason, before, rolled, invoice, payment, p10, p90
         )
         -- FILTER, not WHERE: DuckDB would push a WHERE below the grouping, to run per deal
-        SELECT 'invoice', invoice, fsum(weighted) FILTER (included AND NOT before),
-                fsum(unweighted) FILTER (included AND NOT before), NULL, NULL
+        SELECT 'invoice', invoice, sum(weighted) FILTER (included AND NOT before),
+                sum(unweighted) FILTER (included AND NOT before), NULL, NULL
             FROM deals GROUP BY invoice
-        UNION ALL SELECT 'payment', payment, fsum(weighted) FILTER (included),
-                fsum(unweighted) FILTER (included), sum(deals) FILTER (included),
-                fsum(confidence) FILTER (included)
+        UNION ALL SELECT 'payment', payment, sum(weighted) FILTER (included),
+                sum(unweighted) FILTER (included), sum(deals) FILTER (included),
+                sum(confidence) FILTER (included)
             FROM deals GROUP BY payment
         -- the band: the same deals' cash under the optimistic and conservative schedules
-        UNION ALL SELECT 'optimistic', p10, fsum(weighted) FILTER (banded), NULL, NULL, NULL
+        UNION ALL SELECT 'optimistic', p10, sum(weighted) FILTER (banded), NULL, NULL, NULL
             FROM deals GROUP BY p10
-        UNION ALL SELECT 'conservative', p90, fsum(weighted) FILTER (banded), NULL, NULL, NULL
+        UNION ALL SELECT 'conservative', p90, sum(weighted) FILTER (banded), NULL, NULL, NULL
             FROM deals GROUP BY p90
-        UNION ALL SELECT reason, NULL, fsum(weighted), fsum(unweighted), sum(deals), fsum(confidence)
+        UNION ALL SELECT reason, NULL, sum(weighted), sum(unweighted), sum(deals), sum(confidence)
             FROM deals GROUP BY reason
-        UNION ALL SELECT 'forecast', NULL, fsum(weighted) FILTER (forecast), NULL,
+        UNION ALL SELECT 'forecast', NULL, sum(weighted) FILTER (forecast), NULL,
                 sum(deals) FILTER (forecast), NULL
             FROM deals
-        UNION ALL SELECT 'overdue_rolled_in', NULL, fsum(weighted) FILTER (included AND rolled), NULL,
+        UNION ALL SELECT 'overdue_rolled_in', NULL, sum(weighted) FILTER (included AND rolled), NULL,
                 sum(deals) FILTER (included AND rolled), NULL
             FROM deals
-        UNION ALL SELECT 'already_invoiced', NULL, fsum(weighted) FILTER (included AND before), NULL,
+        UNION ALL SELECT 'already_invoiced', NULL, sum(weighted) FILTER (included AND before), NULL,
                 sum(deals) FILTER (included AND before), NULL
             FROM deals
         """
@@ -351,20 +355,20 @@ class _Query:
                 flag_bits & {int(ReceivableFlag.OVERDUE_ROLLED)} <> 0 AS rolled, amount_base < 0 AS credit,
                 {self.index('payment_day')} AS payment, {self.index('p10_day')} AS p10,
                 {self.index('p90_day')} AS p90,
-                count(*) AS invoices, fsum(amount_base) AS amount
+                count(*) AS invoices, sum(amount_base::{EXACT}) AS amount
             FROM (SELECT amount_base, flag_bits, {_days(*_RECEIVABLE_COLUMNS[2:])} FROM receivables)
             GROUP BY ALL
         )
-        SELECT 'payment', payment, fsum(amount) FILTER (included), sum(invoices) FILTER (included)
+        SELECT 'payment', payment, sum(amount) FILTER (included), sum(invoices) FILTER (included)
             FROM owed GROUP BY payment
-        UNION ALL SELECT 'optimistic', p10, fsum(amount) FILTER (included), NULL FROM owed GROUP BY p10
-        UNION ALL SELECT 'conservative', p90, fsum(amount) FILTER (included), NULL FROM owed GROUP BY p90
-        UNION ALL SELECT reason, NULL, fsum(amount), sum(invoices) FROM owed GROUP BY reason
-        UNION ALL SELECT 'open', NULL, fsum(amount), sum(invoices) FROM owed
-        UNION ALL SELECT 'overdue_rolled_in', NULL, fsum(amount) FILTER (included AND rolled),
+        UNION ALL SELECT 'optimistic', p10, sum(amount) FILTER (included), NULL FROM owed GROUP BY p10
+        UNION ALL SELECT 'conservative', p90, sum(amount) FILTER (included), NULL FROM owed GROUP BY p90
+        UNION ALL SELECT reason, NULL, sum(amount), sum(invoices) FROM owed GROUP BY reason
+        UNION ALL SELECT 'open', NULL, sum(amount), sum(invoices) FROM owed
+        UNION ALL SELECT 'overdue_rolled_in', NULL, sum(amount) FILTER (included AND rolled),
                 sum(invoices) FILTER (included AND rolled)
             FROM owed
-        UNION ALL SELECT 'credit_notes', NULL, fsum(amount) FILTER (included AND credit),
+        UNION ALL SELECT 'credit_notes', NULL, sum(amount) FILTER (included AND credit),
                 sum(invoices) FILTER (included AND credit)
             FROM owed
         """
@@ -387,7 +391,7 @@ class _Sums:
         self.periods: dict[tuple[str, str], np.ndarray] = {}
         self.tallies: dict[str, dict[str, float | int]] = {}
         for sums, period, *values in rows:
-            found = dict(zip(names, (value or 0 for value in values), strict=True))
+            found = dict(zip(names, (float(value or 0) for value in values), strict=True))
             if period is None:
                 self.tallies[sums] = found
             elif 0 <= period < size:  # dates outside the periods are in no sum

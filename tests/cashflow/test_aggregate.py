@@ -166,6 +166,17 @@ def test_property_a_relation_aggregates_as_its_frame(rows, granularity, pipeline
     assert one.included.sum() == one.totals["deal_count"]
 
 
+def test_sums_do_not_depend_on_the_order_of_the_deals():
+    """Exact sums: these three add up to 1119.505 exactly, which floating-point addition puts
+    above or below the half cent depending on the order; the cents must not depend on it."""
+    p = predict_frame(deals(*({"stage": "Awaiting GR"} for _ in range(3))), AS_OF, SEED_PROFILE)
+    p["weighted_value"] = [105.921, 633.16, 380.424]
+    one, other = (aggregate(frame, as_of=AS_OF, horizon_days=60, min_confidence=0)
+                  for frame in (p, p.iloc[[2, 1, 0]].reset_index(drop=True)))
+    pd.testing.assert_frame_equal(other.periods, one.periods, check_exact=True)
+    assert (other.totals, other.excluded, other.shown) == (one.totals, one.excluded, one.shown)
+
+
 def test_missing_dates_and_numbers_land_where_they_did():
     """A missing payment date is inside the horizon (counted, in no period); a missing invoice
     date was not invoiced before as-of; a missing confidence is below any threshold; a

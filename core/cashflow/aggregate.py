@@ -52,11 +52,6 @@ if TYPE_CHECKING:
 
 Granularity = Literal["week", "month"]
 EXCLUDED_KEYS = ("in_receivables", "invalid_value", "filtered_out", "below_confidence", "beyond_horizon")
-SHOWN_KEYS = ("overdue_rolled_in", "already_invoiced", "received", "not_forecast")
-#: The money columns of the periods, in their order (``cash_in_pipeline`` and
-#: ``cash_in_receivables`` come after ``deal_count``).
-MONEY = ("invoice_value", "invoice_value_unweighted", "cash_in", "cash_in_unweighted", "cash_in_p10",
-         "cash_in_p90", "cash_in_pipeline", "cash_in_receivables")
 
 
 @dataclass(frozen=True)
@@ -465,7 +460,7 @@ def aggregate(
         "period": [period_label(start, granularity) for start in starts],
         "start": starts,
         "end": [*(s - dt.timedelta(days=1) for s in starts[1:]), _period_end(starts[-1], granularity)],
-        **{name: money[name] for name in MONEY[:6]},
+        **{name: money[name] for name in list(money)[:6]},
         "deal_count": deal_count,
         "cash_in_pipeline": money["cash_in_pipeline"],
         "cash_in_receivables": money["cash_in_receivables"],

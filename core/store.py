@@ -57,6 +57,9 @@ if TYPE_CHECKING:  # imported where used: listing snapshots needs neither
     import pandas as pd
     import pyarrow as pa
 
+    #: Rows DuckDB can scan: a pandas frame or an Arrow table.
+    Rows = pd.DataFrame | pa.Table
+
 _log = structlog.get_logger("core.store")
 
 class Store:
@@ -170,7 +173,7 @@ class Store:
         self,
         snapshot: NewSnapshot,
         rows: Any,
-        rejects: pd.DataFrame,
+        rejects: Rows,
         raw: bytes,
         *,
         rows_table: str = "deals",
@@ -179,15 +182,15 @@ class Store:
         """Store one upload atomically: its rows, rejected rows, raw bytes and counts.
 
         ``rows`` is anything DuckDB can scan (a pandas frame or Arrow table) with the
-        columns of ``rows_table`` minus ``snapshot_id``. ``rejects`` has ``row_number``,
-        ``raw`` and ``reason``. ``packed`` is ``pack_raw(raw)`` running in another thread
-        (ingest starts it once its parse is done, so it overlaps the rows being written; it
-        is waited for just before the raw bytes are). Raises ``ValueError`` when
+        columns of ``rows_table`` minus ``snapshot_id``. ``rejects`` (a pandas frame or Arrow
+        table too) has ``row_number``, ``raw`` and ``reason``. ``packed`` is ``pack_raw(raw)``
+        running in another thread (ingest starts it once its parse is done, so it overlaps the
+        rows being written; it is waited for just before the raw bytes are). Raises ``ValueError`` when
         the counts do not add up, and nothing is written.
         """
         columns = self._table_columns(rows_table)
 
-        def write(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[NewSnapshot, pd.DataFrame, int]:
+        def write(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[NewSnapshot, Rows, int]:
             cur.register("incoming_rows", rows)
             try:
                 select = ", ".join(f"CAST({name} AS {kind})" for name, kind in columns.items())
@@ -202,7 +205,7 @@ class Store:
 
     def write_snapshot(
         self,
-        write: Callable[[duckdb.DuckDBPyConnection, int], tuple[NewSnapshot, pd.DataFrame, int]],
+        write: Callable[[duckdb.DuckDBPyConnection, int], tuple[NewSnapshot, Rows, int]],
         raw: bytes,
         *,
         packed: Future[tuple[str | None, bytes]] | None = None,

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from core.ingest.csv_reader import count_lines, load_records, typed_source
 from core.ingest.parse import (
@@ -67,7 +67,7 @@ def save_direct(upload: Upload, opened: Opened, plan: ColumnPlan | None) -> Inge
     lines = packer.submit(count_lines, upload.data)
     saved: dict[str, Any] = {}
 
-    def write(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[NewSnapshot, pd.DataFrame, int]:
+    def write(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[NewSnapshot, pa.Table, int]:
         parse, rows_loaded = _load_direct(cur, opened, plan, lines, snapshot_id)
         saved["new"], saved["rejects"] = upload.snapshot(parse), parse.rejects
         return saved["new"], parse.rejects, rows_loaded
@@ -174,7 +174,8 @@ def _reparse(
     read), the deals inserted and how many of those have a value but no rate. Raise
     ``_NeedsFullParse`` when one is not a plain deal or they change the plan's decisions."""
     if not records:
-        no_rejects = pd.DataFrame({"row_number": [], "raw": [], "reason": []})
+        no_rejects = pa.table({"row_number": pa.array([], pa.int64()), "raw": pa.array([], pa.string()),
+                               "reason": pa.array([], pa.string())})
         return opened.parse(plan, Run(no_rejects, 0, None, ""), []), 0, 0
     part, loaded = load_records(cur, opened.raw, records, LINES_TABLE)
     if loaded != len(records):

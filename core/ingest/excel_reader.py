@@ -10,8 +10,6 @@ import zipfile
 from collections.abc import Iterator
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
 from core.ingest.cells import RawTable, cells_sql, check_width, first_line
 from core.ingest.errors import (
@@ -25,6 +23,9 @@ from core.ingest.layout import HEADER_SEARCH_ROWS, find_header, no_header_error,
 def excel_cells(
     con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, table: str
 ) -> Iterator[RawTable]:
+    import pandas as pd  # here: a CSV upload needs neither pandas nor calamine
+    import pyarrow as pa
+
     try:
         frame = pd.read_excel(io.BytesIO(data), engine="calamine", header=None, dtype=object, sheet_name=0)
     except Exception as exc:  # calamine raises its own types for damaged workbooks
@@ -71,7 +72,7 @@ def excel_cell_text(value: object) -> str | None:
     """A spreadsheet cell as the text a CSV export would show."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    if isinstance(value, pd.Timestamp):
+    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
         value = value.to_pydatetime()
     if hasattr(value, "isoformat"):
         return (

@@ -305,14 +305,14 @@ def run_checks(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: ColumnPlan) 
         kept, rejected = "d.kept", f"p._bad OR (d.kept IS NOT NULL AND d.kept <> {raw.row_of('p.')})"
     else:  # only the rejected rows are read, not every row probing an empty join
         kept, rejected = "NULL AS kept", "p._bad"
-    rejects = con.execute(
+    rejects = con.sql(
         f"""SELECT _row AS row_number, {raw_row_sql(width, raw.delimiter or ",")} AS raw,
                    CASE WHEN _bad THEN concat_ws('; ', {reasons}) ELSE {duplicate_reason} END AS reason
             FROM (SELECT p.* EXCLUDE (_cells{unmapped}), {raw.row_of("p.")} AS _row, {kept}, {cells}
                   FROM {PARSED_TABLE} p {join}
                   WHERE {rejected})
             ORDER BY _row"""
-    ).df()
+    ).to_arrow_table()
     if raw.table:
         con.execute(f"DROP TABLE {raw.table}")
     rows_read, newest = con.execute(

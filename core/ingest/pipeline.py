@@ -79,7 +79,7 @@ def parse_export(
         sha256=sha256,
         source=parse.source,
         table=table,
-        rejects=parse.rejects,
+        rejects=parse.rejects.to_pandas(),
         rows_read=parse.rows_read,
         mapping=parse.mapping,
         detection=parse.detection,

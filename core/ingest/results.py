@@ -87,7 +87,7 @@ class Run:
     ``reason``), the data rows read, the newest date among the rows that load (the as-of date
     when none is given) and ``rows_sql``, the SQL selecting the rows to load."""
 
-    rejects: pd.DataFrame
+    rejects: pa.Table
     rows_read: int
     as_of_guess: dt.date | None
     rows_sql: str
@@ -103,7 +103,7 @@ class Parse:
     mapping: dict[str, str]
     detection: dict[str, Any]
     warnings: list[str]
-    rejects: pd.DataFrame
+    rejects: pa.Table
     rows_read: int
     as_of_guess: dt.date | None
     rows_sql: str

@@ -11,14 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from core.config import get_settings
 from core.currency import RateTable
@@ -28,6 +27,9 @@ from core.ingest.results import IngestResult, Parse, Reject
 from core.ingest.values import DATE_ORDERS
 from core.snapshots import NewSnapshot, Snapshot, pack_raw
 from core.store import Store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: Serialises the "already loaded?" check with the save, so two threads loading the same
 #: bytes at once make one snapshot.
@@ -185,9 +187,16 @@ def save_upload(store: Store, sha256: str, kind: str, save: Callable[[], IngestR
         return save()
 
 
-def saved_result(snapshot: Snapshot, new: NewSnapshot, rejects: pd.DataFrame) -> IngestResult:
+def saved_result(snapshot: Snapshot, new: NewSnapshot, rejects: pa.Table) -> IngestResult:
     """The result of saving ``new`` with its ``rejects`` as ``snapshot``."""
-    return _result(snapshot, rejects, new.warnings, mapping=new.mapping, detection=new.detection)
+    columns = rejects.select(["row_number", "reason"]).to_pydict()
+    return _result(
+        snapshot,
+        _reject_list(columns["row_number"], columns["reason"]),
+        new.warnings,
+        mapping=new.mapping,
+        detection=new.detection,
+    )
 
 
 def duplicate_result(store: Store, snapshot_id: int) -> IngestResult:
@@ -196,9 +205,10 @@ def duplicate_result(store: Store, snapshot_id: int) -> IngestResult:
         f"{snapshot.file_name}: these exact bytes are already loaded as snapshot {snapshot.id}; "
         "nothing was written."
     )
+    rejects = store.load_rejects(snapshot.id)
     return _result(
         snapshot,
-        store.load_rejects(snapshot.id),
+        _reject_list(rejects["row_number"], rejects["reason"]),
         [warning],
         mapping=snapshot.mapping,
         detection=snapshot.detection,
@@ -208,7 +218,7 @@ def duplicate_result(store: Store, snapshot_id: int) -> IngestResult:
 
 def _result(
     snapshot: Snapshot,
-    rejects: pd.DataFrame,
+    rejects: list[Reject],
     warnings: list[str],
     *,
     mapping: dict[str, str],
@@ -224,7 +234,7 @@ def _result(
         rows_read=snapshot.rows_read,
         rows_loaded=snapshot.rows_loaded,
         rows_rejected=snapshot.rows_rejected,
-        rejects=_reject_list(rejects),
+        rejects=rejects,
         warnings=warnings,
         duplicate_of=duplicate_of,
         mapping=mapping,
@@ -232,11 +242,8 @@ def _result(
     )
 
 
-def _reject_list(rejects: pd.DataFrame) -> list[Reject]:
-    return [
-        Reject(row=int(row), reason=str(reason))
-        for row, reason in zip(rejects["row_number"], rejects["reason"], strict=True)
-    ]
+def _reject_list(rows: Iterable[Any], reasons: Iterable[Any]) -> list[Reject]:
+    return [Reject(row=int(row), reason=str(reason)) for row, reason in zip(rows, reasons, strict=True)]
 
 
 def as_date(value: dt.date | str) -> dt.date:

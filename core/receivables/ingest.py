@@ -289,7 +289,7 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: _InvoicePlan) -> R
         "|| ': duplicate invoice number ' || chr(39) || p.invoice_id || chr(39) || ', row ' || d.kept "
         "|| ' has the same number and is kept (the last one wins)'"
     )
-    rejects = con.execute(
+    rejects = con.sql(
         f"""SELECT p._row AS row_number, {raw_row_sql(width, raw.delimiter or ",")} AS raw,
                    coalesce(p._reason, {duplicate_reason}) AS reason
             FROM {PARSED_TABLE} p
@@ -297,7 +297,7 @@ def _run(con: duckdb.DuckDBPyConnection, raw: RawTable, plan: _InvoicePlan) -> R
             LEFT JOIN {DUPLICATES_TABLE} d ON d.invoice_id = p.invoice_id AND p._reason IS NULL
             WHERE p._reason IS NOT NULL OR (d.kept IS NOT NULL AND d.kept <> p._row)
             ORDER BY p._row"""
-    ).df()
+    ).to_arrow_table()
     con.execute(f"DROP TABLE {raw.table}")
     rows_read, newest = con.execute(
         f"""SELECT count(*), max(greatest(invoice_date, paid_date)) FILTER (WHERE _reason IS NULL)

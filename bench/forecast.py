@@ -22,9 +22,8 @@ through DuckDB's pandas scan). After one untimed warm-up run of each, the two ar
 ``--repeat`` times, alternating, so both see the same load on a shared machine; the figures
 are medians with their spread (min-max), and the ratio is the median of the per-pair ratios.
 CPU seconds (user + system, all threads) are shown too. Both sides use every core: DuckDB
-runs its query on its threads, and the forecast sums its periods on row chunks in parallel
-(``core.cashflow.columns.map_chunks``), so on a busy machine both lose alike; the CPU ratio
-shows the work done whatever the load.
+runs the bare query and the forecast's period sums (core.cashflow.aggregate) on its threads,
+so on a busy machine both lose alike; the CPU ratio shows the work done whatever the load.
 Goals: the forecast within 3x the bare query at 1M deals; re-aggregating 100k
 already-predicted deals for a new horizon or threshold under 100 ms.
 """

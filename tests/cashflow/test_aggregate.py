@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -19,6 +22,7 @@ from core.cashflow.fields import DATE_OUTPUT_COLUMNS
 from core.deals import conform
 from tests.cashflow.helpers import AS_OF, days_ago, deals
 
+ROOT = Path(__file__).resolve().parents[2]
 STAGES = [s.name for s in SEED_PROFILE.stages] + ["Invoice Issued", "Payment Received", "Lead In", None]
 
 deal_rows = st.fixed_dictionaries(
@@ -203,6 +207,24 @@ def test_periods_are_plain_columns_and_the_frame_is_made_when_asked():
     assert "periods" not in vars(agg)  # nothing made yet
     assert agg.periods["period"].tolist() == agg.period_columns["period"]
     assert agg.periods["deal_count"].sum() == 1
+
+
+def test_a_relation_is_aggregated_without_pandas_or_pyarrow():
+    """The command line aggregates the rules engine's relation: no frame library loads for it."""
+    code = """if True:
+        import sys, datetime as dt, duckdb
+        from core.cashflow.aggregate import aggregate
+        relation = duckdb.sql(
+            "SELECT 'forecast' AS kind, 0::BIGINT AS flag_bits, 500.0 AS weighted_value, "
+            "1000.0 AS value_base, 0.5 AS confidence, DATE '2026-03-09' AS predicted_invoice_date, "
+            "DATE '2026-04-08' AS predicted_payment_date, DATE '2026-04-01' AS payment_p10, "
+            "DATE '2026-04-20' AS payment_p90")
+        agg = aggregate(relation, as_of=dt.date(2026, 3, 2), horizon_days=60)
+        print(agg.totals["cash_in"], sum(agg.period_columns["deal_count"]),
+              sorted({"pandas", "pyarrow"} & set(sys.modules)))
+    """
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert found.stdout.split() == ["500.0", "1", "[]"]
 
 
 def test_periods_are_dense_iso_weeks_from_monday():

@@ -144,7 +144,7 @@ def as_relation(frame: pd.DataFrame) -> duckdb.DuckDBPyRelation:
     return con.table("predictions")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(
     rows=many_deals,
     granularity=st.sampled_from(["week", "month"]),

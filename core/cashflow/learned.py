@@ -48,8 +48,7 @@ from core.cashflow.columns import compose_reasoning, day_array, text_part
 from core.cashflow.engines import EngineContext, register_engine
 from core.cashflow.estimates import Estimates, apply_win_chance, use_estimates, won_as_invoiced
 from core.cashflow.learned_model import PRIOR_WEIGHT, LearnedModel, chance_by_age, fit
-from core.cashflow.receivable_cash import with_receivables
-from core.cashflow.rules import apply_overrides, estimate_frame
+from core.cashflow.rules import apply_overrides, estimate_frame, with_receivables
 from core.cashflow.survival import fit_outcomes
 from core.deals import normalise_stage
 

@@ -17,8 +17,7 @@ from core.cashflow.columns import day_array
 from core.cashflow.engines import EngineContext, RulesEngine, register_engine
 from core.cashflow.estimates import Estimates, apply_win_chance, use_estimates, won_as_invoiced
 from core.cashflow.history import deal_facts
-from core.cashflow.receivable_cash import with_receivables
-from core.cashflow.rules import apply_overrides, estimate_frame
+from core.cashflow.rules import apply_overrides, estimate_frame, with_receivables
 
 
 class NaiveEngine:

@@ -2,7 +2,8 @@
 
 The numbers behind ``core.cashflow.receivables``: that module picks the invoices snapshot a
 forecast uses and loads nothing heavy when there is none; this one predicts each open invoice's
-payment date from the customer's behaviour and gives deals their customer's learned terms.
+payment date from the customer's behaviour (deals take their customer's learned terms in
+``rules.with_receivables``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import pandas as pd
 
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.behaviour import BehaviourModel, due_dates, organization_keys
-from core.cashflow.columns import as_output_dates, compose_reasoning, flag_where, text_part
-from core.cashflow.fields import Flag
+from core.cashflow.columns import as_output_dates, compose_reasoning, text_part
 from core.cashflow.receivables import ReceivableFlag, Receivables
 from core.receivables.invoices import open_at
 
@@ -192,37 +192,6 @@ def _customer_reasons(frame: pd.DataFrame, dates: PaymentDates, model: Behaviour
             text += f"; disputed: {row['dispute_effect_days']:+.0f} days (dispute effect)"
         texts.append(text)
     return text_part(codes, texts)
-
-
-def with_receivables(est: pd.DataFrame, deals: pd.DataFrame, receivables: Receivables | None) -> pd.DataFrame:
-    """Deal estimates with learned payment terms and the ``in_receivables`` flag (before the overrides).
-
-    Terms: the organization's median days to pay where the customer is learned. Rows of
-    deals whose invoice is in the receivables get ``Flag.IN_RECEIVABLES``."""
-    if receivables is None or est.empty:
-        return est
-    learned = receivables.behaviour.learned()
-    keys = organization_keys(deals["organization"])
-    position = pd.Index(learned.index).get_indexer(keys)
-    forecast = (est["kind"] == "forecast").to_numpy()
-    use = forecast & (position >= 0)
-    out = est.copy()
-    if use.any():
-        days = np.round(learned["median_days_to_pay"].to_numpy(dtype=np.float64)).astype(np.int64)
-        texts = [
-            f"payment {d} days after invoice (median of {n} paid invoices of customer '{name}')"
-            for d, n, name in zip(days, learned["invoices"], learned["customer"], strict=True)
-        ]
-        learned_terms = text_part(np.where(use, position, -1), texts)
-        rules_terms = pd.Categorical(out["terms_reason"]).copy()
-        rules_terms[use] = np.nan
-        out["terms_reason"] = compose_reasoning(
-            [learned_terms, rules_terms], np.zeros(len(out), np.int64), {}, sentence=False
-        )
-        out["payment_terms_days"] = np.where(use, days[np.maximum(position, 0)], out["payment_terms_days"])
-    covered = forecast & deals["deal_id"].astype(str).isin(receivables.linked_deal_ids).to_numpy()
-    out["flag_bits"] = out["flag_bits"].to_numpy(dtype=np.int64) | flag_where(covered, Flag.IN_RECEIVABLES)
-    return out
 
 
 def receivable_records(frame: pd.DataFrame) -> list[dict]:

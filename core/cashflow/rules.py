@@ -1,49 +1,55 @@
-"""The rules engine of DESIGN 5.1, columnar: a whole frame of deals at once.
+"""The rules engine of DESIGN 5.1 as DuckDB SQL: every deal of a relation at once.
 
-``estimate_frame`` turns canonical deals into invoice-date estimates (stage table, stuck
+Three steps, each one SELECT over the one before: the *estimate* (stage table, stuck
 penalties, facts from invoiced stages and invoice dates, expected close for unknown
-stages, values and probabilities, payment terms); ``apply_overrides`` then derives
-payment dates and enforces the rules every engine's output must obey (past invoice
-moved, payment after invoice, overdue rolled, confidence clamped and rounded) and writes
-the reasoning. ``predict_frame`` is the two in a row. Other engines (learned, LLM) change
-the estimate of some rows and run the same ``apply_overrides``.
+stages, values and probabilities, payment terms, flags), the *receivables* (deals paid
+like their customer's learned behaviour, deals whose invoice is open flagged) and the
+*overrides* every engine's output obeys (past invoice moved, payment after invoice,
+overdue rolled, confidence clamped and rounded).
 
-Only the distinct stages, organizations, pipelines and statuses are looked at in Python;
-everything per deal is numpy.
+Two ways in, one SQL:
+
+- ``predictions_relation`` runs the three over a SQL source (the stored ``deals`` table on
+  the store's connection): a DuckDB relation of per-deal predictions, and ``to_frame()``;
+- the pandas functions the other engines call (``estimate_frame``, ``with_receivables``,
+  ``apply_overrides``, ``predict_frame``) run the same steps over a frame in a private
+  in-memory database (``core.cashflow.sql``) and return today's prediction frames.
+
+Only the distinct stages, statuses, currencies, organizations and pipelines are looked at in
+Python (stage names, status words, payment-rule expressions, rates, customer keys): they go
+into the SQL as small literal tables joined per deal. Reasons travel as integer codes;
+their texts are made per distinct code when a frame is built. No pandas at import: a
+command-line forecast reads the relation without it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
+from core.cashflow import rules_sql as q
 from core.cashflow.assumptions import Assumptions
-from core.cashflow.columns import (
-    as_output_dates,
-    compose_reasoning,
-    date_array,
-    factorize_ints,
-    flag_where,
-    flags_column,
-    kind_codes,
-    text_part,
-)
-from core.cashflow.fields import (
-    FLAG_TEXT,
-    FORECAST,
-    KINDS,
-    METHODS,
-    NOT_FORECAST,
-    OVERRIDE_FLAGS,
-    PREDICTION_COLUMNS,
-    RECEIVED,
-    VALUE_FLAGS,
-    Flag,
-)
-from core.cashflow.receivable_cash import with_receivables
-from core.cashflow.receivables import Receivables
+from core.cashflow.fields import FLAG_TEXT, KINDS, METHODS, PREDICTION_COLUMNS, Flag
+from core.cashflow.rules_sql import ESTIMATE_DATES, PASSTHROUGH, RULE_INPUTS
+
+if TYPE_CHECKING:
+    import duckdb
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from core.cashflow.receivables import Receivables
+
+__all__ = [
+    "RULE_INPUTS",
+    "RulesPredictions",
+    "apply_overrides",
+    "estimate_frame",
+    "predict_frame",
+    "predictions_relation",
+    "with_receivables",
+]
 
 #: An engine's prediction less confident than this gives way to the stage estimate (DESIGN 5.3).
 LOW_CONFIDENCE = 0.40
@@ -51,20 +57,28 @@ LOW_CONFIDENCE = 0.40
 #: ``LOW_CONFIDENCE`` in one bin, then tenths.
 CONFIDENCE_BINS = (0.0, LOW_CONFIDENCE, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
-_PASSTHROUGH = ("deal_id", "title", "pipeline", "stage", "status", "owner", "organization")
-_NO_ROW = -1
+#: The columns of ``estimate_frame``: the deal's own, then the prediction's but what the overrides add.
+ESTIMATE_COLUMNS = (
+    *PASSTHROUGH,
+    *(
+        name
+        for name in PREDICTION_COLUMNS
+        if name not in (*PASSTHROUGH, "payment_p10", "payment_p90", "reasoning", "flags")
+    ),
+)
 
-
-def _codes(column: pd.Series) -> tuple[np.ndarray, list]:
-    """Integer codes (-1 for missing) and the distinct values of a column."""
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    return codes, list(uniques)
-
-
-def _lookup(codes: np.ndarray, per_unique: list, missing) -> np.ndarray:
-    """Per-row values from per-distinct-value results; ``missing`` where the code is -1."""
-    table = np.asarray([*per_unique, missing])
-    return table[codes]
+_SOURCE_TEXT = {
+    q.SOURCE_TABLE: "stage '{stage}' (stage table): invoice in {rule.realistic} days "
+    "(range {rule.optimistic}-{rule.conservative})",
+    q.SOURCE_UNKNOWN: "stage '{stage}' is not in the stage table: invoice in {rule.realistic} days "
+    "(range {rule.optimistic}-{rule.conservative}), confidence {a.unknown_stage_confidence:.2f}",
+    q.SOURCE_EXPECTED: "stage '{stage}' is not in the stage table: invoice on the expected close date, "
+    "confidence {a.unknown_stage_confidence:.2f}",
+    q.SOURCE_INVOICE_DATE: "invoice date from the deal's invoice date (a fact)",
+    q.SOURCE_INVOICED: "stage '{stage}' means invoiced: invoice date is the stage change date (a fact)",
+    q.SOURCE_RECEIVED: "payment received: reported, not forecast",
+    q.SOURCE_CLOSED: "lost or deleted: not forecast",
+}
 
 
 def flag_texts(assumptions: Assumptions) -> dict[Flag, str]:
@@ -80,207 +94,154 @@ def flag_texts(assumptions: Assumptions) -> dict[Flag, str]:
     return {flag: text.format(**numbers) for flag, text in FLAG_TEXT.items()}
 
 
-def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> pd.DataFrame:
-    """Rules estimates for every deal: invoice dates and band, confidence, value, terms, flags.
+# -- the relation path ----------------------------------------------------------------------
 
-    Payment dates, overrides and the final reasoning come from ``apply_overrides``.
-    """
-    a = assumptions
-    n = len(deals)
-    today = np.datetime64(as_of, "s")
-    bits = np.zeros(n, dtype=np.int64)
 
-    # Status: lost and deleted deals are not forecast; anything else counts as open.
-    status_codes, statuses = _codes(deals["status"])
-    statuses = [str(s).strip().lower() for s in statuses]
-    closed = _lookup(status_codes, [s in ("lost", "deleted") for s in statuses], False).astype(bool)
-    won = _lookup(status_codes, [s == "won" for s in statuses], False).astype(bool)
+def _distinct(
+    con: duckdb.DuckDBPyConnection, source: str, params: list, names: list[str]
+) -> dict[str, list[str]]:
+    """The distinct non-null values of each of ``names`` in ``source``, sorted (a value's
+    position is its code), in one pass."""
+    picked = ", ".join(f"list(DISTINCT {name}) FILTER (WHERE {name} IS NOT NULL)" for name in names)
+    (row,) = con.execute(f"SELECT {picked} FROM ({source})", params).fetchall()
+    return {name: sorted(values or []) for name, values in zip(names, row, strict=True)}
 
-    # Stage: matched once per distinct name.
-    stage_codes, stages = _codes(deals["stage"])
-    unknown_row = len(a.stages)
-    stage_rows = [a.match_stage(s) for s in stages]
-    row = _lookup(
-        stage_codes, [unknown_row if r is None else r for r in stage_rows], unknown_row
-    ).astype(np.int64)
-    invoiced_stage = _lookup(stage_codes, [a.is_invoiced_stage(s) for s in stages], False).astype(bool)
-    paid_stage = _lookup(stage_codes, [a.is_paid_stage(s) for s in stages], False).astype(bool)
-    no_stage = _lookup(stage_codes, [not str(s).strip() for s in stages], True).astype(bool)
-    unknown = (row == unknown_row) & ~invoiced_stage & ~paid_stage
-    table = [*a.stages, a.unknown_stage]
-    # Confidence before penalties by stage-table row. Invoiced and paid stages outside the
-    # table share the unknown row; their confidence is set from the facts below.
-    stage_confidence = np.array(
-        [
-            a.late_stage_confidence if s.late else a.base_confidence
-            for s in a.stages
-        ]
-        + [a.late_stage_confidence if a.unknown_stage.late else a.unknown_stage_confidence]
+
+@dataclass(frozen=True)
+class RulesPredictions:
+    """The rules predictions of a SQL source's deals, as a DuckDB relation.
+
+    ``relation`` has one row per deal: the ``PASSTHROUGH`` columns, ``kind`` and ``method``
+    as text (``kind_code`` its position in ``KINDS``), ``value_base``, ``probability``,
+    ``weighted_value``, the six dates as DATE, ``confidence``, ``invoice_is_fact``,
+    ``payment_terms_days``, ``days_in_stage``, ``flag_bits``, the reason codes
+    (``invoice_source``, ``stage_code``, ``stuck_level``, ``terms_rule``, ``learned_terms``)
+    and ``_row``, the deal's position in the source (the relation's own order is not
+    guaranteed). ``to_frame()`` is the frame ``predict_frame`` gives for the same deals."""
+
+    relation: duckdb.DuckDBPyRelation
+    assumptions: Assumptions
+    #: The distinct stage names (``stage_code`` is a position here) and the learned customers'
+    #: terms (``learned_terms`` is a position here): what the reasoning is written from.
+    stages: list[str]
+    learned_texts: list[str]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The prediction frame (``fields.PREDICTION_COLUMNS``), rows in the source's order."""
+        from core.deals import from_arrow
+
+        table = self.relation.order("_row").to_arrow_table()
+        text = from_arrow(table.select(list(PASSTHROUGH)), dict.fromkeys(PASSTHROUGH, "VARCHAR"))
+        passthrough = {name: text[name].array for name in PASSTHROUGH}
+        columns = _arrow_columns(table.drop_columns(list(PASSTHROUGH)))
+        return _frame(
+            columns, passthrough, PREDICTION_COLUMNS, self.assumptions, self.stages, self.learned_texts
+        )
+
+
+def predictions_relation(
+    con: duckdb.DuckDBPyConnection,
+    deals_sql: str,
+    params: list | None,
+    as_of: dt.date,
+    assumptions: Assumptions,
+    receivables: Receivables | None = None,
+) -> RulesPredictions:
+    """Rules predictions of the deals ``deals_sql`` selects on ``con`` (with ``params``), e.g.
+    ``SELECT rowid AS _row, * FROM deals WHERE snapshot_id = ?``: it gives the ``RULE_INPUTS``
+    and ``_row``, the order ``to_frame`` keeps (a table's ``rowid`` is the order it is read in).
+
+    The distinct values the rules look up are read now (one pass over the source); the
+    predictions are a lazy relation over it."""
+    sql, stages, learned_texts = _predictions_sql(con, deals_sql, params, as_of, assumptions, receivables)
+    return RulesPredictions(con.sql(sql, params=list(params or [])), assumptions, stages, learned_texts)
+
+
+def _predictions_sql(con, deals_sql: str, params, as_of: dt.date, a: Assumptions, receivables):
+    """The SQL of ``predictions_relation``, the distinct stages and the learned customers' terms."""
+    distinct = _distinct(con, deals_sql, list(params or []), q.looked_up(a, receivables is not None))
+    steps = q.estimate_sql(f"({deals_sql})", a, as_of, distinct)
+    learned_texts: list[str] = []
+    if receivables is not None:
+        learned, linked, learned_texts = q.learned_lookup(receivables, distinct["organization"])
+        steps = q.receivables_sql(f"({steps})", learned, linked)
+    kinds = ", ".join(q.literal(kind) for kind in KINDS)
+    predictions = q.overrides_sql(f"({steps})", as_of, a)
+    sql = f"SELECT *, [{kinds}][kind_code + 1] AS kind, 'rules' AS method FROM ({predictions})"
+    return sql, distinct["stage"], learned_texts
+
+
+def _fetch(cur: duckdb.DuckDBPyConnection, sql: str) -> dict[str, np.ndarray]:
+    """The columns of ``sql``'s result as numpy, through Arrow: dates ``datetime64[s]`` with
+    NaT and numbers with NaN where SQL has NULL."""
+    return _arrow_columns(cur.sql(sql).to_arrow_table())
+
+
+def _arrow_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    """An Arrow table's columns as numpy (``_fetch``)."""
+    import pyarrow as pa
+
+    out = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_date(column.type):
+            column = column.cast(pa.timestamp("s"))
+        values = column.to_numpy()
+        out[name] = values if values.flags.writeable else values.copy()  # frames are edited in place
+    return out
+
+
+def _frame(
+    table: dict[str, np.ndarray],
+    passthrough: dict,
+    columns: tuple[str, ...],
+    a: Assumptions,
+    stages: list[str],
+    learned_texts: list[str] = (),
+) -> pd.DataFrame:
+    """The frame of ``columns`` from ``table`` (the columns of a ``RulesPredictions`` relation,
+    or of an estimate, from ``_fetch``) and the ``passthrough`` arrays: kinds, methods and
+    texts as Categoricals made per distinct code."""
+    import numpy as np
+    import pandas as pd
+
+    from core.cashflow.columns import flags_column
+
+    out: dict[str, object] = {**table, **passthrough}
+    code = {
+        name: table[name]
+        for name in ("kind_code", "invoice_source", "stage_code", "stuck_level", "terms_rule")
+    }
+    out["kind"] = pd.Categorical.from_codes(code["kind_code"].astype(np.int8), categories=list(KINDS))
+    out["method"] = pd.Categorical.from_codes(
+        np.zeros(len(code["kind_code"]), np.int8), categories=list(METHODS)
     )
-    optimistic = np.array([s.optimistic for s in table])[row]
-    realistic = np.array([s.realistic for s in table])[row]
-    conservative = np.array([s.conservative for s in table])[row]
-    late = np.array([s.late for s in table])[row]
-
-    # Time in stage, and dates that contradict each other.
-    created = date_array(deals["created_at"])
-    changed = date_array(deals["stage_changed_at"])
-    created_future = created > today
-    change_before_created = changed < created
-    change_future = changed > today
-    start = np.where(np.isnat(changed) | change_before_created, created, changed)
-    age = (today - start).astype("timedelta64[D]").astype(np.float64)
-    days_in_stage = np.where(np.isnan(age), 0, np.maximum(age, 0)).astype(np.int64)
-
-    # Stuck: the longest threshold passed decides the added days and the penalty. The rules
-    # are sorted longest first, so a deal past k thresholds is at rule len - k.
-    passed = sum((days_in_stage > rule.over_days).astype(np.intp) for rule in a.stuck)
-    levels = [_NO_ROW, *range(len(a.stuck) - 1, -1, -1)]
-    add_days = np.array([0, *(a.stuck[level].add_days for level in levels[1:])])[passed]
-    penalty = np.array([0.0, *(a.stuck[level].confidence_penalty for level in levels[1:])])[passed]
-    stuck_level = np.array(levels)[passed]
-
-    # The seed's order: the stuck penalty (step 2), then a late stage *sets* its confidence
-    # (step 3), so a stuck late-stage deal keeps the late-stage confidence; it still gets the days.
-    confidence = np.where(late, stage_confidence[row], stage_confidence[row] - penalty)
-    invoice = today + (realistic + add_days).astype("timedelta64[D]")
-    p10 = today + (optimistic + add_days).astype("timedelta64[D]")
-    p90 = today + (conservative + add_days).astype("timedelta64[D]")
-
-    # An unknown stage with a future expected close: that date, no stuck penalty.
-    expected = date_array(deals["expected_close"])
-    use_expected = unknown & (expected > today)
-    invoice = np.where(use_expected, expected, invoice)
-    p10 = np.where(
-        use_expected, np.minimum(expected, today + np.timedelta64(a.unknown_stage.optimistic, "D")), p10
+    out["invoice_reason"] = _invoice_reasons(
+        code["invoice_source"], code["stage_code"], stages, code["stuck_level"], a
     )
-    p90 = np.where(
-        use_expected, np.maximum(expected, today + np.timedelta64(a.unknown_stage.conservative, "D")), p90
-    )
-    confidence = np.where(use_expected, a.unknown_stage_confidence, confidence)
-
-    # Facts: an invoice date column, else the date the deal entered an invoiced stage.
-    invoice_column = date_array(deals["invoice_date"])
-    payment_column = date_array(deals["payment_date"])
-    received = (paid_stage | ~np.isnat(payment_column)) & ~closed
-    has_invoice_date = ~np.isnat(invoice_column)
-    stage_fact = np.where(~np.isnat(changed), changed, date_array(deals["updated_at"]))
-    assumed = invoiced_stage & ~has_invoice_date & np.isnat(stage_fact)
-    stage_fact = np.where(assumed, today, stage_fact)
-    is_fact = has_invoice_date | invoiced_stage
-    confidence = np.where(is_fact | received, a.invoiced_confidence, confidence)
-    payment = np.where(
-        received,
-        np.where(np.isnat(payment_column), np.where(~np.isnat(changed), changed, today), payment_column),
-        np.datetime64("NaT", "s"),
-    )
-    # Facts replace the estimate: lost deals get no date, invoices their date (from the
-    # column or the stage change), received deals without an invoice fact the column's.
-    replaced = closed | is_fact | received
-    known = np.where(
-        closed,
-        np.datetime64("NaT", "s"),
-        np.where(is_fact, np.where(has_invoice_date, invoice_column, stage_fact), invoice_column),
-    )
-    invoice, p10, p90 = (np.where(replaced, known, x) for x in (invoice, p10, p90))
-    source = _source_codes(closed, received, has_invoice_date, invoiced_stage, use_expected, unknown)
-
-    stuck = (stuck_level != _NO_ROW) & ~use_expected & ~is_fact & ~closed & ~received
-    date_issue = created_future | change_before_created | change_future
-    confidence = confidence - np.where(date_issue & ~is_fact & ~received, a.data_issue_penalty, 0.0)
-
-    for mask, flag in (
-        (unknown & ~no_stage, Flag.UNKNOWN_STAGE),
-        (no_stage, Flag.NO_STAGE),
-        (stuck, Flag.STUCK),
-        (late & ~is_fact & ~received, Flag.LATE_STAGE),
-        (use_expected & ~is_fact & ~received, Flag.EXPECTED_CLOSE),
-        (is_fact & ~received, Flag.INVOICED),
-        (assumed, Flag.INVOICE_DATE_ASSUMED),
-        (received, Flag.RECEIVED),
-        (created_future, Flag.CREATED_IN_FUTURE),
-        (change_before_created, Flag.STAGE_CHANGE_BEFORE_CREATED),
-        (change_future, Flag.STAGE_CHANGE_IN_FUTURE),
-    ):
-        bits |= flag_where(mask, flag)
-
-    value_base, value_bits = _base_values(deals, a)
-    bits |= value_bits
-    probability = _probabilities(deals, row, won, a)
-    terms, terms_rule = _payment_terms(deals, a)
-
-    kind = closed.astype(np.int8) * NOT_FORECAST + received.astype(np.int8) * RECEIVED  # exclusive
-    bits = np.where(closed, Flag.NOT_FORECAST, bits)
-    stuck_level = np.where(stuck, stuck_level, _NO_ROW)
-
-    # One frame built at once (column by column insertion copies blocks), dates already in
-    # the canonical unit so pandas does not convert them.
-    return pd.DataFrame(
-        {
-            **{name: deals[name].array for name in _PASSTHROUGH},
-            "kind": pd.Categorical.from_codes(kind, categories=list(KINDS)),
-            "value_base": value_base,
-            "probability": probability,
-            "weighted_value": np.where(
-                (bits & VALUE_FLAGS) == 0, np.nan_to_num(value_base) * probability, 0.0
-            ),
-            "predicted_invoice_date": as_output_dates(invoice),
-            "predicted_payment_date": as_output_dates(payment),
-            "invoice_p10": as_output_dates(p10),
-            "invoice_p90": as_output_dates(p90),
-            "confidence": np.where(closed, np.nan, confidence),
-            "method": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=list(METHODS)),
-            "invoice_reason": _invoice_reasons(source, stage_codes, stages, stage_rows, stuck_level, a),
-            "terms_reason": _terms_reasons(terms_rule, a),
-            "invoice_is_fact": is_fact & ~closed,
-            "payment_terms_days": terms,
-            "days_in_stage": days_in_stage,
-            "flag_bits": bits,
-        },
-        copy=False,
-    )
+    out["terms_reason"] = _terms_reasons(code["terms_rule"], a)
+    if "learned_terms" in table:
+        out["terms_reason"] = _learned_terms(out["terms_reason"], table["learned_terms"], learned_texts)
+    if "reasoning" in columns:
+        forecast = code["kind_code"] == 0
+        out["reasoning"] = _reasoning(
+            out["invoice_reason"], out["terms_reason"], forecast, out["flag_bits"], a
+        )
+        out["flags"] = flags_column(out["flag_bits"])
+    return pd.DataFrame({name: out[name] for name in columns}, copy=False)
 
 
-# Where an invoice estimate came from (codes for the reasoning text).
-(
-    _SOURCE_TABLE,
-    _SOURCE_UNKNOWN,
-    _SOURCE_EXPECTED,
-    _SOURCE_INVOICE_DATE,
-    _SOURCE_INVOICED,
-    _SOURCE_RECEIVED,
-    _SOURCE_CLOSED,
-) = range(7)
+# -- reasoning texts, made per distinct code ----------------------------------------------------
 
 
-def _source_codes(closed, received, has_invoice_date, invoiced_stage, use_expected, unknown) -> np.ndarray:
-    """Where each invoice estimate came from: the first of these that holds, read from a
-    table of every combination (one lookup instead of a chain of selects)."""
-    order = (
-        (closed, _SOURCE_CLOSED),
-        (received, _SOURCE_RECEIVED),
-        (has_invoice_date, _SOURCE_INVOICE_DATE),
-        (invoiced_stage, _SOURCE_INVOICED),
-        (use_expected, _SOURCE_EXPECTED),
-        (unknown, _SOURCE_UNKNOWN),
-    )
-    case = np.zeros(len(closed), dtype=np.intp)
-    for position, (mask, _) in enumerate(order):
-        case |= mask.astype(np.intp) << position
-    table = np.full(1 << len(order), _SOURCE_TABLE)
-    for combination in range(1, len(table)):
-        first = (combination & -combination).bit_length() - 1
-        table[combination] = order[first][1]
-    return table[case]
+def _invoice_reasons(source, stage_codes, stages: list[str], stuck_level, a: Assumptions) -> pd.Categorical:
+    """One sentence per row on where the invoice date came from, built per distinct case
+    (``stage_codes`` are positions in ``stages``, -1 for no stage)."""
+    from core.cashflow.columns import factorize_ints, text_part
 
-
-def _invoice_reasons(source, stage_codes, stages, stage_rows, stuck_level, a: Assumptions) -> pd.Categorical:
-    """One sentence per row on where the invoice date came from, built per distinct case.
-
-    ``stage_rows`` is the stage-table row of each distinct stage (None when unknown)."""
+    stage_rows = [a.match_stage(stage) for stage in stages]
     n_stage = len(stages) + 1
     n_stuck = len(a.stuck) + 1
-    key = (source * n_stage + (stage_codes + 1)) * n_stuck + (stuck_level + 1)
+    key = (source.astype("int64") * n_stage + (stage_codes + 1)) * n_stuck + (stuck_level + 1)
     codes, uniques = factorize_ints(key)
     texts = []
     for value in uniques.tolist():
@@ -302,78 +263,101 @@ def _invoice_reasons(source, stage_codes, stages, stage_rows, stuck_level, a: As
     return text_part(codes, texts)
 
 
-_SOURCE_TEXT = {
-    _SOURCE_TABLE: "stage '{stage}' (stage table): invoice in {rule.realistic} days "
-    "(range {rule.optimistic}-{rule.conservative})",
-    _SOURCE_UNKNOWN: "stage '{stage}' is not in the stage table: invoice in {rule.realistic} days "
-    "(range {rule.optimistic}-{rule.conservative}), confidence {a.unknown_stage_confidence:.2f}",
-    _SOURCE_EXPECTED: "stage '{stage}' is not in the stage table: invoice on the expected close date, "
-    "confidence {a.unknown_stage_confidence:.2f}",
-    _SOURCE_INVOICE_DATE: "invoice date from the deal's invoice date (a fact)",
-    _SOURCE_INVOICED: "stage '{stage}' means invoiced: invoice date is the stage change date (a fact)",
-    _SOURCE_RECEIVED: "payment received: reported, not forecast",
-    _SOURCE_CLOSED: "lost or deleted: not forecast",
-}
-
-
 def _terms_reasons(terms_rule: np.ndarray, a: Assumptions) -> pd.Categorical:
+    """The payment rule each row's terms came from (``len(payment_rules)``: the default terms)."""
+    from core.cashflow.columns import text_part
+
     texts = [
         f"payment {rule.days} days after invoice ({rule.field} matches '{rule.pattern}')"
         for rule in a.payment_rules
     ]
     texts.append(f"payment {a.default_payment_days} days after invoice (default terms)")
-    codes = np.where(terms_rule < 0, len(a.payment_rules), terms_rule)
-    return text_part(codes, texts)
+    return text_part(terms_rule, texts)
 
 
-def _payment_terms(deals: pd.DataFrame, a: Assumptions) -> tuple[np.ndarray, np.ndarray]:
-    """Days from invoice to payment per deal and the payment rule used (-1: default terms)."""
-    n = len(deals)
-    first = np.full(n, len(a.payment_rules), dtype=np.int64)
-    for field in ("organization", "pipeline"):
-        rules = [(pos, rule) for pos, rule in enumerate(a.payment_rules) if rule.field == field]
-        if not rules:
-            continue
-        codes, uniques = _codes(deals[field])
-        kwargs = dict.fromkeys(("organization", "pipeline"))
-        matches = []
-        for value in uniques:
-            kwargs[field] = value
-            position = a.payment_rule_for(**kwargs)
-            matches.append(
-                position
-                if position is not None and a.payment_rules[position].field == field
-                else len(a.payment_rules)
-            )
-        first = np.minimum(first, _lookup(codes, matches, len(a.payment_rules)).astype(np.int64))
-    days = np.array([*(rule.days for rule in a.payment_rules), a.default_payment_days])[first]
-    return days.astype(np.int64), np.where(first == len(a.payment_rules), -1, first)
+def _learned_terms(terms: pd.Categorical, learned: np.ndarray, texts: list[str]) -> pd.Categorical:
+    """``terms`` with the learned customer's terms where ``learned`` names one (else -1)."""
+    import numpy as np
+    import pandas as pd
+
+    from core.cashflow.columns import compose_reasoning, text_part
+
+    use = learned >= 0
+    if not use.any():
+        return terms
+    rules_terms = pd.Categorical(terms).copy()
+    rules_terms[use] = np.nan
+    return compose_reasoning(
+        [text_part(learned, texts), rules_terms], np.zeros(len(learned), np.int64), {}, sentence=False
+    )
 
 
-def _base_values(deals: pd.DataFrame, a: Assumptions) -> tuple[np.ndarray, np.ndarray]:
-    """Value in the base currency (converted with the profile's rates when missing) and value flags."""
-    value_base = deals["value_base"].to_numpy(dtype=np.float64, na_value=np.nan)
-    value = deals["value"].to_numpy(dtype=np.float64, na_value=np.nan)
-    need = np.isnan(value_base) & ~np.isnan(value)
-    bits = np.zeros(len(deals), dtype=np.int64)
-    if need.any():
-        codes, currencies = _codes(deals["currency"])
-        known = [a.rates.get(str(c).strip().upper(), np.nan) for c in currencies]
-        rates = _lookup(codes, known, a.rates.get(a.base_currency, 1.0))
-        converted = value * rates.astype(np.float64)
-        value_base = np.where(need, converted, value_base)
-        bits |= flag_where(need & np.isnan(converted), Flag.UNKNOWN_CURRENCY)
-    bits |= flag_where(np.isnan(value_base) & np.isnan(value), Flag.NO_VALUE)
-    bits |= flag_where(value_base < 0, Flag.NEGATIVE_VALUE)
-    return value_base, bits
+def _reasoning(invoice_reason, terms_reason, forecast: np.ndarray, bits: np.ndarray, a: Assumptions):
+    """The reasoning: where the invoice date came from, the payment terms of forecast deals,
+    and the sentences of the flags that need explaining."""
+    import numpy as np
+    import pandas as pd
+
+    from core.cashflow.columns import compose_reasoning
+
+    show_terms = pd.Categorical(terms_reason).copy()
+    show_terms[~forecast] = np.nan
+    return compose_reasoning([pd.Categorical(invoice_reason), show_terms], bits, flag_texts(a))
 
 
-def _probabilities(deals: pd.DataFrame, row: np.ndarray, won: np.ndarray, a: Assumptions) -> np.ndarray:
-    """The deal's own probability, else its stage's, else 1.0; won deals are certain."""
-    own = deals["probability"].to_numpy(dtype=np.float64, na_value=np.nan)
-    stage = np.array([*(np.nan if s.probability is None else s.probability for s in a.stages), np.nan])[row]
-    probability = np.where(np.isnan(own), np.where(np.isnan(stage), 1.0, stage), np.clip(own, 0.0, 1.0))
-    return np.where(won, 1.0, probability)
+# -- the pandas functions the engines call ---------------------------------------------------------
+
+
+def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> pd.DataFrame:
+    """Rules estimates for every deal: invoice dates and band, confidence, value, terms, flags.
+
+    Payment dates, overrides and the final reasoning come from ``apply_overrides``."""
+    from core.cashflow.sql import frames
+
+    a = assumptions
+    with frames(deals=_deal_table(deals)) as cur:
+        distinct = _distinct(cur, "SELECT * FROM deals", [], q.looked_up(a, False))
+        estimate = q.estimate_sql("deals", a, as_of, distinct)
+        table = _fetch(cur, f"SELECT * EXCLUDE ({', '.join(PASSTHROUGH)}) FROM ({estimate}) ORDER BY _row")
+    return _frame(
+        table, {name: deals[name].array for name in PASSTHROUGH}, ESTIMATE_COLUMNS, a, distinct["stage"]
+    )
+
+
+def with_receivables(est: pd.DataFrame, deals: pd.DataFrame, receivables: Receivables | None) -> pd.DataFrame:
+    """Deal estimates with learned payment terms and the ``in_receivables`` flag (before the overrides).
+
+    Terms: the organization's median days to pay where the customer is learned. Rows of
+    deals whose invoice is in the receivables get ``Flag.IN_RECEIVABLES``."""
+    if receivables is None or est.empty:
+        return est
+    import numpy as np
+    import pandas as pd
+
+    from core.cashflow.columns import kind_codes
+    from core.cashflow.sql import frames
+
+    parts = pd.DataFrame(
+        {
+            "deal_id": deals["deal_id"].array,
+            "organization": deals["organization"].array,
+            "kind_code": kind_codes(est),
+            "flag_bits": est["flag_bits"].to_numpy(dtype=np.int64),
+            "payment_terms_days": est["payment_terms_days"].to_numpy(dtype=np.int64),
+            "_row": np.arange(len(est)),
+        },
+        copy=False,
+    )
+    with frames(parts=parts) as cur:
+        (organizations,) = _distinct(cur, "SELECT * FROM parts", [], ["organization"]).values()
+        learned, linked, texts = q.learned_lookup(receivables, organizations)
+        found = q.receivables_sql("parts", learned, linked)
+        table = _fetch(cur, f"SELECT * FROM ({found}) ORDER BY _row")
+    out = est.copy()
+    out["terms_reason"] = _learned_terms(pd.Categorical(est["terms_reason"]), table["learned_terms"], texts)
+    out["payment_terms_days"] = table["payment_terms_days"]
+    out["flag_bits"] = table["flag_bits"]
+    return out
 
 
 def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumptions) -> pd.DataFrame:
@@ -383,61 +367,32 @@ def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumption
     one), ``invoice_p10/p90``, ``confidence``, ``invoice_is_fact``, ``payment_terms_days``,
     ``kind``, ``flag_bits``, ``invoice_reason``, ``terms_reason``; returns a new frame.
     """
-    a = assumptions
-    today = np.datetime64(as_of, "s")
-    forecast = kind_codes(frame) == FORECAST
-    bits = frame["flag_bits"].to_numpy(dtype=np.int64) & ~int(OVERRIDE_FLAGS)
-    is_fact = frame["invoice_is_fact"].to_numpy(dtype=bool)
-    terms = frame["payment_terms_days"].to_numpy(dtype=np.int64) * np.timedelta64(86400, "s")
-    invoice = date_array(frame["predicted_invoice_date"])
-    p10 = date_array(frame["invoice_p10"])
-    p90 = date_array(frame["invoice_p90"])
-    payment = date_array(frame["predicted_payment_date"])
-    confidence = frame["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    import numpy as np
+    import pandas as pd
 
-    # A guessed invoice date long past is not credible: as-of + 7, less confidence.
-    moved = forecast & ~is_fact & (invoice < today - np.timedelta64(a.past_invoice_days, "D"))
-    reset = today + np.timedelta64(a.past_invoice_reset_days, "D")
-    invoice = np.where(moved, reset, invoice)
-    p10 = np.where(moved, np.minimum(p10, reset), p10)
-    p90 = np.where(moved, np.maximum(p90, reset), p90)
-    confidence = np.where(
-        moved, np.maximum(confidence - a.past_invoice_penalty, a.confidence_min), confidence
+    from core.cashflow.columns import date_array, flags_column, kind_codes
+    from core.cashflow.sql import frames
+
+    parts = pd.DataFrame(
+        {
+            "kind_code": kind_codes(frame),
+            "flag_bits": frame["flag_bits"].to_numpy(dtype=np.int64),
+            "invoice_is_fact": frame["invoice_is_fact"].to_numpy(dtype=bool),
+            "payment_terms_days": frame["payment_terms_days"].to_numpy(dtype=np.int64),
+            **{name: date_array(frame[name]) for name in ESTIMATE_DATES},
+            "confidence": frame["confidence"].to_numpy(dtype=np.float64, na_value=np.nan),
+        },
+        copy=False,
     )
-
-    # Payment = invoice + terms; a given payment date must come after the invoice.
-    given = forecast & ~np.isnat(payment)
-    fixed = given & ~(payment > invoice)
-    payment = np.where(forecast & (~given | fixed), invoice + terms, payment)
-    overdue = forecast & (payment < today)
-    payment = np.where(overdue, today, payment)
-    payment_p10 = np.where(forecast, np.maximum(np.minimum(p10 + terms, payment), today), payment)
-    payment_p90 = np.where(forecast, np.maximum(p90 + terms, payment), payment)
-
-    bits |= flag_where(moved, Flag.PAST_INVOICE_MOVED)
-    bits |= flag_where(fixed, Flag.PAYMENT_FIXED)
-    bits |= flag_where(overdue, Flag.OVERDUE_ROLLED)
-    confidence = np.round(np.clip(confidence, a.confidence_min, a.confidence_max), 2)
-
-    show_terms = pd.Categorical(frame["terms_reason"]).copy()
-    show_terms[~forecast] = np.nan
-    computed = {
-        "predicted_invoice_date": as_output_dates(invoice),
-        "predicted_payment_date": as_output_dates(payment),
-        "invoice_p10": as_output_dates(p10),
-        "invoice_p90": as_output_dates(p90),
-        "payment_p10": as_output_dates(payment_p10),
-        "payment_p90": as_output_dates(payment_p90),
-        "confidence": confidence,
-        "flag_bits": bits,
-        "reasoning": compose_reasoning(
-            [pd.Categorical(frame["invoice_reason"]), show_terms], bits, flag_texts(a)
-        ),
-        "flags": flags_column(bits),
-    }
+    with frames(parts=parts) as cur:  # one table and no joins: the rows keep their order
+        out = _fetch(cur, q.overrides_sql("parts", as_of, assumptions))
+    bits = out["flag_bits"]
+    forecast = parts["kind_code"].to_numpy() == 0
+    out["reasoning"] = _reasoning(frame["invoice_reason"], frame["terms_reason"], forecast, bits, assumptions)
+    out["flags"] = flags_column(bits)
     # A new frame of the prediction columns, the unchanged ones shared with ``frame``.
     return pd.DataFrame(
-        {name: computed[name] if name in computed else frame[name] for name in PREDICTION_COLUMNS},
+        {name: out[name] if name in out else frame[name] for name in PREDICTION_COLUMNS},
         index=frame.index,
         copy=False,
     )
@@ -449,8 +404,22 @@ def predict_frame(
     """Rules predictions for a canonical deals frame: one row per deal, in input order.
 
     With ``receivables``, deals are paid like their customer's learned behaviour and a deal
-    whose invoice is already open is flagged (``with_receivables``). One pass over the whole
-    frame: row chunks in threads cost as much to stitch back together (a copy of every
-    column, categories merged) as the second core saved."""
-    estimates = with_receivables(estimate_frame(deals, as_of, assumptions), deals, receivables)
-    return apply_overrides(estimates, as_of, assumptions)
+    whose invoice is already open is flagged (``with_receivables``). The relation of
+    ``predictions_relation``, over the frame."""
+    from core.cashflow.sql import frames
+
+    with frames(deals=_deal_table(deals)) as cur:
+        sql, stages, texts = _predictions_sql(cur, "SELECT * FROM deals", [], as_of, assumptions, receivables)
+        table = _fetch(cur, f"SELECT * EXCLUDE ({', '.join(PASSTHROUGH)}) FROM ({sql}) ORDER BY _row")
+    passthrough = {name: deals[name].array for name in PASSTHROUGH}
+    return _frame(table, passthrough, PREDICTION_COLUMNS, assumptions, stages, texts)
+
+
+def _deal_table(deals: pd.DataFrame) -> pa.Table:
+    """The ``RULE_INPUTS`` of a deals frame and ``_row``, its positions, as Arrow (no copy of
+    text; NaN and NaT become nulls), which DuckDB plans a scan of faster than a pandas frame."""
+    import numpy as np
+    import pyarrow as pa
+
+    columns = {name: pa.Array.from_pandas(deals[name]) for name in RULE_INPUTS}
+    return pa.table({**columns, "_row": np.arange(len(deals))})

@@ -1,0 +1,437 @@
+"""The SQL of the rules engine (``core.cashflow.rules``): three SELECTs, each over the one before.
+
+- ``estimate_sql``: stage table, stuck penalties, facts from invoiced stages and invoice
+  dates, expected close for unknown stages, values and probabilities, payment terms, flags;
+- ``receivables_sql``: forecast deals paid like their customer's learned behaviour, deals
+  whose invoice is issued flagged ``in_receivables``;
+- ``overrides_sql``: what every engine's output obeys (past invoice moved, payment after
+  invoice, overdue rolled, confidence clamped and rounded).
+
+What depends on a distinct value (stage names, status words, payment-rule expressions, rates,
+customer keys) is decided in Python and joined as a small literal table. A SQL NULL is
+what NaT/NaN were: a comparison with it holds nowhere (``coalesce(..., FALSE)``), and the
+minimum or maximum of it is NULL (``_least``/``_greatest``). Each layer only names what the
+layer below computed: DuckDB copies an alias used in its own SELECT, which costs planning time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import TYPE_CHECKING
+
+from core.cashflow.assumptions import Assumptions
+from core.cashflow.fields import OVERRIDE_FLAGS, VALUE_FLAGS, Flag
+
+if TYPE_CHECKING:
+    from core.cashflow.receivables import Receivables
+
+#: The deal's own columns a prediction carries unchanged.
+PASSTHROUGH = ("deal_id", "title", "pipeline", "stage", "status", "owner", "organization")
+#: What the rules read of each deal: a source has these columns (dates as DATE or TIMESTAMP), and
+#: ``_row``, the position a prediction keeps (the relation's own order is not guaranteed).
+RULE_INPUTS = (
+    *PASSTHROUGH,
+    "value",
+    "currency",
+    "value_base",
+    "probability",
+    "created_at",
+    "updated_at",
+    "stage_changed_at",
+    "expected_close",
+    "invoice_date",
+    "payment_date",
+)
+#: The dates an estimate gives and the overrides settle.
+ESTIMATE_DATES = ("predicted_invoice_date", "predicted_payment_date", "invoice_p10", "invoice_p90")
+
+# Where an invoice estimate came from (``invoice_source``: codes for the reasoning text).
+(
+    SOURCE_TABLE,
+    SOURCE_UNKNOWN,
+    SOURCE_EXPECTED,
+    SOURCE_INVOICE_DATE,
+    SOURCE_INVOICED,
+    SOURCE_RECEIVED,
+    SOURCE_CLOSED,
+) = range(7)
+
+
+def literal(value: object) -> str:
+    """``value`` as a SQL literal: doubles exactly (Python's repr round-trips), text quoted."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return f"CAST('{value}' AS DOUBLE)"
+        text = repr(value)
+        return text if "e" in text else f"{text}e0"  # an exponent makes DuckDB read a DOUBLE
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _table(columns: dict[str, str], rows: list[tuple]) -> str:
+    """A literal table (``columns``: name -> SQL type) as a subquery; a first row of typed NULLs
+    (skipped) fixes the types, so an empty table works too."""
+    typed = ", ".join(f"CAST(NULL AS {kind})" for kind in columns.values())
+    values = "".join(f", ({', '.join(literal(v) for v in row)})" for row in rows)
+    return f"(SELECT * FROM (VALUES ({typed}){values}) AS t({', '.join(columns)}) OFFSET 1)"
+
+
+def _list(values: list) -> str:
+    return f"[{', '.join(literal(v) for v in values)}]"
+
+
+def looked_up(a: Assumptions, receivables: bool) -> list[str]:
+    """The columns whose distinct values the estimate (and the receivables step) look up."""
+    fields = {rule.field for rule in a.payment_rules}
+    return [
+        "stage",
+        "status",
+        "currency",
+        *(["organization"] if receivables or "organization" in fields else []),
+        *(["pipeline"] if "pipeline" in fields else []),
+    ]
+
+
+def _stage_lookup(a: Assumptions, stages: list[str]) -> str:
+    """Per distinct stage: its code (position in ``stages``) and stage-table row; whether it
+    means invoiced or paid, or no stage at all."""
+    rows = []
+    for code, name in enumerate(stages):
+        row = a.match_stage(name)
+        rows.append(
+            (
+                name,
+                code,
+                len(a.stages) if row is None else row,
+                a.is_invoiced_stage(name),
+                a.is_paid_stage(name),
+                not name.strip(),
+            )
+        )
+    columns = {
+        "stage_key": "VARCHAR",
+        "stage_code": "INTEGER",
+        "stage_row": "INTEGER",
+        "invoiced_stage": "BOOLEAN",
+        "paid_stage": "BOOLEAN",
+        "no_stage": "BOOLEAN",
+    }
+    return _table(columns, rows)
+
+
+def _status_lookup(statuses: list[str]) -> str:
+    words = [s.strip().lower() for s in statuses]
+    rows = [(s, w in ("lost", "deleted"), w == "won") for s, w in zip(statuses, words, strict=True)]
+    return _table({"status_key": "VARCHAR", "closed": "BOOLEAN", "won": "BOOLEAN"}, rows)
+
+
+def _rate_lookup(a: Assumptions, currencies: list[str]) -> str:
+    """Base-currency units per unit of each currency (NULL: unknown)."""
+    rates = [a.rates.get(c.strip().upper()) for c in currencies]
+    rows = [(c, None if r is None else float(r)) for c, r in zip(currencies, rates, strict=True)]
+    return _table({"currency_key": "VARCHAR", "rate": "DOUBLE"}, rows)
+
+
+def _rule_lookup(a: Assumptions, name: str, values: list[str]) -> str:
+    """Per distinct organization or pipeline (``name``) a payment rule of that field matches:
+    the first such rule."""
+    rows = []
+    for value in values:
+        position = a.payment_rule_for(**{"organization": None, "pipeline": None, name: value})
+        if position is not None and a.payment_rules[position].field == name:
+            rows.append((value, position))
+    return _table({f"{name}_key": "VARCHAR", f"{name}_rule": "INTEGER"}, rows)
+
+
+def _when(condition: str, flag: Flag) -> str:
+    return f"CASE WHEN {condition} THEN {int(flag)} ELSE 0 END"
+
+
+def _flags(pairs: tuple[tuple[str, Flag], ...]) -> str:
+    return "(" + " | ".join(_when(condition, flag) for condition, flag in pairs) + ")"
+
+
+def _stuck(a: Assumptions, values: list[str], otherwise: str) -> str:
+    """A CASE giving ``values[k]`` for a deal past stuck rule k's threshold (the longest
+    passed decides: the rules are sorted longest first)."""
+    whens = " ".join(
+        f"WHEN _days > {rule.over_days} THEN {value}" for rule, value in zip(a.stuck, values, strict=True)
+    )
+    return f"CASE {whens} ELSE {otherwise} END" if whens else otherwise
+
+
+def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str, list[str]]) -> str:
+    """The rules estimate of every row of ``source`` (``RULE_INPUTS`` and ``_row``): the
+    passthrough columns, ``kind_code`` (position in ``KINDS``), ``value_base``, ``probability``,
+    ``weighted_value``, the ``ESTIMATE_DATES``, ``confidence``, the reason codes
+    (``invoice_source``, ``stage_code``, ``stuck_level``, ``terms_rule``), ``invoice_is_fact``,
+    ``payment_terms_days``, ``days_in_stage`` and ``flag_bits``."""
+    today = literal(as_of)
+    unknown_row = len(a.stages)
+    table = [*a.stages, a.unknown_stage]
+    confidence = [a.late_stage_confidence if s.late else a.base_confidence for s in a.stages]
+    confidence.append(a.late_stage_confidence if a.unknown_stage.late else a.unknown_stage_confidence)
+    probability = [None if s.probability is None else float(s.probability) for s in a.stages] + [None]
+    by_row = {
+        "_optimistic": _list([s.optimistic for s in table]),
+        "_realistic": _list([s.realistic for s in table]),
+        "_conservative": _list([s.conservative for s in table]),
+        "_late": _list([s.late for s in table]),
+        "_stage_confidence": _list([float(c) for c in confidence]),
+        "_stage_probability": f"CAST({_list(probability)} AS DOUBLE[])",
+    }
+    none = len(a.payment_rules)
+    joins = [
+        f"LEFT JOIN {_stage_lookup(a, distinct['stage'])} st ON s.stage = st.stage_key",
+        f"LEFT JOIN {_status_lookup(distinct['status'])} ss ON s.status = ss.status_key",
+        f"LEFT JOIN {_rate_lookup(a, distinct['currency'])} cr ON s.currency = cr.currency_key",
+    ]
+    first_rule = [str(none)]
+    for name, alias in (("organization", "ob"), ("pipeline", "pb")):
+        if any(rule.field == name for rule in a.payment_rules):
+            joins.append(
+                f"LEFT JOIN {_rule_lookup(a, name, distinct[name])} {alias} ON s.{name} = {alias}.{name}_key"
+            )
+            first_rule.append(f"coalesce({alias}.{name}_rule, {none})")
+    terms_days = _list([*(rule.days for rule in a.payment_rules), a.default_payment_days])
+    unknown = a.unknown_stage
+    stuck_when = "FALSE" if not a.stuck else f"_days > {a.stuck[-1].over_days}"
+    stuck = f"({stuck_when} AND NOT _use_expected AND NOT _settled AND NOT _closed)"
+    add_days = _stuck(a, [str(rule.add_days) for rule in a.stuck], "0")
+    flags = _flags(
+        (
+            ("_unknown AND NOT _no_stage", Flag.UNKNOWN_STAGE),
+            ("_no_stage", Flag.NO_STAGE),
+            (stuck, Flag.STUCK),
+            ("_late AND NOT _settled", Flag.LATE_STAGE),
+            ("_use_expected AND NOT _settled", Flag.EXPECTED_CLOSE),
+            ("_is_fact AND NOT _received", Flag.INVOICED),
+            ("_assumed", Flag.INVOICE_DATE_ASSUMED),
+            ("_received", Flag.RECEIVED),
+            ("_created_future", Flag.CREATED_IN_FUTURE),
+            ("_change_before_created", Flag.STAGE_CHANGE_BEFORE_CREATED),
+            ("_change_future", Flag.STAGE_CHANGE_IN_FUTURE),
+            ("_need_rate AND _value_base IS NULL", Flag.UNKNOWN_CURRENCY),
+            ("_value_base IS NULL AND _value IS NULL", Flag.NO_VALUE),
+            ("coalesce(_value_base < 0, FALSE)", Flag.NEGATIVE_VALUE),
+        )
+    )
+    deal = f"""
+        SELECT s._row, {", ".join(f"s.{n}" for n in PASSTHROUGH)}, s.value AS _value,
+            s.value_base AS _given_base, s.probability AS _own_probability,
+            CAST(s.created_at AS DATE) AS _created, CAST(s.stage_changed_at AS DATE) AS _changed,
+            CAST(s.updated_at AS DATE) AS _updated, CAST(s.expected_close AS DATE) AS _expected,
+            CAST(s.invoice_date AS DATE) AS _invoice_column, CAST(s.payment_date AS DATE) AS _payment_column,
+            coalesce(st.stage_code, -1) AS stage_code, coalesce(st.stage_row, {unknown_row}) AS _stage_row,
+            coalesce(st.invoiced_stage, FALSE) AS _invoiced_stage,
+            coalesce(st.paid_stage, FALSE) AS _paid_stage,
+            coalesce(st.no_stage, TRUE) AS _no_stage,
+            coalesce(ss.closed, FALSE) AS _closed, coalesce(ss.won, FALSE) AS _won,
+            CASE WHEN s.currency IS NULL THEN {literal(float(a.rates.get(a.base_currency, 1.0)))}
+                 ELSE cr.rate END AS _rate,
+            least({", ".join(first_rule)}) AS terms_rule
+        FROM {source} s {" ".join(joins)}
+        OFFSET 0
+    """
+    # Dates that contradict each other; what the stage and the columns establish.
+    facts = f"""
+        SELECT *, {", ".join(f"{values}[_stage_row + 1] AS {name}" for name, values in by_row.items())},
+            coalesce(_created > {today}, FALSE) AS _created_future,
+            coalesce(_changed < _created, FALSE) AS _change_before_created,
+            coalesce(_changed > {today}, FALSE) AS _change_future,
+            coalesce(greatest({today} - CASE WHEN _changed IS NULL OR coalesce(_changed < _created, FALSE)
+                                             THEN _created ELSE _changed END, 0), 0) AS _days,
+            _stage_row = {unknown_row} AND NOT _invoiced_stage AND NOT _paid_stage AS _unknown,
+            (_paid_stage OR _payment_column IS NOT NULL) AND NOT _closed AS _received,
+            _invoice_column IS NOT NULL AS _has_invoice_date,
+            _invoice_column IS NOT NULL OR _invoiced_stage AS _is_fact,
+            _invoiced_stage AND _invoice_column IS NULL AND _changed IS NULL AND _updated IS NULL AS _assumed,
+            _given_base IS NULL AND _value IS NOT NULL AS _need_rate,
+            CASE WHEN _given_base IS NULL AND _value IS NOT NULL THEN _value * _rate ELSE _given_base END
+                AS _value_base
+        FROM ({deal})
+    """
+    # Facts replace the estimate: lost deals get no date, invoices their date (from the column
+    # or the stage change), received deals without an invoice fact the column's.
+    settled = f"""
+        SELECT *,
+            _unknown AND coalesce(_expected > {today}, FALSE) AS _use_expected,
+            _is_fact OR _received AS _settled,
+            _closed OR _is_fact OR _received AS _replaced,
+            CASE WHEN _closed THEN NULL WHEN _has_invoice_date OR NOT _is_fact THEN _invoice_column
+                 WHEN _assumed THEN {today} ELSE coalesce(_changed, _updated) END AS _known,
+            _created_future OR _change_before_created OR _change_future AS _date_issue,
+            {_stuck(a, [str(k) for k in range(len(a.stuck))], "-1")} AS _stuck_level,
+            {_stuck(a, [literal(float(rule.confidence_penalty)) for rule in a.stuck], "0.0e0")} AS _penalty
+        FROM ({facts})
+    """
+    flagged = f"""
+        SELECT *,
+            CASE WHEN _closed THEN {int(Flag.NOT_FORECAST)} ELSE CAST({flags} AS BIGINT) END AS flag_bits,
+            CASE WHEN {stuck} THEN _stuck_level ELSE -1 END AS stuck_level,
+            CASE WHEN _won THEN 1.0e0 WHEN _own_probability IS NULL THEN coalesce(_stage_probability, 1.0e0)
+                 ELSE least(greatest(_own_probability, 0.0e0), 1.0e0) END AS _probability
+        FROM ({settled})
+    """
+    # The seed's order: the stuck penalty, then a late stage *sets* its confidence (a stuck
+    # late-stage deal keeps the late-stage confidence; it still gets the days).
+    return f"""
+        SELECT _row, {", ".join(PASSTHROUGH)},
+            CASE WHEN _closed THEN 2 WHEN _received THEN 1 ELSE 0 END AS kind_code,
+            _value_base AS value_base, _probability AS probability,
+            CASE WHEN flag_bits & {int(VALUE_FLAGS)} = 0 THEN coalesce(_value_base, 0.0e0) * _probability
+                 ELSE 0.0e0 END AS weighted_value,
+            CASE WHEN _replaced THEN _known WHEN _use_expected THEN _expected
+                 ELSE {today} + _realistic + {add_days} END AS predicted_invoice_date,
+            CASE WHEN _received THEN coalesce(_payment_column, _changed, {today}) END
+                AS predicted_payment_date,
+            CASE WHEN _replaced THEN _known
+                 WHEN _use_expected THEN least(_expected, {today} + {unknown.optimistic})
+                 ELSE {today} + _optimistic + {add_days} END AS invoice_p10,
+            CASE WHEN _replaced THEN _known
+                 WHEN _use_expected THEN greatest(_expected, {today} + {unknown.conservative})
+                 ELSE {today} + _conservative + {add_days} END AS invoice_p90,
+            CASE WHEN _closed THEN NULL
+                 ELSE CASE WHEN _settled THEN {literal(float(a.invoiced_confidence))}
+                           WHEN _use_expected THEN {literal(float(a.unknown_stage_confidence))}
+                           WHEN _late THEN _stage_confidence ELSE _stage_confidence - _penalty END
+                      - CASE WHEN _date_issue AND NOT _settled THEN {literal(float(a.data_issue_penalty))}
+                             ELSE 0.0e0 END
+            END AS confidence,
+            CASE WHEN _closed THEN {SOURCE_CLOSED} WHEN _received THEN {SOURCE_RECEIVED}
+                 WHEN _has_invoice_date THEN {SOURCE_INVOICE_DATE} WHEN _invoiced_stage THEN {SOURCE_INVOICED}
+                 WHEN _use_expected THEN {SOURCE_EXPECTED} WHEN _unknown THEN {SOURCE_UNKNOWN}
+                 ELSE {SOURCE_TABLE} END AS invoice_source,
+            stage_code, stuck_level, terms_rule,
+            _is_fact AND NOT _closed AS invoice_is_fact,
+            CAST({terms_days}[terms_rule + 1] AS BIGINT) AS payment_terms_days,
+            CAST(_days AS BIGINT) AS days_in_stage,
+            flag_bits
+        FROM ({flagged})
+    """
+
+
+def learned_lookup(receivables: Receivables, organizations: list[str]) -> tuple[str, str, list[str]]:
+    """Per distinct organization whose customer the receivables learned: its position in
+    ``behaviour.learned()`` and its median days to pay; the deal ids whose invoice is issued;
+    and the text of each learned customer's terms."""
+    import numpy as np
+
+    from core.cashflow.behaviour import organization_key
+
+    learned = receivables.behaviour.learned()
+    position = {key: p for p, key in enumerate(learned.index)}
+    days = np.round(learned["median_days_to_pay"].to_numpy(dtype=np.float64)).astype(np.int64)
+    texts = [
+        f"payment {d} days after invoice (median of {n} paid invoices of customer '{name}')"
+        for d, n, name in zip(days, learned["invoices"], learned["customer"], strict=True)
+    ]
+    found = ((org, position.get(organization_key(org), -1)) for org in organizations)
+    rows = [(org, p, int(days[p])) for org, p in found if p >= 0]
+    table = _table({"learned_key": "VARCHAR", "learned_position": "INTEGER", "learned_days": "BIGINT"}, rows)
+    linked = _table({"linked_id": "VARCHAR"}, [(str(i),) for i in receivables.linked_deal_ids])
+    return table, linked, texts
+
+
+def receivables_sql(source: str, learned: str, linked: str) -> str:
+    """``source`` (an estimate) with its customer's learned days to pay as the payment terms of a
+    forecast deal (``learned_terms``: the customer's position in ``learned_lookup``'s texts, else
+    -1), and ``in_receivables`` where the deal's invoice is issued."""
+    return f"""
+        SELECT * EXCLUDE (_days) REPLACE (
+            CASE WHEN learned_terms >= 0 THEN _days ELSE payment_terms_days END AS payment_terms_days,
+            flag_bits | CASE WHEN kind_code = 0 AND deal_id IN (SELECT linked_id FROM {linked})
+                             THEN {int(Flag.IN_RECEIVABLES)} ELSE 0 END AS flag_bits
+        )
+        FROM (
+            SELECT e.*,
+                CASE WHEN e.kind_code = 0 THEN coalesce(l.learned_position, -1) ELSE -1 END AS learned_terms,
+                l.learned_days AS _days
+            FROM {source} e LEFT JOIN {learned} l ON e.organization = l.learned_key
+            OFFSET 0
+        )
+    """
+
+
+def _least(a: str, b: str) -> str:
+    """``least`` that gives NULL when either side is (as numpy's minimum gives NaT/NaN)."""
+    return f"CASE WHEN ({a}) IS NULL OR ({b}) IS NULL THEN NULL ELSE least({a}, {b}) END"
+
+
+def _greatest(a: str, b: str) -> str:
+    return f"CASE WHEN ({a}) IS NULL OR ({b}) IS NULL THEN NULL ELSE greatest({a}, {b}) END"
+
+
+def overrides_sql(source: str, as_of: dt.date, a: Assumptions) -> str:
+    """The overrides every engine obeys, over ``source`` (``kind_code``, ``flag_bits``,
+    ``invoice_is_fact``, ``payment_terms_days``, the ``ESTIMATE_DATES``, ``confidence``): the
+    same rows with the dates, flags and confidence settled and ``payment_p10``/``payment_p90``."""
+    today = literal(as_of)
+    reset = f"({today} + {a.past_invoice_reset_days})"
+    low, high = literal(float(a.confidence_min)), literal(float(a.confidence_max))
+    overdue = f"(_forecast AND coalesce(_planned < {today}, FALSE))"
+    flags = _flags(
+        (
+            ("_moved", Flag.PAST_INVOICE_MOVED),
+            ("_fixed", Flag.PAYMENT_FIXED),
+            (overdue, Flag.OVERDUE_ROLLED),
+        )
+    )
+    # A guessed invoice date long past is not credible: as-of + 7, less confidence.
+    moved = f"""
+        SELECT *, kind_code = 0 AS _forecast, CAST(payment_terms_days AS INTEGER) AS _terms,
+            CAST(predicted_payment_date AS DATE) AS _given_payment,
+            kind_code = 0 AND NOT invoice_is_fact
+                AND coalesce(CAST(predicted_invoice_date AS DATE) < {today} - {a.past_invoice_days}, FALSE)
+                AS _moved
+        FROM {source}
+    """
+    penalised = f"confidence - {literal(float(a.past_invoice_penalty))}"
+    shifted = f"""
+        SELECT *,
+            CASE WHEN _moved THEN {reset} ELSE CAST(predicted_invoice_date AS DATE) END AS _invoice,
+            CASE WHEN _moved THEN {_least("CAST(invoice_p10 AS DATE)", reset)}
+                 ELSE CAST(invoice_p10 AS DATE) END AS _p10,
+            CASE WHEN _moved THEN {_greatest("CAST(invoice_p90 AS DATE)", reset)}
+                 ELSE CAST(invoice_p90 AS DATE) END AS _p90,
+            CASE WHEN _moved THEN {_greatest(penalised, low)} ELSE confidence END AS _confidence,
+            _forecast AND _given_payment IS NOT NULL AS _given
+        FROM ({moved})
+    """
+    # Payment = invoice + terms; a given payment date must come after the invoice.
+    fixed = "_given AND NOT coalesce(_given_payment > _invoice, FALSE)"
+    planned = f"""
+        SELECT *, {fixed} AS _fixed,
+            CASE WHEN _forecast AND (NOT _given OR {fixed}) THEN _invoice + _terms ELSE _given_payment END
+                AS _planned
+        FROM ({shifted})
+    """
+    paid = f"""
+        SELECT *, CASE WHEN {overdue} THEN {today} ELSE _planned END AS _payment,
+            CAST({flags} AS BIGINT) AS _set
+        FROM ({planned})
+    """
+    return f"""
+        SELECT * EXCLUDE (_forecast, _terms, _given_payment, _moved, _invoice, _p10, _p90, _confidence,
+                          _given, _fixed, _planned, _payment, _set)
+        REPLACE (
+            _invoice AS predicted_invoice_date, _payment AS predicted_payment_date,
+            _p10 AS invoice_p10, _p90 AS invoice_p90,
+            round_even(CASE WHEN _confidence IS NULL THEN NULL
+                            ELSE least(greatest(_confidence, {low}), {high}) END, 2)
+                AS confidence,
+            (flag_bits & {~int(OVERRIDE_FLAGS)}) | _set AS flag_bits
+        ),
+        CASE WHEN _forecast THEN {_greatest(_least("_p10 + _terms", "_payment"), today)} ELSE _payment END
+            AS payment_p10,
+        CASE WHEN _forecast THEN {_greatest("_p90 + _terms", "_payment")} ELSE _payment END AS payment_p90
+        FROM ({paid})
+    """

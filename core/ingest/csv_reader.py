@@ -31,9 +31,11 @@ DELIMITERS = (",", ";", "\t", "|")
 #: How much of the top of a file is examined for delimiter and header row.
 HEAD_BYTES = 256 * 1024
 HEAD_RECORDS = 60
-#: Bytes looked at a time when checking that a whole file is UTF-8 or counting its lines
-#: (bounds the memory it takes).
-SLICE_BYTES = 32 * 1024 * 1024
+#: Bytes looked at a time when checking that a whole file is UTF-8 or counting its lines:
+#: bounds the memory it takes, and a slice this small reuses the allocator's memory (each
+#: 32 MB slice was mapped afresh, a page fault per 4 KB: a 280 MB file took 0.35 s to check
+#: as UTF-8 instead of 0.04 s, and 0.1 s instead of 0.03 s to count its lines).
+SLICE_BYTES = 1024 * 1024
 
 
 @contextlib.contextmanager

@@ -11,11 +11,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.cashflow.aggregate import Aggregation, period_mask, scope_choices
+from core.cashflow.aggregate import Aggregation, period_mask
 from core.cashflow.fields import PREDICTION_FIELDS
 from core.cashflow.models import AssumptionsReport, ForecastOptions
 from core.cashflow.reports import assumptions_report
 from core.cashflow.run import PredictionRun
+from core.cashflow.scope import scope_choices
 from core.charts import forecast_figure
 from core.errors import DealcastError
 from core.formatting import money_full, money_short, plain_markdown

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -43,8 +43,10 @@ import duckdb
 import numpy as np
 
 from core.cashflow import sql
+from core.cashflow.checks import failed_checks, warning_lines
 from core.cashflow.fields import VALUE_FLAGS, Flag
 from core.cashflow.receivables import ReceivableFlag
+from core.cashflow.scope import Names, chosen, scope_condition
 from core.cashflow.sql import Source, literal
 
 if TYPE_CHECKING:
@@ -67,6 +69,8 @@ class Aggregation:
     shown: dict[str, dict[str, float | int]] = field(default_factory=dict)
     #: Open invoices: all of them, those in the periods, and those left out (by reason).
     receivables: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    #: The run's warnings (``checks.run_warnings``' lines), when ``aggregate`` was given the checks.
+    warnings: list[str] = field(default_factory=list)
     #: Computes ``included``; None when the predictions were a relation (no rows to point at).
     included_rows: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
@@ -126,95 +130,6 @@ def _period_index(day: str, first: dt.date, granularity: Granularity) -> str:
     return f"({_period_number(day, granularity)}) - ({_period_number(literal(first), granularity)})"
 
 
-#: A pipeline or owner filter: no name (no filter), one name, or several (a deal matching any).
-Names = str | Sequence[str] | None
-
-
-def chosen(names: Names) -> tuple[str, ...]:
-    """The names a filter asks for; () when it asks for none."""
-    if names is None or isinstance(names, str):
-        return (names,) if names else ()
-    return tuple(names)
-
-
-def _among(column: str, names: tuple[str, ...]) -> str:
-    """SQL: ``column`` is one of ``names`` (a missing value is not)."""
-    return f"coalesce({column} IN ({', '.join(literal(name) for name in names)}), false)"
-
-
-def _scope(pipeline: tuple[str, ...], owner: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-    """SQL of the rows the pipeline and owner filters keep, and the columns it reads."""
-    wanted = {column: names for column, names in (("pipeline", pipeline), ("owner", owner)) if names}
-    return " AND ".join(_among(column, names) for column, names in wanted.items()) or "true", tuple(wanted)
-
-
-def scope_mask(frame: pd.DataFrame, pipeline: Names, owner: Names) -> np.ndarray:
-    """Rows the pipeline and owner filters keep (no filter keeps all)."""
-    condition, columns = _scope(chosen(pipeline), chosen(owner))
-    if not columns:
-        return np.ones(len(frame), dtype=bool)
-    return sql.arrays(frame, "predictions", columns, f"SELECT {condition} AS kept FROM predictions")["kept"]
-
-
-def scope_choices(predictions: Source) -> dict[str, list[str]]:
-    """The pipelines and owners of the forecast deals, sorted: what the filters can offer."""
-    return {column: _names(predictions, column, "kind = 'forecast'") for column in ("pipeline", "owner")}
-
-
-def _names(predictions: Source, column: str, where: str = "true") -> list[str]:
-    """The distinct values of ``column`` (missing left out), sorted."""
-    found = sql.rows(
-        predictions, "predictions", (column, "kind"),
-        f"SELECT DISTINCT {column}::VARCHAR FROM predictions WHERE {column} IS NOT NULL AND {where}",
-    )
-    return sorted(name for (name,) in found)
-
-
-#: A warning about a filter no deal matches lists at most this many of the values there are.
-SCOPE_VALUES_SHOWN = 10
-
-
-def _quoted(names: tuple[str, ...]) -> str:
-    return " or ".join(repr(name) for name in names)
-
-
-def scope_warnings(predictions: Source, pipeline: Names, owner: Names) -> list[str]:
-    """Why a pipeline or owner filter leaves no deal (the forecast is then empty); [] when some match."""
-    pipelines, owners = chosen(pipeline), chosen(owner)
-    wanted = {column: names for column, names in (("pipeline", pipelines), ("owner", owners)) if names}
-    if not wanted:
-        return []
-    condition, columns = _scope(pipelines, owners)
-    (found,) = sql.rows(
-        predictions, "predictions", columns,
-        f"SELECT coalesce(bool_or({condition}), false), "
-        + ", ".join(f"coalesce(bool_or({_among(column, names)}), false)" for column, names in wanted.items())
-        + " FROM predictions",
-    )
-    if found[0]:
-        return []
-    warnings = []
-    for (column, names), matched in zip(wanted.items(), found[1:], strict=True):
-        if not matched:
-            known = _names(predictions, column)
-            more = len(known) - SCOPE_VALUES_SHOWN
-            listed = ", ".join(known[:SCOPE_VALUES_SHOWN]) + (f" and {more} more" if more > 0 else "")
-            warnings.append(
-                f"No deal has {column} {_quoted(names)}, so the forecast is empty"
-                + (f" ({column}s in this forecast: {listed})." if known else ".")
-            )
-    return warnings or [
-        f"No deal has pipeline {_quoted(pipelines)} and owner {_quoted(owners)}, so the forecast is empty."
-    ]
-
-
-def in_scope(frame: pd.DataFrame, pipeline: Names, owner: Names) -> tuple[pd.DataFrame, list[str]]:
-    """The rows a pipeline and owner filter keeps (renumbered), and ``scope_warnings`` when it keeps none."""
-    scope = scope_mask(frame, pipeline, owner)
-    kept = frame if scope.all() else frame[scope].reset_index(drop=True)
-    return kept, scope_warnings(frame, pipeline, owner)
-
-
 #: What the aggregation reads of a prediction (and ``pipeline`` and ``owner`` when filtered).
 _DEAL_COLUMNS = ("kind", "flag_bits", "weighted_value", "value_base", "confidence", "predicted_invoice_date",
                  "predicted_payment_date", "payment_p10", "payment_p90")
@@ -236,9 +151,9 @@ def period_mask(frame: pd.DataFrame, included: np.ndarray, start: dt.date, end: 
     """Deals of ``included`` whose expected invoice or cash in falls in start..end (both bars of a period)."""
     between = f"BETWEEN {literal(start)} AND {literal(end)}"
     touched = sql.arrays(
-        frame, "predictions", ("predicted_invoice_date", "predicted_payment_date"),
+        frame, "prediction_rows", ("predicted_invoice_date", "predicted_payment_date"),
         f"SELECT coalesce(invoice_day {between}, false) OR coalesce(payment_day {between}, false) AS touched "
-        f"FROM (SELECT {_days('predicted_invoice_date', 'predicted_payment_date')} FROM predictions)",
+        f"FROM (SELECT {_days('predicted_invoice_date', 'predicted_payment_date')} FROM prediction_rows)",
     )["touched"]
     return included & touched
 
@@ -254,13 +169,15 @@ class _Query:
     min_confidence: float
     pipeline: tuple[str, ...]
     owner: tuple[str, ...]
+    #: SQL of the checks each deal fails, as bits (``checks.failed_checks``); "0" counts none.
+    failed: str = "0"
 
     def dated(self) -> tuple[str, tuple[str, ...]]:
         """SQL of the predictions with their dates as DATE and ``in_scope`` (the filters keep the
         deal), and the columns it reads."""
-        scope, columns = _scope(self.pipeline, self.owner)
+        scope, columns = scope_condition(self.pipeline, self.owner)
         dated = (f"SELECT kind, flag_bits, weighted_value, value_base, confidence, {scope} AS in_scope, "
-                 f"{_days(*_DEAL_COLUMNS[-4:])} FROM predictions")
+                 f"{_days(*_DEAL_COLUMNS[-4:])} FROM prediction_rows")
         return dated, (*_DEAL_COLUMNS, *columns)
 
     def reason(self) -> str:
@@ -295,7 +212,7 @@ class _Query:
                 flag_bits & {int(VALUE_FLAGS)} = 0 AS valued,
                 {self.index('invoice_day')} AS invoice, {self.index('payment_day')} AS payment,
                 {self.index('p10_day')} AS p10, {self.index('p90_day')} AS p90,
-                weighted_value, value_base, confidence
+                weighted_value, value_base, confidence, {self.failed} AS failed
             FROM ({dated})
         ),
         -- the deals summed by where they land: a few hundred groups
@@ -303,10 +220,10 @@ class _Query:
             SELECT reason, reason = 'included' AS included,
                 reason IN ('included', 'beyond_horizon') AS banded,
                 reason NOT IN ('received', 'not_forecast') AS forecast,
-                before, rolled, invoice, payment, p10, p90,
+                before, rolled, invoice, payment, p10, p90, failed,
                 count(*) AS deals, sum(weighted_value::{EXACT}) AS weighted,
                 sum(value_base::{EXACT}) FILTER (valued) AS unweighted, sum(confidence::{EXACT}) AS confidence
-            FROM placed GROUP BY reason, before, rolled, invoice, payment, p10, p90
+            FROM placed GROUP BY reason, before, rolled, invoice, payment, p10, p90, failed
         )
         -- FILTER, not WHERE: DuckDB would push a WHERE below the grouping, to run per deal
         SELECT 'invoice', invoice, sum(weighted) FILTER (included AND NOT before),
@@ -332,6 +249,9 @@ class _Query:
         UNION ALL SELECT 'already_invoiced', NULL, sum(weighted) FILTER (included AND before), NULL,
                 sum(deals) FILTER (included AND before), NULL
             FROM deals
+        -- the deals failing each set of checks (``failed``), for the run's warnings
+        UNION ALL SELECT 'failed ' || failed, NULL, NULL, NULL, sum(deals), NULL
+            FROM deals GROUP BY failed
         """
 
     def receivable_sums(self) -> str:
@@ -372,7 +292,7 @@ class _Query:
         """Per row of ``frame``: does the deal land in the periods."""
         dated, columns = self.dated()
         return sql.arrays(
-            frame, "predictions", columns,
+            frame, "prediction_rows", columns,
             f"SELECT coalesce({self.reason()} = 'included', false) AS included FROM ({dated})",
         )["included"]
 
@@ -396,6 +316,16 @@ class _Sums:
     def per_period(self, sums: str, name: str) -> np.ndarray:
         return self.periods.setdefault((sums, name), np.zeros(self.size))
 
+    def failures(self, checks: int) -> list[int]:
+        """Deals failing each of ``checks`` checks, from the ``failed <bits>`` tallies."""
+        counts = [0] * checks
+        for sums, found in self.tallies.items():
+            if sums.startswith("failed "):
+                bits = int(sums.removeprefix("failed "))
+                for check in range(checks):
+                    counts[check] += int(found["deals"]) if bits >> check & 1 else 0
+        return counts
+
     def tally(self, sums: str, count: str, value: str) -> dict[str, float | int]:
         found = self.tallies.get(sums, {})
         return {"count": int(found.get(count, 0)), "value": round(float(found.get(value, 0)), 2)}
@@ -411,6 +341,7 @@ def aggregate(
     pipeline: Names = None,
     owner: Names = None,
     receivables: Source | None = None,
+    checks: dict[str, str] | None = None,
 ) -> Aggregation:
     """Dense periods from as-of to as-of + horizon with invoices, cash, band, counts and exclusions.
 
@@ -419,13 +350,16 @@ def aggregate(
     invoice and payment dates and the payment band as DATE or timestamps, and ``pipeline``
     and ``owner`` when filtered); ``Aggregation.included`` exists only for a frame.
     ``pipeline`` and ``owner`` each keep the deals of one name or of several (``Names``);
-    ``receivables`` (``predict_receivables``' items) adds open invoices' cash to the periods."""
+    ``receivables`` (``predict_receivables``' items) adds open invoices' cash to the periods.
+    ``checks`` (``checks.warning_conditions``) are counted in the same pass over every deal,
+    filtered or not: ``Aggregation.warnings`` is then ``checks.run_warnings``' lines."""
     pipeline, owner = chosen(pipeline), chosen(owner)
     end = as_of + dt.timedelta(days=horizon_days)
     starts = period_starts(as_of, end, granularity)
-    query = _Query(as_of, end, starts[0], granularity, min_confidence, pipeline, owner)
+    query = _Query(as_of, end, starts[0], granularity, min_confidence, pipeline, owner,
+                   failed_checks(checks or {}))
     _, columns = query.dated()
-    rows = sql.rows(predictions, "predictions", columns, query.deal_sums())
+    rows = sql.rows(predictions, "prediction_rows", columns, query.deal_sums())
     deals = _Sums(rows, ("weighted", "unweighted", "deals", "confidence"), len(starts))
     rows = [] if receivables is None else sql.rows(
         receivables, "receivables", _RECEIVABLE_COLUMNS, query.receivable_sums()
@@ -494,6 +428,7 @@ def aggregate(
         excluded=excluded,
         shown=shown,
         receivables={name: owed.tally(name, "invoices", "amount") for name in invoices},
+        warnings=warning_lines(checks or {}, deals.failures(len(checks or {}))),
         included_rows=None if isinstance(predictions, duckdb.DuckDBPyRelation)
         else functools.partial(query.included, predictions),
     )

@@ -8,6 +8,7 @@ of its deals fails (``warning_masks``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from core.cashflow import sql
@@ -26,7 +27,7 @@ COLUMNS = ("kind", "flag_bits", "confidence", "predicted_invoice_date", "predict
 #: A prediction with its dates as DATE, for the checks' SQL.
 _DATED = (
     "SELECT kind, flag_bits, confidence, CAST(predicted_invoice_date AS DATE) AS invoice_day, "
-    "CAST(predicted_payment_date AS DATE) AS payment_day FROM predictions"
+    "CAST(predicted_payment_date AS DATE) AS payment_day FROM prediction_rows"
 )
 
 
@@ -56,7 +57,7 @@ def warning_masks(frame: pd.DataFrame, as_of: dt.date, a: Assumptions) -> dict[s
     """Sentence -> the rows of ``frame`` it applies to."""
     conditions = warning_conditions(as_of, a)
     checks = ", ".join(f"coalesce({check}, false) AS c{i}" for i, check in enumerate(conditions.values()))
-    found = sql.arrays(frame, "predictions", COLUMNS, f"SELECT {checks} FROM ({_DATED})")
+    found = sql.arrays(frame, "prediction_rows", COLUMNS, f"SELECT {checks} FROM ({_DATED})")
     return {text: found[f"c{i}"] for i, text in enumerate(conditions)}
 
 
@@ -64,5 +65,18 @@ def run_warnings(predictions: Source, as_of: dt.date, a: Assumptions) -> list[st
     """One line per check that some deals fail, with how many."""
     conditions = warning_conditions(as_of, a)
     counts = ", ".join(f"count(*) FILTER ({condition})" for condition in conditions.values())
-    (found,) = sql.rows(predictions, "predictions", COLUMNS, f"SELECT {counts} FROM ({_DATED})")
-    return [f"{count} deal(s): {text}" for text, count in zip(conditions, found, strict=True) if count]
+    (found,) = sql.rows(predictions, "prediction_rows", COLUMNS, f"SELECT {counts} FROM ({_DATED})")
+    return warning_lines(conditions, found)
+
+
+def failed_checks(conditions: dict[str, str]) -> str:
+    """SQL: an integer with bit i set when a prediction fails check i of ``conditions``, so a
+    pass that groups predictions anyway (the aggregation) counts the failures too."""
+    return " | ".join(
+        f"CASE WHEN {condition} THEN {1 << i} ELSE 0 END" for i, condition in enumerate(conditions.values())
+    ) or "0"
+
+
+def warning_lines(conditions: dict[str, str], counts: Sequence[int]) -> list[str]:
+    """``run_warnings``' lines from the number of deals failing each check, in order."""
+    return [f"{count} deal(s): {text}" for text, count in zip(conditions, counts, strict=True) if count]

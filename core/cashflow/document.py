@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from core.cashflow.aggregate import Aggregation, in_scope
+from core.cashflow.aggregate import Aggregation
 from core.cashflow.checks import run_warnings
-from core.cashflow.convert import deal_records
 from core.cashflow.models import ForecastOptions
 from core.cashflow.receivables import receivables_json
+from core.cashflow.scope import in_scope
 
 PERIOD_FIELDS = (
     "period",
@@ -75,6 +75,14 @@ def forecast_document(
         "excluded": agg.excluded,
         "shown": agg.shown,
         "warnings": [*run.warnings, *empty, *run_warnings(shown, run.as_of, run.assumptions)],
-        "deals": deal_records(run.titled(shown), run.as_of, run.assumptions) if include_deals else [],
+        "deals": _deals(run, shown) if include_deals else [],
         "receivables": receivables_json(run, agg),
     }
+
+
+def _deals(run, shown) -> list[dict[str, Any]]:
+    """The per-deal predictions of the deals shown, with their titles (pandas loads here: a
+    forecast that prints only periods never needs it)."""
+    from core.cashflow.convert import deal_records
+
+    return deal_records(run.titled(shown), run.as_of, run.assumptions)

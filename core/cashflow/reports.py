@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.cashflow.aggregate import in_scope
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.checks import run_warnings
 from core.cashflow.convert import deal_predictions, deal_records
@@ -23,6 +22,7 @@ from core.cashflow.models import (
 )
 from core.cashflow.rules import CONFIDENCE_BINS
 from core.cashflow.run import PredictionRun
+from core.cashflow.scope import in_scope
 
 
 def _amounts(values: dict[str, dict[str, float | int]]) -> dict[str, Amount]:

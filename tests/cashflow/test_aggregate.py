@@ -16,9 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.cashflow import SEED_PROFILE, predict_frame
-from core.cashflow.aggregate import aggregate, period_label, period_starts, scope_choices, scope_warnings
+from core.cashflow.aggregate import aggregate, period_label, period_starts
 from core.cashflow.checks import run_warnings
 from core.cashflow.fields import DATE_OUTPUT_COLUMNS
+from core.cashflow.scope import scope_choices, scope_warnings
 from core.deals import conform
 from tests.cashflow.helpers import AS_OF, days_ago, deals
 

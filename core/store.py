@@ -326,17 +326,34 @@ class Store:
         ``columns`` reads only those (a forecast reads ``FORECAST_COLUMNS``); the others come
         back all-null. ``deal_ids`` reads only those deals. Read through Arrow, so no value
         becomes a Python object on the way."""
+        return from_arrow(self.query_arrow(*self.deals_query(snapshot_id, columns, deal_ids=deal_ids)))
+
+    def deals_query(
+        self,
+        snapshot_id: int,
+        columns: Sequence[str] | None = None,
+        *,
+        deal_ids: Sequence[str] | None = None,
+        positions: bool = False,
+    ) -> tuple[str, list[Any]]:
+        """The SQL (and its parameters) that selects what ``load_deals`` reads, for work that
+        runs inside DuckDB over the stored deals (the rules forecast) instead of reading them.
+
+        ``positions`` adds ``_row``, each deal's place in the stored order (``load_deals``'s
+        order), for work whose own output order is not guaranteed."""
         self.get_snapshot(snapshot_id)
         names = list(DEAL_COLUMNS if columns is None else columns)
         unknown = sorted(set(names) - set(DEAL_COLUMNS))
         if unknown:
             raise ValueError(f"not deal columns: {', '.join(unknown)}")
+        if positions:
+            names.insert(0, "rowid AS _row")
         sql = f"SELECT {', '.join(names)} FROM deals WHERE snapshot_id = $1"
         params: list[Any] = [snapshot_id]
         if deal_ids is not None:
             sql += " AND list_contains($2::VARCHAR[], deal_id)"
             params.append([str(deal_id) for deal_id in deal_ids])
-        return from_arrow(self.query_arrow(sql, params))
+        return sql, params
 
     def deal_texts(
         self, snapshot_id: int, deal_ids: Sequence[str], columns: Sequence[str] = ("title",)

@@ -87,10 +87,13 @@ def test_a_command_of_a_module_with_several_parses_alone():
     assert args.command == "backtest" and args.from_snapshot == "1"
 
 
-#: What a rules forecast without the LLM has no use for: the LLM path's templates, the other
-#: engines and the backtest, the file readers of the ingest, Excel and charts, and metrics and
-#: traces when nothing turns them on.
+#: What a rules forecast without the LLM has no use for: the frame libraries (the rules and
+#: the periods run in DuckDB), the LLM path's templates, the other engines and the backtest,
+#: the file readers of the ingest, Excel and charts, and metrics and traces when nothing turns
+#: them on.
 NOT_FOR_A_RULES_FORECAST = (
+    "pandas",
+    "pyarrow",
     "jinja2",
     "core.prompts",
     "core.llm",

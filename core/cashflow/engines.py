@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -24,7 +25,8 @@ from core.cashflow.assumptions import Assumptions
 from core.cashflow.fields import Flag
 from core.cashflow.models import PredictionOptions, ProgressCallback
 from core.cashflow.receivables import Receivables
-from core.cashflow.rules import predict_frame
+from core.cashflow.rules import RulesPredictions, predict_frame, predictions_relation
+from core.deals import FORECAST_COLUMNS
 from core.errors import DealcastError
 from core.store import Store
 
@@ -63,6 +65,33 @@ class EngineContext:
         self.warnings.append(message)
 
 
+@dataclass(frozen=True)
+class StoredDeals:
+    """The deals of a stored snapshot (``deal_ids``: those only), not read yet.
+
+    The rules run inside DuckDB over the stored table (``query``); an engine that works on a
+    frame gets ``load()``'s. Only the columns the engines use are read (``FORECAST_COLUMNS``:
+    no titles, which ``PredictionRun.titled`` fetches for the deals shown)."""
+
+    store: Store
+    snapshot_id: int
+    deal_ids: Sequence[str] | None = None
+
+    def query(self) -> tuple[str, list[Any]]:
+        """The SQL of the deals as the rules read them (``rules.RULE_INPUTS``, in stored order)."""
+        sql, params = self.store.deals_query(
+            self.snapshot_id, FORECAST_COLUMNS, deal_ids=self.deal_ids, positions=True
+        )
+        return f"SELECT *, NULL::VARCHAR AS title FROM ({sql})", params
+
+    def load(self) -> pd.DataFrame:
+        return self.store.load_deals(self.snapshot_id, FORECAST_COLUMNS, deal_ids=self.deal_ids)
+
+    def __len__(self) -> int:
+        sql, params = self.store.deals_query(self.snapshot_id, ("deal_id",), deal_ids=self.deal_ids)
+        return self.store.fetchone(f"SELECT count(*) FROM ({sql})", params)[0]
+
+
 class ForecastEngine(Protocol):
     """Predicts a whole frame of canonical deals; returns one prediction row per deal, in order."""
 
@@ -88,6 +117,14 @@ class RulesEngine:
 
     def predict(self, deals: pd.DataFrame, context: EngineContext) -> pd.DataFrame:
         return predict_frame(deals, context.as_of, context.assumptions, context.receivables)
+
+    def predict_stored(self, cursor: Any, deals: StoredDeals, context: EngineContext) -> RulesPredictions:
+        """The same predictions, computed by DuckDB where the deals are stored (on ``cursor``,
+        a cursor of their store), as a relation: nothing is read into Python until asked."""
+        sql, params = deals.query()
+        return predictions_relation(
+            cursor, sql, params, context.as_of, context.assumptions, context.receivables
+        )
 
 
 _engines: dict[str, ForecastEngine] = {}

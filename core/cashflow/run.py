@@ -6,6 +6,7 @@ The dashboard keeps a run and re-aggregates it on every slider move (``Predictio
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -14,11 +15,14 @@ import numpy as np
 
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.assumptions import Assumptions
+from core.cashflow.checks import warning_conditions
 from core.cashflow.fields import DATE_OUTPUT_COLUMNS
 from core.cashflow.models import ForecastOptions
+from core.cashflow.rules import RulesPredictions
 from core.store import Store
 
 if TYPE_CHECKING:  # frames load where they are used (see core.cashflow.service)
+    import duckdb
     import pandas as pd
 
     from core.cashflow.behaviour import BehaviourModel
@@ -33,7 +37,9 @@ class PredictionRun:
     as_of: dt.date
     engine: str
     assumptions: Assumptions
-    frame: pd.DataFrame
+    #: The per-deal predictions: a frame, or (a lazy rules run, ``service.run``) the DuckDB
+    #: relation that computes them, made a frame the first time ``frame`` is read.
+    predictions: pd.DataFrame | RulesPredictions
     generated_at: dt.datetime
     #: Run-level warnings from the engine or refiner (e.g. the LLM was off or failed).
     warnings: tuple[str, ...] = ()
@@ -44,6 +50,20 @@ class PredictionRun:
     behaviour: BehaviourModel | None = None
     #: The store the snapshot's deals were read from without their text (``titled``).
     text_store: Store | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The prediction frame (``fields.PREDICTION_COLUMNS``), one row per deal."""
+        if isinstance(self.predictions, RulesPredictions):
+            return self.predictions.to_frame()
+        return self.predictions
+
+    @property
+    def source(self) -> pd.DataFrame | duckdb.DuckDBPyRelation:
+        """What aggregation and checks read: the relation while no frame has been made, else the frame."""
+        if isinstance(self.predictions, RulesPredictions) and "frame" not in self.__dict__:
+            return self.predictions.relation
+        return self.frame
 
     def titled(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         """``frame`` (rows of ``self.frame``, all of them by default) with its deals' titles.
@@ -56,12 +76,14 @@ class PredictionRun:
         found = self.text_store.deal_texts(self.snapshot_id, frame["deal_id"], ("title",))
         return frame.assign(title=found["title"].array)
 
-    def aggregate(self, forecast: ForecastOptions | None = None) -> Aggregation:
-        """Periods, totals and exclusions of this run under the dashboard's filters."""
+    def aggregate(self, forecast: ForecastOptions | None = None, *, warnings: bool = False) -> Aggregation:
+        """Periods, totals and exclusions of this run under the dashboard's filters; with
+        ``warnings``, the run's warnings too, counted in the same pass (the command line)."""
         return aggregate(
-            self.frame,
+            self.source,
             as_of=self.as_of,
             receivables=self.receivables,
+            checks=warning_conditions(self.as_of, self.assumptions) if warnings else None,
             **(forecast or ForecastOptions()).model_dump(),
         )
 

@@ -24,6 +24,7 @@ from core.cashflow.assumptions import Assumptions, load_assumptions
 from core.cashflow.engines import (
     EngineContext,
     LLMPathUnavailableError,
+    StoredDeals,
     get_engine,
     get_refiner,
     llm_candidates,
@@ -43,7 +44,6 @@ from core.cashflow.models import (
 )
 from core.cashflow.receivables import Receivables, resolve_receivables
 from core.cashflow.run import PredictionRun
-from core.deals import FORECAST_COLUMNS
 from core.errors import InputError
 from core.monitoring import observed_forecast
 from core.store import Store, get_store
@@ -84,28 +84,43 @@ class CashflowPredictionService:
         *,
         progress: ProgressCallback | None = None,
         deal_ids: Sequence[str] | None = None,
+        lazy: bool = False,
     ) -> PredictionRun:
         """Predict every deal of a stored snapshot (``deal_ids``: those only) as of its own as-of date.
 
         A deal's prediction depends on its own row and the store's history, never on the other
-        deals, so a page that shows one deal predicts that one. Only the columns the engines
-        use are read (``FORECAST_COLUMNS``): the run's ``title`` is empty until ``titled``
-        fetches it for the deals a caller shows."""
+        deals, so a page that shows one deal predicts that one. The rules run inside DuckDB
+        over the stored deals; the other engines read the columns they use
+        (``FORECAST_COLUMNS``). The run's ``title`` is empty until ``titled`` fetches it for
+        the deals a caller shows.
+
+        ``lazy`` (the command line): a rules run keeps its predictions a DuckDB relation, which
+        its aggregation and warnings read in DuckDB; the frame is made the first time
+        ``frame`` is read. Only for a caller that holds this store's session for as long as it
+        uses the run (``with store:``): the relation reads the database when used."""
         found = self.store.resolve_snapshot(snapshot)
-        deals = self.store.load_deals(found.id, FORECAST_COLUMNS, deal_ids=deal_ids)
-        return self.run_deals(deals, found.as_of, options, snapshot_id=found.id, progress=progress)
+        return self.run_deals(
+            StoredDeals(self.store, found.id, deal_ids),
+            found.as_of,
+            options,
+            snapshot_id=found.id,
+            progress=progress,
+            lazy=lazy,
+        )
 
     @observed_forecast
     def run_deals(
         self,
-        deals: pd.DataFrame,
+        deals: pd.DataFrame | StoredDeals,
         as_of: dt.date,
         options: PredictionOptions | None = None,
         *,
         snapshot_id: int | None = None,
         progress: ProgressCallback | None = None,
+        lazy: bool = False,
     ) -> PredictionRun:
-        """Predict a canonical deals frame; history (learned engine) is read up to ``as_of`` only."""
+        """Predict a canonical deals frame (or a snapshot's ``StoredDeals``); history (learned
+        engine) is read up to ``as_of`` only. ``lazy``: see ``run``."""
         options = options or PredictionOptions()
         if options.use_llm and get_refiner("llm") is None:
             raise LLMPathUnavailableError(LLM_UNAVAILABLE)
@@ -128,16 +143,26 @@ class CashflowPredictionService:
             llm=self._llm,
         )
         context.report(0, 1, f"predicting {len(deals)} deals with the {options.engine} engine")
-        frame = get_engine(options.engine).predict(deals, context)
-        if options.use_llm:
-            frame = self._refine(deals, frame, context)
+        engine = get_engine(options.engine)
+        stored = isinstance(deals, StoredDeals)
+        if stored and not options.use_llm and hasattr(engine, "predict_stored"):
+            cursor = self.store.cursor()  # a database file stays open while this is referenced
+            predictions = engine.predict_stored(cursor, deals, context)
+            if not lazy:
+                predictions = predictions.to_frame()
+        else:
+            if isinstance(deals, StoredDeals):
+                deals = deals.load()
+            predictions = engine.predict(deals, context)
+            if options.use_llm:
+                predictions = self._refine(deals, predictions, context)
         run = PredictionRun(
             run_id=uuid.uuid4().hex,
             snapshot_id=snapshot_id,
             as_of=as_of,
             engine=options.engine,
             assumptions=context.assumptions,
-            frame=frame,
+            predictions=predictions,
             generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
             warnings=tuple(context.warnings),
             text_store=self.store if snapshot_id is not None else None,
@@ -216,7 +241,7 @@ class CashflowPredictionService:
 
         run = self._run_for(request, progress)
         if request.include_deals:
-            run = dataclasses.replace(run, frame=run.titled())
+            run = dataclasses.replace(run, predictions=run.titled())
         return build_result(run, request.forecast, include_deals=request.include_deals)
 
     async def predict_deal_dates(
@@ -297,7 +322,7 @@ class CashflowPredictionService:
             as_of=today or _utc_today(),
             engine=",".join(sorted({p.method for p in predictions})) or "rules",
             assumptions=self.assumptions,
-            frame=predictions_frame(predictions),
+            predictions=predictions_frame(predictions),
             generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         )
 

@@ -8,13 +8,12 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from core.cashflow.aggregate import scope_warnings
-from core.cashflow.checks import run_warnings
 from core.cashflow.document import forecast_document, period_rows
 from core.cashflow.engines import engine_names
 from core.cashflow.fields import PREDICTION_FIELDS
 from core.cashflow.models import AssumptionsReport, ForecastOptions, PredictionOptions
 from core.cashflow.receivables import receivables_line
+from core.cashflow.scope import scope_warnings
 from core.cashflow.service import CashflowPredictionService
 from core.cli._shared import open_store, print_json
 from core.config import get_settings
@@ -153,7 +152,7 @@ def run_forecast(args: argparse.Namespace) -> int | None:
             store_results=args.save,
             **policy,
         )
-        run = service.run(args.snapshot, options)
+        run = service.run(args.snapshot, options, lazy=True)  # the store is held until the end
         for line in run.warnings:
             print(f"warning: {line}", file=sys.stderr)
         forecast = ForecastOptions(
@@ -163,8 +162,8 @@ def run_forecast(args: argparse.Namespace) -> int | None:
             pipeline=args.pipeline,
             owner=args.owner,
         )
-        agg = run.aggregate(forecast)
-        for line in scope_warnings(run.frame, args.pipeline, args.owner):
+        agg = run.aggregate(forecast, warnings=True)
+        for line in scope_warnings(run.source, args.pipeline, args.owner):
             print(f"warning: {line}", file=sys.stderr)
         if args.out:
             from core.export import write_table
@@ -218,7 +217,7 @@ def _print_forecast(run, agg, periods: list[dict]) -> None:
         if amount["count"]:
             value = money_full(amount["value"], currency)
             print(f"{name.replace('_', ' ')}: {amount['count']} deal(s), {value}")
-    for line in run_warnings(run.frame, run.as_of, run.assumptions):
+    for line in agg.warnings:
         print(f"warning: {line}")
 
 

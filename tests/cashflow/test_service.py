@@ -18,6 +18,7 @@ from core.cashflow import (
     register_refiner,
     save_assumptions,
 )
+from core.cashflow.checks import run_warnings
 from core.cashflow.engines import (
     BUILT_IN_ENGINES,
     BUILT_IN_REFINERS,
@@ -26,6 +27,7 @@ from core.cashflow.engines import (
     get_engine,
     get_refiner,
 )
+from core.deals import FORECAST_COLUMNS
 from core.errors import InputError
 from core.export import neutralise_formulas
 from core.sample import generate_history
@@ -266,3 +268,41 @@ def test_a_run_of_some_deals_predicts_them_as_the_whole_run_does(store, engine):
     expected = whole[whole["deal_id"].isin(ids)].reset_index(drop=True)
     assert len(some) == 3
     pd.testing.assert_frame_equal(some, expected, check_categorical=False)
+
+
+def test_a_rules_run_of_a_stored_snapshot_equals_the_rules_over_its_frame(store):
+    """The rules run in DuckDB over the stored deals; the frame engines get the same predictions."""
+    latest = save_history(store, generate_history(deals=150, snapshots=2, seed=5, messy=0.3))[-1]
+    service = CashflowPredictionService(store)
+    options = PredictionOptions(store_results=False)
+    stored = service.run(latest, options)
+    found = store.resolve_snapshot(latest)
+    from_frame = service.run_deals(store.load_deals(found.id, FORECAST_COLUMNS), found.as_of, options)
+    pd.testing.assert_frame_equal(stored.frame, from_frame.frame, check_categorical=False)
+
+
+def test_a_lazy_run_aggregates_in_duckdb_and_makes_its_frame_only_when_asked(store):
+    latest = save_history(store, generate_history(deals=150, snapshots=2, seed=5, messy=0.3))[-1]
+    service = CashflowPredictionService(store)
+    options = PredictionOptions(store_results=False)
+    forecast = ForecastOptions(horizon_days=120, min_confidence=0.2)
+    eager = service.run(latest, options)
+    with store:  # a lazy run reads the database when used: its caller holds the store open
+        lazy = service.run(latest, options, lazy=True)
+        assert lazy.source is lazy.predictions.relation  # no frame made yet
+        from_relation = lazy.aggregate(forecast, warnings=True)
+        assert "frame" not in lazy.__dict__
+        pd.testing.assert_frame_equal(lazy.frame, eager.frame, check_categorical=False)
+    from_frame = eager.aggregate(forecast, warnings=True)
+    assert from_relation.periods.equals(from_frame.periods)
+    assert (from_relation.totals, from_relation.excluded) == (from_frame.totals, from_frame.excluded)
+    assert from_relation.warnings == from_frame.warnings
+
+
+def test_warnings_counted_with_the_aggregation_are_the_runs_warnings(store):
+    latest = save_history(store, generate_history(deals=150, snapshots=2, seed=9, messy=0.5))[-1]
+    run = CashflowPredictionService(store).run(latest, PredictionOptions(store_results=False))
+    expected = run_warnings(run.frame, run.as_of, run.assumptions)
+    assert expected  # the messy history fails some checks
+    assert run.aggregate(ForecastOptions(pipeline="no such pipeline"), warnings=True).warnings == expected
+    assert run.aggregate(ForecastOptions()).warnings == []  # only when asked

@@ -67,6 +67,9 @@ ESTIMATE_COLUMNS = (
     ),
 )
 
+#: The dates of a prediction.
+ALL_DATES = (*ESTIMATE_DATES, "payment_p10", "payment_p90")
+
 _SOURCE_TEXT = {
     q.SOURCE_TABLE: "stage '{stage}' (stage table): invoice in {rule.realistic} days "
     "(range {rule.optimistic}-{rule.conservative})",
@@ -171,14 +174,30 @@ def _predictions_sql(con, deals_sql: str, params, as_of: dt.date, a: Assumptions
     return sql, distinct["stage"], learned_texts
 
 
-def _fetch(cur: duckdb.DuckDBPyConnection, sql: str) -> dict[str, np.ndarray]:
-    """The columns of ``sql``'s result as numpy, through Arrow: dates ``datetime64[s]`` with
-    NaT and numbers with NaN where SQL has NULL."""
-    return _arrow_columns(cur.sql(sql).to_arrow_table())
+def _fetch(
+    cur: duckdb.DuckDBPyConnection, source: str, drop: tuple[str, ...] = (), dates: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
+    """The columns of ``source`` (a SELECT) but ``drop`` as numpy, rows by ``_row``: the
+    ``dates`` as ``datetime64[s]`` with NaT, numbers with NaN where SQL has NULL.
+
+    Run with ``execute``: a relation would plan the query twice, the most of a one-deal call.
+    Dates travel as epoch seconds, which numpy reads without converting each value."""
+    import numpy as np
+
+    epoch = ", ".join(f"CAST(epoch({name}) AS BIGINT) AS {name}" for name in dates)
+    picked = "*" + (f" EXCLUDE ({', '.join(drop)})" if drop else "")
+    picked += f" REPLACE ({epoch})" if dates else ""
+    out = {}
+    for name, values in cur.execute(f"SELECT {picked} FROM ({source}) ORDER BY _row").fetchnumpy().items():
+        if name in dates:
+            out[name] = np.ma.filled(values.astype("datetime64[s]"), np.datetime64("NaT"))
+        else:
+            out[name] = np.ma.filled(values, np.nan) if np.ma.isMaskedArray(values) else values
+    return out
 
 
 def _arrow_columns(table: pa.Table) -> dict[str, np.ndarray]:
-    """An Arrow table's columns as numpy (``_fetch``)."""
+    """An Arrow table's columns as ``_fetch`` gives them."""
     import pyarrow as pa
 
     out = {}
@@ -318,7 +337,7 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     with frames(deals=_deal_table(deals)) as cur:
         distinct = _distinct(cur, "SELECT * FROM deals", [], q.looked_up(a, False))
         estimate = q.estimate_sql("deals", a, as_of, distinct)
-        table = _fetch(cur, f"SELECT * EXCLUDE ({', '.join(PASSTHROUGH)}) FROM ({estimate}) ORDER BY _row")
+        table = _fetch(cur, estimate, PASSTHROUGH, ESTIMATE_DATES)
     return _frame(
         table, {name: deals[name].array for name in PASSTHROUGH}, ESTIMATE_COLUMNS, a, distinct["stage"]
     )
@@ -352,7 +371,7 @@ def with_receivables(est: pd.DataFrame, deals: pd.DataFrame, receivables: Receiv
         (organizations,) = _distinct(cur, "SELECT * FROM parts", [], ["organization"]).values()
         learned, linked, texts = q.learned_lookup(receivables, organizations)
         found = q.receivables_sql("parts", learned, linked)
-        table = _fetch(cur, f"SELECT * FROM ({found}) ORDER BY _row")
+        table = _fetch(cur, found)
     out = est.copy()
     out["terms_reason"] = _learned_terms(pd.Categorical(est["terms_reason"]), table["learned_terms"], texts)
     out["payment_terms_days"] = table["payment_terms_days"]
@@ -381,11 +400,12 @@ def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumption
             "payment_terms_days": frame["payment_terms_days"].to_numpy(dtype=np.int64),
             **{name: date_array(frame[name]) for name in ESTIMATE_DATES},
             "confidence": frame["confidence"].to_numpy(dtype=np.float64, na_value=np.nan),
+            "_row": np.arange(len(frame)),
         },
         copy=False,
     )
-    with frames(parts=parts) as cur:  # one table and no joins: the rows keep their order
-        out = _fetch(cur, q.overrides_sql("parts", as_of, assumptions))
+    with frames(parts=parts) as cur:
+        out = _fetch(cur, q.overrides_sql("parts", as_of, assumptions), dates=ALL_DATES)
     bits = out["flag_bits"]
     forecast = parts["kind_code"].to_numpy() == 0
     out["reasoning"] = _reasoning(frame["invoice_reason"], frame["terms_reason"], forecast, bits, assumptions)
@@ -410,7 +430,7 @@ def predict_frame(
 
     with frames(deals=_deal_table(deals)) as cur:
         sql, stages, texts = _predictions_sql(cur, "SELECT * FROM deals", [], as_of, assumptions, receivables)
-        table = _fetch(cur, f"SELECT * EXCLUDE ({', '.join(PASSTHROUGH)}) FROM ({sql}) ORDER BY _row")
+        table = _fetch(cur, sql, PASSTHROUGH, ALL_DATES)
     passthrough = {name: deals[name].array for name in PASSTHROUGH}
     return _frame(table, passthrough, PREDICTION_COLUMNS, assumptions, stages, texts)
 

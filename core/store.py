@@ -41,7 +41,6 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 import structlog
 
 from core import migrations
@@ -53,7 +52,7 @@ from core.errors import InputError, NotFoundError
 from core.migrations import SCHEMA_VERSION
 from core.snapshots import NewSnapshot, Snapshot, SnapshotRef, pack_raw, unpack_raw
 
-if TYPE_CHECKING:  # imported where used: listing snapshots needs neither
+if TYPE_CHECKING:  # imported where used: listing snapshots needs none of the frame libraries
     import pandas as pd
     import pyarrow as pa
 
@@ -363,6 +362,7 @@ class Store:
         One row per id in ``deal_ids``, in that order, with ``deal_id`` and ``columns``
         (null for an id the snapshot does not hold): what a table or the LLM path shows of
         the deals it shows, which a forecast does not read."""
+        import numpy as np
         import pandas as pd
         import pyarrow as pa
 

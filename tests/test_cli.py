@@ -75,7 +75,8 @@ def test_help_and_snapshots_start_without_the_frame_libraries_or_the_engines(arg
         f"    main({argv!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = sorted({'pandas', 'numpy', 'plotly', 'pyarrow', 'core.cashflow', 'core.ingest'} & set(sys.modules))\n"
+        "heavy = {'pandas', 'numpy', 'plotly', 'pyarrow', 'core.cashflow', 'core.ingest'}\n"
+        "heavy = sorted(heavy & set(sys.modules))\n"
         "print(','.join(heavy), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

@@ -20,6 +20,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
 
 import core
@@ -97,12 +98,22 @@ def choose_engine(store: Store, context: EngineContext) -> Choice:
         f"({days[-1]}): " + "; ".join(_figures(r) for r in results),
     )
     if not store.read_only:
+        _keep(store, key, end, choice)
+    return choice
+
+
+def _keep(store: Store, key: str, snapshot_id: int, choice: Choice) -> None:
+    """Store a choice. Two sessions (the dashboard's) may back-test the same pair at once: the
+    second commit then conflicts on the key, and the row the first stored serves as well."""
+    try:
         with store.transaction() as cur:
             cur.execute(
                 "INSERT OR REPLACE INTO auto_choices (key, snapshot_id, engine, reason) VALUES (?, ?, ?, ?)",
-                [key, end, choice.engine, choice.reason],
+                [key, snapshot_id, choice.engine, choice.reason],
             )
-    return choice
+    except duckdb.TransactionException:
+        if store.fetchone("SELECT 1 FROM auto_choices WHERE key = ?", [key]) is None:
+            raise
 
 
 def _choice_key(store: Store, start: int, end: int, context: EngineContext) -> str:

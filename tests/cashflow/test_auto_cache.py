@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -81,3 +83,35 @@ def test_auto_with_one_snapshot_fits_the_learned_model_once(monkeypatch, backtes
     assert fits == [case.as_of, case.as_of] and backtests == []  # once for auto, once for learned alone
     assert frame["reasoning"].str.startswith("Auto chose learned: one snapshot").all()
     pd.testing.assert_series_equal(frame["predicted_invoice_date"], alone["predicted_invoice_date"])
+
+
+def test_a_choice_another_session_stored_meanwhile_is_not_an_error(tmp_path, monkeypatch):
+    """Eight dashboard sessions may back-test the same pair at once; the commits after the first
+    conflict on the key, and the stored row is the same choice."""
+    case = generate_outcome_case(deals=200, seed=4, history_days=200, later_days=90)
+    with Store(str(tmp_path / "dealcast.duckdb")) as store:
+        save(store, case.export_deals, case.as_of, "export.csv")
+        later = save(store, case.later_deals, case.later_as_of, "later.csv")
+        real = Store.transaction
+
+        @contextlib.contextmanager
+        def conflicting(self):
+            with real(self) as cur:
+                yield cur
+            raise duckdb.TransactionException("Failed to commit: PRIMARY KEY or UNIQUE constraint violation")
+
+        monkeypatch.setattr(Store, "transaction", conflicting)
+        reason = auto_reason(store, later, store_results=False)  # its row landed: the conflict is ignored
+        assert reason.startswith("Auto chose")
+        assert store.fetchone("SELECT count(*) FROM auto_choices") == (1,)
+
+        store.execute("DELETE FROM auto_choices")
+        monkeypatch.setattr(Store, "transaction", lambda self: _failing())
+        with pytest.raises(duckdb.TransactionException):  # a conflict that stored nothing is an error
+            auto_reason(store, later, store_results=False)
+
+
+@contextlib.contextmanager
+def _failing():
+    raise duckdb.TransactionException("Failed to commit")
+    yield

@@ -14,6 +14,7 @@ the first time their name is looked up: a rules forecast loads none of them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,11 @@ class StoredDeals:
         return self.store.load_deals(self.snapshot_id, FORECAST_COLUMNS, deal_ids=self.deal_ids)
 
     def __len__(self) -> int:
+        return self._count
+
+    @functools.cached_property
+    def _count(self) -> int:
+        """How many deals, counted once: a run asks twice (its progress line and its metrics)."""
         sql, params = self.store.deals_query(self.snapshot_id, ("deal_id",), deal_ids=self.deal_ids)
         return self.store.fetchone(f"SELECT count(*) FROM ({sql})", params)[0]
 

@@ -36,7 +36,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -71,7 +71,16 @@ def shares_a_file(database: str) -> bool:
 class Connections:
     """The connection to one database: held for life, or (a file) only while sessions are open."""
 
-    def __init__(self, database: str, *, lock_timeout: float, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        database: str,
+        *,
+        lock_timeout: float,
+        read_only: bool = False,
+        on_first_open: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    ) -> None:
+        """``on_first_open`` runs on the connection the first time the database is opened (a
+        file: at the first session; else here); if it raises, the connection is closed again."""
         self.database = database
         self.read_only = read_only
         self.lock_timeout = lock_timeout
@@ -86,8 +95,9 @@ class Connections:
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._closed = False
+        self._on_first_open = on_first_open
         if not self.shared:
-            self._conn = self._open()
+            self._conn = self._first_open(self._open())
 
     @property
     def is_open(self) -> bool:
@@ -111,7 +121,7 @@ class Connections:
             while self._yielding and self._holders == 0:  # not inside a session: wait too
                 self._changed.wait()
             if self._conn is None:
-                self._conn = self._connect()
+                self._conn = self._first_open(self._connect())
             self._holders += 1
 
     def release(self) -> None:
@@ -196,6 +206,16 @@ class Connections:
             self._conn.close()
             self._conn = None
         self._generation += 1
+
+    def _first_open(self, conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        if self._on_first_open is not None:
+            try:
+                self._on_first_open(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._on_first_open = None
+        return conn
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         """One attempt to open the database; InputError when it cannot be opened at all."""

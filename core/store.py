@@ -41,7 +41,6 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import structlog
 
 from core import migrations
 from core.config import get_settings
@@ -50,6 +49,7 @@ from core.database import check_database, is_read_only
 from core.deals import DEAL_COLUMNS, DISPLAY_COLUMNS, from_arrow
 from core.errors import InputError, NotFoundError
 from core.migrations import SCHEMA_VERSION
+from core.monitoring.logs import get_logger
 from core.snapshots import NewSnapshot, Snapshot, SnapshotRef, pack_raw, unpack_raw
 
 if TYPE_CHECKING:  # imported where used: listing snapshots needs none of the frame libraries
@@ -59,22 +59,26 @@ if TYPE_CHECKING:  # imported where used: listing snapshots needs none of the fr
     #: Rows DuckDB can scan: a pandas frame or an Arrow table.
     Rows = pd.DataFrame | pa.Table
 
-_log = structlog.get_logger("core.store")
+_log = get_logger("core.store")
 
 class Store:
     """One DuckDB database: schema migrations, per-thread cursors, snapshot life cycle.
 
     A database file this process cannot write is opened read-only: commands that only read
     (listing snapshots, a forecast that is not saved) work on it, and a write says it is
-    read-only."""
+    read-only.
+
+    The constructor only checks the connection string (``check_database``): a file is opened,
+    and its schema brought up to date, by the first unit of work (``with Store(...)``, a
+    session, a cursor), so a command opens its database once."""
 
     def __init__(self, database: str = ":memory:", *, lock_timeout: float | None = None) -> None:
         self.database = check_database(database)
         self.read_only = is_read_only(database)
         timeout = get_settings().db_lock_timeout if lock_timeout is None else lock_timeout
-        self._connections = Connections(database, lock_timeout=timeout, read_only=self.read_only)
-        with self.session():
-            self.migrate()
+        self._connections = Connections(
+            database, lock_timeout=timeout, read_only=self.read_only, on_first_open=self._migrate
+        )
 
     # -- connection handling (core.connections: a file is open only while work needs it) ---
 
@@ -154,17 +158,17 @@ class Store:
     def schema_version(self) -> int:
         return migrations.schema_version(self.cursor())
 
-    def migrate(self) -> None:
+    def _migrate(self, conn: duckdb.DuckDBPyConnection) -> None:
         """Bring the database up to ``SCHEMA_VERSION`` (core/migrations.py), one transaction per
         migration (a read-only database must already be up to date)."""
         if self.read_only:
-            if self.schema_version < SCHEMA_VERSION:
+            if migrations.schema_version(conn) < SCHEMA_VERSION:
                 raise InputError(
                     f"The database {self.database} is read-only and needs its schema upgraded; "
                     "open it once where it can be written."
                 )
             return
-        migrations.migrate(self.cursor())
+        migrations.migrate(conn)
 
     # -- snapshots -------------------------------------------------------------------
 

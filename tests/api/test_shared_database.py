@@ -115,8 +115,9 @@ def test_a_hold_past_the_timeout_fails_with_a_clear_message(sample_db, tmp_path)
     holder = hold(db, "time.sleep(60)")
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(DatabaseBusyError) as raised:
-            Store(db, lock_timeout=0.5)
+        store = Store(db, lock_timeout=0.5)  # opens nothing yet
+        with pytest.raises(DatabaseBusyError) as raised, store:
+            pass
         assert f"another process (PID {holder.pid}) has kept it for over 0.5 s" in str(raised.value)
         assert "DEALCAST_DB_LOCK_TIMEOUT" in str(raised.value)
     finally:

@@ -78,7 +78,8 @@ def write_export(folder: Path, name: str, first_id: int, deals: int) -> Path:
 def test_two_ingests_on_a_held_file_both_wait_and_both_snapshots_are_saved(db_path, tmp_path, capsys,
                                                                            monkeypatch, lock_timeout):
     """One ingest in another process and one in this one: both find the file held, wait, and load."""
-    Store(db_path).close()
+    with Store(db_path):  # the database file and its schema, before another process holds it
+        pass
     other, ours = write_export(tmp_path, "a.csv", 100, 3), write_export(tmp_path, "b.csv", 200, 5)
     waiting = threading.Event()
     opened = connections.Connections._open
@@ -116,7 +117,8 @@ def test_two_ingests_on_a_held_file_both_wait_and_both_snapshots_are_saved(db_pa
 
 
 def test_an_ingest_that_waits_past_the_limit_says_so_in_one_line(db_path, tmp_path, capsys, lock_timeout):
-    Store(db_path).close()
+    with Store(db_path):  # the database file and its schema, before another process holds it
+        pass
     export = write_export(tmp_path, "late.csv", 300, 2)
     lock_timeout("0.3")
     holder = hold(db_path)

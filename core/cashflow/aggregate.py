@@ -27,20 +27,20 @@ horizon as ``beyond_horizon``; an invoice whose currency has no rate is ``invali
 
 The SQL first sums the deals by reason, flags and the four periods they touch (a few
 hundred groups), then sums those per period and per reason; Python places the sums in the
-dense periods and rounds them. Nothing here imports pandas: the command line prints the
-periods from ``Aggregation.period_columns``.
+dense periods and rounds them (a few hundred numbers: plain lists). Nothing here imports
+pandas or numpy: the command line prints the periods from ``Aggregation.period_columns``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import duckdb
-import numpy as np
 
 from core.cashflow import sql
 from core.cashflow.checks import failed_checks, warning_lines
@@ -50,6 +50,7 @@ from core.cashflow.scope import Names, chosen, scope_condition
 from core.cashflow.sql import Source, literal
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 Granularity = Literal["week", "month"]
@@ -63,7 +64,7 @@ class Aggregation:
     ``period_columns`` holds the periods as plain columns (the command line prints them);
     ``periods`` is the same as a DataFrame, made when first asked for."""
 
-    period_columns: dict[str, list | np.ndarray]
+    period_columns: dict[str, list]
     totals: dict[str, float | int | None]
     excluded: dict[str, dict[str, float | int]]
     shown: dict[str, dict[str, float | int]] = field(default_factory=dict)
@@ -297,13 +298,23 @@ class _Query:
         )["included"]
 
 
+def _plus(first: Iterable[float], second: Iterable[float]) -> list[float]:
+    return [a + b for a, b in zip(first, second, strict=True)]
+
+
+def _cents(value: float) -> float:
+    """``value`` rounded to cents as numpy rounds (``rint(value * 100) / 100``), which the
+    figures have always been; Python's ``round(value, 2)`` differs on some halves."""
+    return round(value * 100) / 100
+
+
 class _Sums:
     """Result rows ``(sums, period, *values)`` of ``deal_sums`` or ``receivable_sums``, the values
-    named ``names``: arrays over the periods, or a tally where the period is NULL."""
+    named ``names``: lists over the periods, or a tally where the period is NULL."""
 
     def __init__(self, rows: list[tuple], names: tuple[str, ...], size: int):
         self.size = size
-        self.periods: dict[tuple[str, str], np.ndarray] = {}
+        self.periods: dict[tuple[str, str], list[float]] = {}
         self.tallies: dict[str, dict[str, float | int]] = {}
         for sums, period, *values in rows:
             found = dict(zip(names, (float(value or 0) for value in values), strict=True))
@@ -313,8 +324,8 @@ class _Sums:
                 for name, value in found.items():
                     self.per_period(sums, name)[period] = value
 
-    def per_period(self, sums: str, name: str) -> np.ndarray:
-        return self.periods.setdefault((sums, name), np.zeros(self.size))
+    def per_period(self, sums: str, name: str) -> list[float]:
+        return self.periods.setdefault((sums, name), [0.0] * self.size)
 
     def failures(self, checks: int) -> list[int]:
         """Deals failing each of ``checks`` checks, from the ``failed <bits>`` tallies."""
@@ -368,28 +379,30 @@ def aggregate(
 
     pipeline_cash = deals.per_period("payment", "weighted")
     owed_cash = owed.per_period("payment", "amount")
-    if receivables is None:  # whole zeros: the JSON has always shown 0 here, not 0.0
-        owed_cash = owed_cash.astype(np.int64)
     band = ("optimistic", "conservative")
     optimistic, conservative = (deals.per_period(sums, "weighted") for sums in band)
     owed_optimistic, owed_conservative = (owed.per_period(sums, "amount") for sums in band)
-    owed_p10 = np.minimum(np.minimum(owed_optimistic, owed_conservative), owed_cash)
-    owed_p90 = np.maximum(np.maximum(owed_optimistic, owed_conservative), owed_cash)
-    deal_count = deals.per_period("payment", "deals").astype(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        average = np.where(deal_count > 0, deals.per_period("payment", "confidence") / deal_count, np.nan)
+    owed_p10 = list(map(min, owed_optimistic, owed_conservative, owed_cash))
+    owed_p90 = list(map(max, owed_optimistic, owed_conservative, owed_cash))
+    deal_count = [int(count) for count in deals.per_period("payment", "deals")]
+    average = [
+        total / count if count > 0 else math.nan
+        for total, count in zip(deals.per_period("payment", "confidence"), deal_count, strict=True)
+    ]
     money = {
         "invoice_value": deals.per_period("invoice", "weighted"),
         "invoice_value_unweighted": deals.per_period("invoice", "unweighted"),
-        "cash_in": pipeline_cash + owed_cash,
-        "cash_in_unweighted": deals.per_period("payment", "unweighted") + owed_cash,
-        "cash_in_p10": np.minimum(np.minimum(optimistic, conservative), pipeline_cash) + owed_p10,
-        "cash_in_p90": np.maximum(np.maximum(optimistic, conservative), pipeline_cash) + owed_p90,
+        "cash_in": _plus(pipeline_cash, owed_cash),
+        "cash_in_unweighted": _plus(deals.per_period("payment", "unweighted"), owed_cash),
+        "cash_in_p10": _plus(map(min, optimistic, conservative, pipeline_cash), owed_p10),
+        "cash_in_p90": _plus(map(max, optimistic, conservative, pipeline_cash), owed_p90),
         "cash_in_pipeline": pipeline_cash,
         "cash_in_receivables": owed_cash,
     }
-    money = {name: np.round(values, 2) for name, values in money.items()}
-    receivable_count = owed.per_period("payment", "invoices").astype(np.int64)
+    money = {name: [_cents(value) for value in values] for name, values in money.items()}
+    if receivables is None:  # whole zeros: the JSON has always shown 0 here, not 0.0
+        money["cash_in_receivables"] = [0] * len(starts)
+    receivable_count = [int(count) for count in owed.per_period("payment", "invoices")]
     period_columns = {
         "period": [period_label(start, granularity) for start in starts],
         "start": starts,
@@ -399,19 +412,19 @@ def aggregate(
         "cash_in_pipeline": money["cash_in_pipeline"],
         "cash_in_receivables": money["cash_in_receivables"],
         "receivable_count": receivable_count,
-        "avg_confidence": np.round(average, 2),
+        "avg_confidence": [value if math.isnan(value) else _cents(value) for value in average],
     }
 
     included = deals.tallies.get("included", {})
-    count, confidence_total = int(included.get("deals", 0)), np.float64(included.get("confidence", 0))
+    count, confidence_total = int(included.get("deals", 0)), float(included.get("confidence", 0))
     forecast = deals.tally("forecast", "deals", "weighted")
     totals: dict[str, float | int | None] = {
-        **{name: round(float(values.sum()), 2) for name, values in money.items()},
+        **{name: round(math.fsum(values), 2) for name, values in money.items()},
         "deal_count": count,
-        "avg_confidence": float(np.round(confidence_total / count, 2)) if count else None,
+        "avg_confidence": _cents(confidence_total / count) if count else None,
         "forecast_value": forecast["value"],
         "forecast_deal_count": forecast["count"],
-        "receivable_count": int(receivable_count.sum()),
+        "receivable_count": sum(receivable_count),
     }
     excluded = {name: deals.tally(name, "deals", "weighted") for name in EXCLUDED_KEYS}
     shown = {

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from core.cashflow.aggregate import Aggregation
 from core.cashflow.checks import run_warnings
 from core.cashflow.models import ForecastOptions
@@ -35,15 +33,13 @@ PERIOD_FIELDS = (
 
 
 def period_rows(agg: Aggregation) -> list[dict[str, Any]]:
-    """The periods of an aggregation as plain dicts (NaN as None), in ``PERIOD_FIELDS`` order."""
+    """The periods of an aggregation as dicts (NaN as None), in ``PERIOD_FIELDS`` order."""
     columns = agg.period_columns
     periods = range(len(columns["period"]))
-    return [{name: _plain(columns[name][row]) for name in PERIOD_FIELDS} for row in periods]
+    return [{name: _none_for_nan(columns[name][row]) for name in PERIOD_FIELDS} for row in periods]
 
 
-def _plain(value: Any) -> Any:
-    """A numpy number as a Python one, NaN as None."""
-    value = value.item() if isinstance(value, np.generic) else value
+def _none_for_nan(value: Any) -> Any:
     return None if isinstance(value, float) and value != value else value
 
 

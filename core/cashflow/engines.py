@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.fields import Flag
 from core.cashflow.models import PredictionOptions, ProgressCallback
@@ -32,6 +30,7 @@ from core.errors import DealcastError
 from core.store import Store
 
 if TYPE_CHECKING:  # the LLM package (httpx) loads only when the LLM path runs
+    import numpy as np
     import pandas as pd
 
     from core.llm import LLMClient
@@ -184,6 +183,8 @@ def get_refiner(name: str) -> Refiner | None:
 
 def llm_candidates(predictions: pd.DataFrame, policy: str) -> np.ndarray:
     """Rows the LLM policy sends to the refiner: forecast deals whose invoice is not a fact."""
+    import numpy as np
+
     bits = predictions["flag_bits"].to_numpy(dtype=np.int64)
     open_guess = (predictions["kind"] == "forecast").to_numpy() & ~predictions["invoice_is_fact"].to_numpy(
         bool

@@ -27,14 +27,13 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from core.errors import InputError
 from core.formatting import money_full
 from core.receivables import KIND
 from core.store import Snapshot, Store
 
 if TYPE_CHECKING:  # the invoice frames load only when a forecast uses an invoices snapshot
+    import numpy as np
     import pandas as pd
 
     from core.cashflow.behaviour import BehaviourModel
@@ -63,6 +62,8 @@ class Receivables:
     @property
     def linked_deal_ids(self) -> np.ndarray:
         """Deal ids of invoices issued by the as-of date (their cash is in the receivables)."""
+        import numpy as np
+
         issued = self.invoices["invoice_date"].to_numpy(dtype="datetime64[D]") <= np.datetime64(
             self.as_of, "D"
         )

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.checks import warning_conditions
@@ -23,6 +21,7 @@ from core.store import Store
 
 if TYPE_CHECKING:  # frames load where they are used (see core.cashflow.service)
     import duckdb
+    import numpy as np
     import pandas as pd
 
     from core.cashflow.behaviour import BehaviourModel
@@ -90,6 +89,8 @@ class PredictionRun:
     def largest(self, mask: np.ndarray, columns: Sequence[str], limit: int | None = None) -> pd.DataFrame:
         """``columns`` of the deals in ``mask``, the largest weighted value first, with their titles
         and dates as days; only the ``limit`` largest when a limit is given."""
+        import numpy as np
+
         from core.cashflow.columns import day_array
 
         rows = np.flatnonzero(mask)

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from core.cashflow import sql
 from core.cashflow.sql import Source, literal
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 #: A pipeline or owner filter: no name (no filter), one name, or several (a deal matching any).
@@ -41,6 +40,8 @@ def scope_condition(pipeline: tuple[str, ...], owner: tuple[str, ...]) -> tuple[
 
 def scope_mask(frame: pd.DataFrame, pipeline: Names, owner: Names) -> np.ndarray:
     """Rows the pipeline and owner filters keep (no filter keeps all)."""
+    import numpy as np
+
     condition, columns = scope_condition(chosen(pipeline), chosen(owner))
     if not columns:
         return np.ones(len(frame), dtype=bool)

@@ -33,6 +33,7 @@ Other modules own the SQL for their tables and run it through ``cursor()`` /
 
 from __future__ import annotations
 
+import array
 import contextlib
 import json
 import threading
@@ -259,11 +260,7 @@ class Store:
                 finally:
                     cur.unregister("incoming_rejects")
             compression, content = packed.result() if packed else pack_raw(raw)
-            cur.execute(
-                "INSERT INTO raw_files (snapshot_id, file_name, content, compression, size) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [snapshot_id, snapshot.file_name, content, compression, len(raw)],
-            )
+            _insert_raw_file(cur, [snapshot_id, snapshot.file_name, compression, len(raw)], content)
         return self.get_snapshot(snapshot_id)
 
     def _table_columns(self, table: str) -> dict[str, str]:
@@ -446,3 +443,25 @@ def get_store() -> Store:
         if database not in _default_stores:
             _default_stores[database] = Store(database)
         return _default_stores[database]
+
+
+def _insert_raw_file(cur: duckdb.DuckDBPyConnection, params: list[Any], content: bytes) -> None:
+    """Insert a ``raw_files`` row (snapshot id, file name, compression, size; ``content``).
+
+    The content goes in as a one-row Arrow column over the bytes themselves, which DuckDB scans
+    in place: as a statement parameter, a 58 MB blob is copied into a DuckDB value first, and
+    that insert and its commit took 0.4 s where this takes 0.25 s. (Built from buffers:
+    ``pa.array`` of a Python list imports pandas.)"""
+    import pyarrow as pa
+
+    offsets = pa.py_buffer(array.array("q", [0, len(content)]))
+    column = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(content)])
+    cur.register("incoming_raw", pa.Table.from_arrays([column], names=["content"]))
+    try:
+        cur.execute(
+            "INSERT INTO raw_files (snapshot_id, file_name, compression, size, content) "
+            "SELECT ?, ?, ?, ?, content FROM incoming_raw",
+            params,
+        )
+    finally:
+        cur.unregister("incoming_raw")

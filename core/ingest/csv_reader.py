@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import duckdb
-import numpy as np
 
 from core.ingest.cells import PARALLEL, SPARE_COLUMNS, RawTable, cells_sql, check_width, load_cells
 from core.ingest.errors import (
@@ -115,7 +114,11 @@ def typed_source(raw: RawTable, typed: dict[str, str], rejects_table: str, rejec
 
 def count_lines(data: bytes) -> int:
     """Lines in ``data`` (the last need not end with a newline), counted by numpy in slices,
-    which leaves the GIL free for other threads and bounds the memory the count takes."""
+    which leaves the GIL free for other threads and bounds the memory the count takes. (numpy
+    is imported here: the count runs in the thread that packs the raw bytes, which loads it with
+    pyarrow, off the start of an ingest.)"""
+    import numpy as np
+
     view = np.frombuffer(data, dtype=np.uint8)
     newlines = sum(
         int(np.count_nonzero(view[start : start + SLICE_BYTES] == ord("\n")))

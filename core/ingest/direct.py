@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from core.ingest.csv_reader import count_lines, load_records, typed_source
 from core.ingest.parse import (
@@ -34,6 +33,9 @@ from core.ingest.results import IngestResult, Parse, Run
 from core.ingest.save import Upload, packer, save_upload, saved_result
 from core.ingest.values import sql_literal
 from core.store import NewSnapshot
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 logger = logging.getLogger("core.ingest")
 
@@ -174,8 +176,10 @@ def _reparse(
     read), the deals inserted and how many of those have a value but no rate. Raise
     ``_NeedsFullParse`` when one is not a plain deal or they change the plan's decisions."""
     if not records:
-        no_rejects = pa.table({"row_number": pa.array([], pa.int64()), "raw": pa.array([], pa.string()),
-                               "reason": pa.array([], pa.string())})
+        import pyarrow as pa  # not at the top: the start of an ingest need not wait for it
+
+        columns = [("row_number", pa.int64()), ("raw", pa.string()), ("reason", pa.string())]
+        no_rejects = pa.schema(columns).empty_table()
         return opened.parse(plan, Run(no_rejects, 0, None, ""), []), 0, 0
     part, loaded = load_records(cur, opened.raw, records, LINES_TABLE)
     if loaded != len(records):

@@ -100,44 +100,70 @@ def looked_up(a: Assumptions, receivables: bool) -> list[str]:
     ]
 
 
-def _stage_lookup(a: Assumptions, stages: list[str]) -> str:
-    """Per distinct stage: its code (position in ``stages``) and stage-table row; whether it
-    means invoiced or paid, or no stage at all."""
+def _stage_lookup(a: Assumptions, stages: list[str], as_of: dt.date) -> str:
+    """What the estimate reads of each distinct stage, and of a missing one (key NULL): its code
+    (position in ``stages``, -1 for none), whether it means invoiced or paid or is not in the
+    stage table (``unknown``), the flags it sets, and its stage-table row (the unknown stage's
+    when not in the table) with the days as dates from ``as_of``."""
     rows = []
-    for code, name in enumerate(stages):
-        row = a.match_stage(name)
+    for code, name in [*enumerate(stages), (-1, None)]:
+        matched = None if name is None else a.match_stage(name)
+        invoiced = name is not None and a.is_invoiced_stage(name)
+        paid = name is not None and a.is_paid_stage(name)
+        no_stage = name is None or not name.strip()
+        unknown = matched is None and not invoiced and not paid
+        rule = a.unknown_stage if matched is None else a.stages[matched]
+        if rule.late:
+            confidence = a.late_stage_confidence
+        else:
+            confidence = a.unknown_stage_confidence if matched is None else a.base_confidence
+        flags = (Flag.UNKNOWN_STAGE if unknown and not no_stage else 0) | (Flag.NO_STAGE if no_stage else 0)
+        days = (rule.optimistic, rule.realistic, rule.conservative)
         rows.append(
             (
                 name,
                 code,
-                len(a.stages) if row is None else row,
-                a.is_invoiced_stage(name),
-                a.is_paid_stage(name),
-                not name.strip(),
+                invoiced,
+                paid,
+                unknown,
+                int(flags),
+                rule.late,
+                *(as_of + dt.timedelta(days=d) for d in days),
+                float(confidence),
+                1.0 if rule.probability is None or matched is None else float(rule.probability),
             )
         )
     columns = {
         "stage_key": "VARCHAR",
         "stage_code": "INTEGER",
-        "stage_row": "INTEGER",
-        "invoiced_stage": "BOOLEAN",
-        "paid_stage": "BOOLEAN",
-        "no_stage": "BOOLEAN",
+        "_invoiced_stage": "BOOLEAN",
+        "_paid_stage": "BOOLEAN",
+        "_unknown": "BOOLEAN",
+        "_stage_flags": "BIGINT",
+        "_late": "BOOLEAN",
+        "_optimistic": "DATE",
+        "_realistic": "DATE",
+        "_conservative": "DATE",
+        "_stage_confidence": "DOUBLE",
+        "_stage_probability": "DOUBLE",
     }
     return _table(columns, rows)
 
 
 def _status_lookup(statuses: list[str]) -> str:
+    """Per distinct status (and a missing one): lost or deleted (``closed``), won."""
     words = [s.strip().lower() for s in statuses]
     rows = [(s, w in ("lost", "deleted"), w == "won") for s, w in zip(statuses, words, strict=True)]
-    return _table({"status_key": "VARCHAR", "closed": "BOOLEAN", "won": "BOOLEAN"}, rows)
+    rows.append((None, False, False))
+    return _table({"status_key": "VARCHAR", "_closed": "BOOLEAN", "_won": "BOOLEAN"}, rows)
 
 
 def _rate_lookup(a: Assumptions, currencies: list[str]) -> str:
-    """Base-currency units per unit of each currency (NULL: unknown)."""
+    """Base-currency units per unit of each currency (NULL: unknown); no currency is the base."""
     rates = [a.rates.get(c.strip().upper()) for c in currencies]
     rows = [(c, None if r is None else float(r)) for c, r in zip(currencies, rates, strict=True)]
-    return _table({"currency_key": "VARCHAR", "rate": "DOUBLE"}, rows)
+    rows.append((None, float(a.rates.get(a.base_currency, 1.0))))
+    return _table({"currency_key": "VARCHAR", "_rate": "DOUBLE"}, rows)
 
 
 def _rule_lookup(a: Assumptions, name: str, values: list[str]) -> str:
@@ -175,24 +201,15 @@ def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str
     (``invoice_source``, ``stage_code``, ``stuck_level``, ``terms_rule``), ``invoice_is_fact``,
     ``payment_terms_days``, ``days_in_stage`` and ``flag_bits``."""
     today = literal(as_of)
-    unknown_row = len(a.stages)
-    table = [*a.stages, a.unknown_stage]
-    confidence = [a.late_stage_confidence if s.late else a.base_confidence for s in a.stages]
-    confidence.append(a.late_stage_confidence if a.unknown_stage.late else a.unknown_stage_confidence)
-    probability = [None if s.probability is None else float(s.probability) for s in a.stages] + [None]
-    by_row = {
-        "_optimistic": _list([s.optimistic for s in table]),
-        "_realistic": _list([s.realistic for s in table]),
-        "_conservative": _list([s.conservative for s in table]),
-        "_late": _list([s.late for s in table]),
-        "_stage_confidence": _list([float(c) for c in confidence]),
-        "_stage_probability": f"CAST({_list(probability)} AS DOUBLE[])",
-    }
     none = len(a.payment_rules)
+    # Every value of these lookups is in its table, a missing one too (NULL: IS NOT DISTINCT FROM).
     joins = [
-        f"LEFT JOIN {_stage_lookup(a, distinct['stage'])} st ON s.stage = st.stage_key",
-        f"LEFT JOIN {_status_lookup(distinct['status'])} ss ON s.status = ss.status_key",
-        f"LEFT JOIN {_rate_lookup(a, distinct['currency'])} cr ON s.currency = cr.currency_key",
+        f"LEFT JOIN {table} {alias} ON s.{name} IS NOT DISTINCT FROM {alias}.{name}_key"
+        for table, alias, name in (
+            (_stage_lookup(a, distinct["stage"], as_of), "st", "stage"),
+            (_status_lookup(distinct["status"]), "ss", "status"),
+            (_rate_lookup(a, distinct["currency"]), "cr", "currency"),
+        )
     ]
     first_rule = [str(none)]
     for name, alias in (("organization", "ob"), ("pipeline", "pb")):
@@ -203,14 +220,12 @@ def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str
             first_rule.append(f"coalesce({alias}.{name}_rule, {none})")
     terms_days = _list([*(rule.days for rule in a.payment_rules), a.default_payment_days])
     unknown = a.unknown_stage
+    earliest = literal(as_of + dt.timedelta(days=unknown.optimistic))
+    latest = literal(as_of + dt.timedelta(days=unknown.conservative))
     stuck_when = "FALSE" if not a.stuck else f"_days > {a.stuck[-1].over_days}"
-    stuck = f"({stuck_when} AND NOT _use_expected AND NOT _settled AND NOT _closed)"
-    add_days = _stuck(a, [str(rule.add_days) for rule in a.stuck], "0")
     flags = _flags(
         (
-            ("_unknown AND NOT _no_stage", Flag.UNKNOWN_STAGE),
-            ("_no_stage", Flag.NO_STAGE),
-            (stuck, Flag.STUCK),
+            ("_stuck", Flag.STUCK),
             ("_late AND NOT _settled", Flag.LATE_STAGE),
             ("_use_expected AND NOT _settled", Flag.EXPECTED_CLOSE),
             ("_is_fact AND NOT _received", Flag.INVOICED),
@@ -219,9 +234,9 @@ def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str
             ("_created_future", Flag.CREATED_IN_FUTURE),
             ("_change_before_created", Flag.STAGE_CHANGE_BEFORE_CREATED),
             ("_change_future", Flag.STAGE_CHANGE_IN_FUTURE),
-            ("_need_rate AND _value_base IS NULL", Flag.UNKNOWN_CURRENCY),
-            ("_value_base IS NULL AND _value IS NULL", Flag.NO_VALUE),
-            ("coalesce(_value_base < 0, FALSE)", Flag.NEGATIVE_VALUE),
+            ("value_base IS NULL AND _value IS NOT NULL", Flag.UNKNOWN_CURRENCY),
+            ("value_base IS NULL AND _value IS NULL", Flag.NO_VALUE),
+            ("coalesce(value_base < 0, FALSE)", Flag.NEGATIVE_VALUE),
         )
     )
     deal = f"""
@@ -230,75 +245,71 @@ def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str
             CAST(s.created_at AS DATE) AS _created, CAST(s.stage_changed_at AS DATE) AS _changed,
             CAST(s.updated_at AS DATE) AS _updated, CAST(s.expected_close AS DATE) AS _expected,
             CAST(s.invoice_date AS DATE) AS _invoice_column, CAST(s.payment_date AS DATE) AS _payment_column,
-            coalesce(st.stage_code, -1) AS stage_code, coalesce(st.stage_row, {unknown_row}) AS _stage_row,
-            coalesce(st.invoiced_stage, FALSE) AS _invoiced_stage,
-            coalesce(st.paid_stage, FALSE) AS _paid_stage,
-            coalesce(st.no_stage, TRUE) AS _no_stage,
-            coalesce(ss.closed, FALSE) AS _closed, coalesce(ss.won, FALSE) AS _won,
-            CASE WHEN s.currency IS NULL THEN {literal(float(a.rates.get(a.base_currency, 1.0)))}
-                 ELSE cr.rate END AS _rate,
+            st.* EXCLUDE (stage_key), ss._closed, ss._won, cr._rate,
             least({", ".join(first_rule)}) AS terms_rule
         FROM {source} s {" ".join(joins)}
         OFFSET 0
     """
-    # Dates that contradict each other; what the stage and the columns establish.
+    # Dates that contradict each other; what the stage and the columns establish (``_known``: the
+    # invoice date a fact gives: the column's, else an invoiced stage's change, else as-of).
     facts = f"""
-        SELECT *, {", ".join(f"{values}[_stage_row + 1] AS {name}" for name, values in by_row.items())},
+        SELECT *,
             coalesce(_created > {today}, FALSE) AS _created_future,
             coalesce(_changed < _created, FALSE) AS _change_before_created,
             coalesce(_changed > {today}, FALSE) AS _change_future,
-            coalesce(greatest({today} - CASE WHEN _changed IS NULL OR coalesce(_changed < _created, FALSE)
-                                             THEN _created ELSE _changed END, 0), 0) AS _days,
-            _stage_row = {unknown_row} AND NOT _invoiced_stage AND NOT _paid_stage AS _unknown,
             (_paid_stage OR _payment_column IS NOT NULL) AND NOT _closed AS _received,
-            _invoice_column IS NOT NULL AS _has_invoice_date,
             _invoice_column IS NOT NULL OR _invoiced_stage AS _is_fact,
             _invoiced_stage AND _invoice_column IS NULL AND _changed IS NULL AND _updated IS NULL AS _assumed,
-            _given_base IS NULL AND _value IS NOT NULL AS _need_rate,
-            CASE WHEN _given_base IS NULL AND _value IS NOT NULL THEN _value * _rate ELSE _given_base END
-                AS _value_base
+            _unknown AND coalesce(_expected > {today}, FALSE) AS _use_expected,
+            CASE WHEN _closed THEN NULL WHEN _invoice_column IS NOT NULL THEN _invoice_column
+                 WHEN _invoiced_stage THEN coalesce(_changed, _updated, {today}) END AS _known,
+            coalesce(_given_base, _value * _rate) AS value_base
         FROM ({deal})
     """
-    # Facts replace the estimate: lost deals get no date, invoices their date (from the column
-    # or the stage change), received deals without an invoice fact the column's.
+    # Facts replace the estimate: lost deals get no date, invoices their date, received deals
+    # without an invoice fact the column's.
     settled = f"""
         SELECT *,
-            _unknown AND coalesce(_expected > {today}, FALSE) AS _use_expected,
+            greatest({today} - CASE WHEN _change_before_created THEN _created
+                                    ELSE coalesce(_changed, _created) END, 0) AS _days,
             _is_fact OR _received AS _settled,
             _closed OR _is_fact OR _received AS _replaced,
-            CASE WHEN _closed THEN NULL WHEN _has_invoice_date OR NOT _is_fact THEN _invoice_column
-                 WHEN _assumed THEN {today} ELSE coalesce(_changed, _updated) END AS _known,
-            _created_future OR _change_before_created OR _change_future AS _date_issue,
-            {_stuck(a, [str(k) for k in range(len(a.stuck))], "-1")} AS _stuck_level,
-            {_stuck(a, [literal(float(rule.confidence_penalty)) for rule in a.stuck], "0.0e0")} AS _penalty
+            _created_future OR _change_before_created OR _change_future AS _date_issue
         FROM ({facts})
+    """
+    stuck = f"""
+        SELECT *,
+            {stuck_when} AND NOT _use_expected AND NOT _replaced AS _stuck,
+            {_stuck(a, [str(k) for k in range(len(a.stuck))], "-1")} AS _stuck_level,
+            {_stuck(a, [str(rule.add_days) for rule in a.stuck], "0")} AS _add_days,
+            {_stuck(a, [literal(float(rule.confidence_penalty)) for rule in a.stuck], "0.0e0")} AS _penalty
+        FROM ({settled})
     """
     flagged = f"""
         SELECT *,
-            CASE WHEN _closed THEN {int(Flag.NOT_FORECAST)} ELSE CAST({flags} AS BIGINT) END AS flag_bits,
-            CASE WHEN {stuck} THEN _stuck_level ELSE -1 END AS stuck_level,
-            CASE WHEN _won THEN 1.0e0 WHEN _own_probability IS NULL THEN coalesce(_stage_probability, 1.0e0)
+            CASE WHEN _closed THEN {int(Flag.NOT_FORECAST)} ELSE _stage_flags | {flags} END AS flag_bits,
+            CASE WHEN _won THEN 1.0e0 WHEN _own_probability IS NULL THEN _stage_probability
                  ELSE least(greatest(_own_probability, 0.0e0), 1.0e0) END AS _probability
-        FROM ({settled})
+        FROM ({stuck})
     """
     # The seed's order: the stuck penalty, then a late stage *sets* its confidence (a stuck
     # late-stage deal keeps the late-stage confidence; it still gets the days).
     return f"""
         SELECT _row, {", ".join(PASSTHROUGH)},
             CASE WHEN _closed THEN 2 WHEN _received THEN 1 ELSE 0 END AS kind_code,
-            _value_base AS value_base, _probability AS probability,
-            CASE WHEN flag_bits & {int(VALUE_FLAGS)} = 0 THEN coalesce(_value_base, 0.0e0) * _probability
+            value_base, _probability AS probability,
+            CASE WHEN flag_bits & {int(VALUE_FLAGS)} = 0 THEN coalesce(value_base, 0.0e0) * _probability
                  ELSE 0.0e0 END AS weighted_value,
             CASE WHEN _replaced THEN _known WHEN _use_expected THEN _expected
-                 ELSE {today} + _realistic + {add_days} END AS predicted_invoice_date,
+                 ELSE _realistic + _add_days END AS predicted_invoice_date,
             CASE WHEN _received THEN coalesce(_payment_column, _changed, {today}) END
                 AS predicted_payment_date,
             CASE WHEN _replaced THEN _known
-                 WHEN _use_expected THEN least(_expected, {today} + {unknown.optimistic})
-                 ELSE {today} + _optimistic + {add_days} END AS invoice_p10,
+                 WHEN _use_expected THEN least(_expected, {earliest})
+                 ELSE _optimistic + _add_days END AS invoice_p10,
             CASE WHEN _replaced THEN _known
-                 WHEN _use_expected THEN greatest(_expected, {today} + {unknown.conservative})
-                 ELSE {today} + _conservative + {add_days} END AS invoice_p90,
+                 WHEN _use_expected THEN greatest(_expected, {latest})
+                 ELSE _conservative + _add_days END AS invoice_p90,
             CASE WHEN _closed THEN NULL
                  ELSE CASE WHEN _settled THEN {literal(float(a.invoiced_confidence))}
                            WHEN _use_expected THEN {literal(float(a.unknown_stage_confidence))}
@@ -307,10 +318,11 @@ def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str
                              ELSE 0.0e0 END
             END AS confidence,
             CASE WHEN _closed THEN {SOURCE_CLOSED} WHEN _received THEN {SOURCE_RECEIVED}
-                 WHEN _has_invoice_date THEN {SOURCE_INVOICE_DATE} WHEN _invoiced_stage THEN {SOURCE_INVOICED}
+                 WHEN _invoice_column IS NOT NULL THEN {SOURCE_INVOICE_DATE}
+                 WHEN _invoiced_stage THEN {SOURCE_INVOICED}
                  WHEN _use_expected THEN {SOURCE_EXPECTED} WHEN _unknown THEN {SOURCE_UNKNOWN}
                  ELSE {SOURCE_TABLE} END AS invoice_source,
-            stage_code, stuck_level, terms_rule,
+            stage_code, CASE WHEN _stuck THEN _stuck_level ELSE -1 END AS stuck_level, terms_rule,
             _is_fact AND NOT _closed AS invoice_is_fact,
             CAST({terms_days}[terms_rule + 1] AS BIGINT) AS payment_terms_days,
             CAST(_days AS BIGINT) AS days_in_stage,

@@ -373,77 +373,75 @@ def receivables_sql(source: str, learned: str, linked: str) -> str:
     """
 
 
-def _least(a: str, b: str) -> str:
-    """``least`` that gives NULL when either side is (as numpy's minimum gives NaT/NaN)."""
-    return f"CASE WHEN ({a}) IS NULL OR ({b}) IS NULL THEN NULL ELSE least({a}, {b}) END"
-
-
-def _greatest(a: str, b: str) -> str:
-    return f"CASE WHEN ({a}) IS NULL OR ({b}) IS NULL THEN NULL ELSE greatest({a}, {b}) END"
-
-
 def overrides_sql(source: str, as_of: dt.date, a: Assumptions) -> str:
     """The overrides every engine obeys, over ``source`` (``kind_code``, ``flag_bits``,
     ``invoice_is_fact``, ``payment_terms_days``, the ``ESTIMATE_DATES``, ``confidence``): the
-    same rows with the dates, flags and confidence settled and ``payment_p10``/``payment_p90``."""
+    same rows with the dates, flags and confidence settled and ``payment_p10``/``payment_p90``.
+
+    A missing date or confidence stays missing, as NaT and NaN did in numpy's minimum and
+    maximum: the earlier or later of two values is written as two comparisons, and neither
+    holds when a side is NULL."""
     today = literal(as_of)
-    reset = f"({today} + {a.past_invoice_reset_days})"
+    reset = literal(as_of + dt.timedelta(days=a.past_invoice_reset_days))
+    too_old = literal(as_of - dt.timedelta(days=a.past_invoice_days))
     low, high = literal(float(a.confidence_min)), literal(float(a.confidence_max))
-    overdue = f"(_forecast AND coalesce(_planned < {today}, FALSE))"
+    penalised = f"confidence - {literal(float(a.past_invoice_penalty))}"
     flags = _flags(
         (
             ("_moved", Flag.PAST_INVOICE_MOVED),
             ("_fixed", Flag.PAYMENT_FIXED),
-            (overdue, Flag.OVERDUE_ROLLED),
+            ("_overdue", Flag.OVERDUE_ROLLED),
         )
     )
+    helpers = ("_forecast", "_terms", "_given_payment", "_estimated", "_early", "_late", "_moved",
+               "_invoice", "_p10", "_p90", "_confidence", "_on_terms", "_fixed", "_planned", "_overdue",
+               "_payment", "_set", "_paid_early", "_paid_late")
     # A guessed invoice date long past is not credible: as-of + 7, less confidence.
     moved = f"""
         SELECT *, kind_code = 0 AS _forecast, CAST(payment_terms_days AS INTEGER) AS _terms,
             CAST(predicted_payment_date AS DATE) AS _given_payment,
+            CAST(predicted_invoice_date AS DATE) AS _estimated,
+            CAST(invoice_p10 AS DATE) AS _early, CAST(invoice_p90 AS DATE) AS _late,
             kind_code = 0 AND NOT invoice_is_fact
-                AND coalesce(CAST(predicted_invoice_date AS DATE) < {today} - {a.past_invoice_days}, FALSE)
-                AS _moved
+                AND coalesce(CAST(predicted_invoice_date AS DATE) < {too_old}, FALSE) AS _moved
         FROM {source}
     """
-    penalised = f"confidence - {literal(float(a.past_invoice_penalty))}"
+    # Payment = invoice + terms, unless a given payment date comes after the invoice.
     shifted = f"""
         SELECT *,
-            CASE WHEN _moved THEN {reset} ELSE CAST(predicted_invoice_date AS DATE) END AS _invoice,
-            CASE WHEN _moved THEN {_least("CAST(invoice_p10 AS DATE)", reset)}
-                 ELSE CAST(invoice_p10 AS DATE) END AS _p10,
-            CASE WHEN _moved THEN {_greatest("CAST(invoice_p90 AS DATE)", reset)}
-                 ELSE CAST(invoice_p90 AS DATE) END AS _p90,
-            CASE WHEN _moved THEN {_greatest(penalised, low)} ELSE confidence END AS _confidence,
-            _forecast AND _given_payment IS NOT NULL AS _given
+            CASE WHEN _moved THEN {reset} ELSE _estimated END AS _invoice,
+            CASE WHEN NOT _moved OR _early <= {reset} THEN _early WHEN _early > {reset} THEN {reset} END
+                AS _p10,
+            CASE WHEN NOT _moved OR _late >= {reset} THEN _late WHEN _late < {reset} THEN {reset} END
+                AS _p90,
+            CASE WHEN NOT _moved THEN confidence WHEN {penalised} >= {low} THEN {penalised}
+                 WHEN {penalised} < {low} THEN {low} END AS _confidence
         FROM ({moved})
     """
-    # Payment = invoice + terms; a given payment date must come after the invoice.
-    fixed = "_given AND NOT coalesce(_given_payment > _invoice, FALSE)"
     planned = f"""
-        SELECT *, {fixed} AS _fixed,
-            CASE WHEN _forecast AND (NOT _given OR {fixed}) THEN _invoice + _terms ELSE _given_payment END
-                AS _planned
-        FROM ({shifted})
+        SELECT *, _on_terms AND _given_payment IS NOT NULL AS _fixed,
+            CASE WHEN _on_terms THEN _invoice + _terms ELSE _given_payment END AS _planned
+        FROM (SELECT *, _forecast AND NOT coalesce(_given_payment > _invoice, FALSE) AS _on_terms
+              FROM ({shifted}))
     """
     paid = f"""
-        SELECT *, CASE WHEN {overdue} THEN {today} ELSE _planned END AS _payment,
-            CAST({flags} AS BIGINT) AS _set
-        FROM ({planned})
+        SELECT *, CASE WHEN _overdue THEN {today} ELSE _planned END AS _payment,
+            CAST({flags} AS BIGINT) AS _set, _p10 + _terms AS _paid_early, _p90 + _terms AS _paid_late
+        FROM (SELECT *, _forecast AND coalesce(_planned < {today}, FALSE) AS _overdue FROM ({planned}))
     """
     return f"""
-        SELECT * EXCLUDE (_forecast, _terms, _given_payment, _moved, _invoice, _p10, _p90, _confidence,
-                          _given, _fixed, _planned, _payment, _set)
+        SELECT * EXCLUDE ({", ".join(helpers)})
         REPLACE (
             _invoice AS predicted_invoice_date, _payment AS predicted_payment_date,
             _p10 AS invoice_p10, _p90 AS invoice_p90,
-            round_even(CASE WHEN _confidence IS NULL THEN NULL
-                            ELSE least(greatest(_confidence, {low}), {high}) END, 2)
-                AS confidence,
+            round_even(CASE WHEN _confidence < {low} THEN {low} WHEN _confidence > {high} THEN {high}
+                            ELSE _confidence END, 2) AS confidence,
             (flag_bits & {~int(OVERRIDE_FLAGS)}) | _set AS flag_bits
         ),
-        CASE WHEN _forecast THEN {_greatest(_least("_p10 + _terms", "_payment"), today)} ELSE _payment END
-            AS payment_p10,
-        CASE WHEN _forecast THEN {_greatest("_p90 + _terms", "_payment")} ELSE _payment END AS payment_p90
+        CASE WHEN NOT _forecast THEN _payment
+             WHEN _paid_early <= _payment THEN greatest(_paid_early, {today})
+             WHEN _paid_early > _payment THEN greatest(_payment, {today}) END AS payment_p10,
+        CASE WHEN NOT _forecast THEN _payment WHEN _paid_late >= _payment THEN _paid_late
+             WHEN _paid_late < _payment THEN _payment END AS payment_p90
         FROM ({paid})
     """

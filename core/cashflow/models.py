@@ -24,9 +24,18 @@ ProgressCallback = Callable[[int, int, str], None]
 
 
 class _Input(BaseModel):
-    """Base of every input model: an unknown field is an error, never silently ignored."""
+    """Base of every input model: an unknown field is an error, never silently ignored.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    Models here build their validators when first used, not at import (``defer_build``): a
+    process that uses two of them (a text forecast: the options) does not build sixteen."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+
+
+class _Output(BaseModel):
+    """Base of every result model (validators built when first used, as for ``_Input``)."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class DealForPrediction(_Input):
@@ -157,7 +166,7 @@ class CashflowPredictionInput(_Input):
         return self.forecast.granularity
 
 
-class DealPrediction(BaseModel):
+class DealPrediction(_Output):
     """One deal's forecast with its reasoning."""
 
     deal_id: str
@@ -188,14 +197,14 @@ class DealPrediction(BaseModel):
         return self.title
 
 
-class Amount(BaseModel):
+class Amount(_Output):
     """A number of deals and their weighted value."""
 
     count: int
     value: float
 
 
-class CashflowBucket(BaseModel):
+class CashflowBucket(_Output):
     """One dense time period of the forecast."""
 
     period: str
@@ -220,7 +229,7 @@ class CashflowBucket(BaseModel):
         return self.invoice_value
 
 
-class ForecastPeriod(BaseModel):
+class ForecastPeriod(_Output):
     """One row of a forecast table: a period, an owner or a stage."""
 
     key: str
@@ -244,7 +253,7 @@ class ForecastPeriod(BaseModel):
         return self.invoice_value
 
 
-class ForecastTotals(BaseModel):
+class ForecastTotals(_Output):
     """Sums over the periods, and the whole forecast they reconcile with."""
 
     invoice_value: float
@@ -262,7 +271,7 @@ class ForecastTotals(BaseModel):
     receivable_count: int = 0
 
 
-class ForecastTable(BaseModel):
+class ForecastTable(_Output):
     """Forecast values grouped by week, month, owner or stage."""
 
     group_by: GroupBy
@@ -272,7 +281,7 @@ class ForecastTable(BaseModel):
     excluded: dict[str, Amount]
 
 
-class PredictionMetadata(BaseModel):
+class PredictionMetadata(_Output):
     """What a forecast run was."""
 
     run_id: str
@@ -299,7 +308,7 @@ class PredictionMetadata(BaseModel):
         return self.average_confidence
 
 
-class CashflowPredictionResult(BaseModel):
+class CashflowPredictionResult(_Output):
     """Per-deal predictions, periods, totals, exclusions, warnings and metadata."""
 
     predictions: list[DealPrediction]
@@ -324,7 +333,7 @@ class CashflowPredictionResult(BaseModel):
         return self.predictions
 
 
-class StageEstimate(BaseModel):
+class StageEstimate(_Output):
     """What the stage table says about one stage name."""
 
     stage: str | None
@@ -339,7 +348,7 @@ class StageEstimate(BaseModel):
     paid: bool = False
 
 
-class DealPrecheck(BaseModel):
+class DealPrecheck(_Output):
     """Whether a deal is forecast, and what is wrong with its data."""
 
     deal_id: str
@@ -348,7 +357,7 @@ class DealPrecheck(BaseModel):
     issues: list[str]
 
 
-class AssumptionsReport(BaseModel):
+class AssumptionsReport(_Output):
     """The assumptions in force, how each deal used them, and the confidence spread."""
 
     assumptions_version: int

@@ -98,13 +98,17 @@ def _read_csv_sql(options: dict, width: int, ascii_only: bool, typed: dict[str, 
     return cells_sql(f"read_csv(?{args}, {PARALLEL})", width, SPARE_COLUMNS, ascii_only, set(typed or ()))
 
 
-def typed_source(raw: RawTable, typed: dict[str, str], rejects_table: str, rejects_scan: str) -> str:
+def typed_source(
+    raw: RawTable, typed: dict[str, str], rejects_table: str, rejects_scan: str, formats: dict[str, str]
+) -> str:
     """SQL (with ``raw.params``) reading a CSV's cells with the columns in ``typed`` converted by
-    DuckDB's reader. A row with a value it cannot convert is left out and recorded in the
-    temporary ``rejects_table`` (its ``line``, counted in records from the top of the file
-    as ``csv_options["skip"]`` counts lines, and ``csv_line``, the row's text)."""
+    DuckDB's reader, dates by the ``read_csv`` options in ``formats`` (``dateformat``...). A row
+    with a value it cannot convert is left out and recorded in the temporary ``rejects_table``
+    (its ``line``, counted in records from the top of the file as ``csv_options["skip"]``
+    counts lines, and ``csv_line``, the row's text)."""
     options = {
         **raw.csv_options,
+        **formats,
         "store_rejects": True,
         "rejects_table": rejects_table,
         "rejects_scan": rejects_scan,

@@ -28,7 +28,7 @@ from core.ingest.parse import (
     row_warnings,
     run_checks,
 )
-from core.ingest.plan import ColumnPlan
+from core.ingest.plan import TYPED_DATES, ColumnPlan
 from core.ingest.results import IngestResult, Parse, Run
 from core.ingest.save import Upload, packer, save_upload, saved_result
 from core.ingest.values import sql_literal
@@ -124,15 +124,17 @@ def _load_direct(
     line, a record spanning lines), the reader refused a row for anything but a value, two
     rows share a deal id, or a loaded value has no rate (its warning names rows)."""
     raw = opened.raw
-    source = typed_source(raw, plan.typed_numbers(), REJECTS_TABLE, REJECT_SCANS_TABLE)
+    typed = plan.typed_cells(opened.con, raw.table)
+    formats = {option: text for _, option, text in TYPED_DATES.values()}
+    source = typed_source(raw, typed, REJECTS_TABLE, REJECT_SCANS_TABLE, formats)
     # A row that is not a plain deal passing every check stops the insert: a filter would parse
     # each row twice (once to check it, once to insert it).
     (inserted,) = cur.execute(
         f"""INSERT INTO deals
-            SELECT CASE WHEN NOT {DIRECT_ROWS} OR {bad_sql(raw, plan, typed_numbers=True)}
+            SELECT CASE WHEN NOT {DIRECT_ROWS} OR {bad_sql(raw, plan, typed)}
                         THEN error({sql_literal(NOT_PLAIN)}) ELSE ? END,
                    {deal_select(plan, plan.value_base_sql())}
-            FROM (SELECT *, {parsed_sql(plan, typed_numbers=True)} FROM {source})""",
+            FROM (SELECT *, {parsed_sql(plan, typed)} FROM {source})""",
         [snapshot_id, *raw.params],
     ).fetchall()[0]
     refused = cur.execute(

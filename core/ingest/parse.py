@@ -241,21 +241,21 @@ def _cells(raw: RawTable, plan: ColumnPlan, *, mapped: bool) -> list[str]:
     return [cell(i) for i, header in enumerate(raw.headers) if (header not in unmapped) == mapped]
 
 
-def parsed_sql(plan: ColumnPlan, *, typed_numbers: bool = False) -> str:
-    """The plan's canonical columns as a select list over the cells (``typed_numbers`` as
+def parsed_sql(plan: ColumnPlan, typed: dict[str, str] | None = None) -> str:
+    """The plan's canonical columns as a select list over the cells (``typed`` as
     ``ColumnPlan.columns`` takes it)."""
-    return ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns(typed_numbers=typed_numbers).items())
+    return ",\n".join(f"{sql} AS {name}" for name, sql in plan.columns(typed).items())
 
 
-def bad_sql(raw: RawTable, plan: ColumnPlan, *, typed_numbers: bool = False) -> str:
+def bad_sql(raw: RawTable, plan: ColumnPlan, typed: dict[str, str] | None = None) -> str:
     """SQL over the parsed columns: whether any check rejects the row (see ``_checks``)."""
-    checks = _checks(raw, plan, typed_numbers=typed_numbers)
+    checks = _checks(raw, plan, typed)
     return f"coalesce({' OR '.join(f'({condition})' for condition, _ in checks)}, false)"
 
 
-def _checks(raw: RawTable, plan: ColumnPlan, *, typed_numbers: bool = False) -> list[tuple[str, str]]:
+def _checks(raw: RawTable, plan: ColumnPlan, typed: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """(condition, reason) of every check a row must pass (reasons name the row as ``_row``);
-    ``typed_numbers`` as ``ColumnPlan.checks`` takes it."""
+    ``typed`` as ``ColumnPlan.checks`` takes it."""
     return [
         (
             "_overflow",
@@ -270,7 +270,7 @@ def _checks(raw: RawTable, plan: ColumnPlan, *, typed_numbers: bool = False) -> 
             )
             for name, what, limit in LENGTH_LIMITS
         ),
-        *plan.checks(typed_numbers=typed_numbers),
+        *plan.checks(typed),
     ]
 
 

@@ -6,8 +6,9 @@ hands out SQL: one expression per canonical column, one check per parsed column 
 condition that rejects a row and the reason it gives), and the JSON of the unmapped
 columns for ``extra``. A plan made from the first rows of a file says, through
 ``holds_for``, whether the counts of all its rows lead to the same decisions. When DuckDB's
-reader converts the number columns (``typed_numbers``), the SQL reads them as given and
-``holds_beside_typed_numbers`` checks the decisions from the rows it refused.
+reader converts the number columns and the plainly written ISO date columns (``typed_cells``),
+the SQL reads them as given and ``holds_beside_typed_numbers`` checks the decisions from the
+rows it refused.
 """
 
 from __future__ import annotations
@@ -37,6 +38,21 @@ from core.ingest.values import (
     status_sql,
     sum_counts,
 )
+
+#: How DuckDB's reader converts an ISO date column in a direct load: type -> (the shape, as SQL
+#: ``LIKE``, of every sample value of a column it is used for; the ``read_csv`` option and the
+#: format it reads them by). Values written otherwise are refused by the reader and parsed
+#: from their text.
+TYPED_DATES = {
+    "DATE": ("____-__-__", "dateformat", "%Y-%m-%d"),
+    "TIMESTAMP": ("____-__-__ __:__:__", "timestampformat", "%Y-%m-%d %H:%M:%S"),
+}
+#: The dates a converted date cell may hold for the row to load directly. By those formats the
+#: reader also reads what the text parse refuses: 'epoch' and 'infinity' as 1900-01-01, years
+#: of one to three digits ('24-01-05' as the year 24); inside this range it reads exactly what
+#: the text parse does (tests/ingest/test_ingest_direct.py compares them on generated values).
+#: A date outside it stops the direct load and the full parse reads the file.
+TYPED_DATE_RANGE = "DATE '1901-01-01' AND DATE '9999-12-31'"
 
 #: Columns whose absence is worth a warning, with what it means for the deals.
 MISSING_COLUMN_EFFECTS = {
@@ -119,7 +135,7 @@ class ColumnPlan:
 
     @property
     def reads_typed_numbers(self) -> bool:
-        """Whether rows whose numbers DuckDB's reader converts (``typed_numbers``) may be read
+        """Whether rows whose numbers DuckDB's reader converts (``typed_cells``) may be read
         by this plan without counting them: its dates are ISO, its numbers use the decimal
         point (plain numbers never count as decimal commas) and its probability scale is
         settled (a sample value above 1 settles it whatever the other rows hold)."""
@@ -127,9 +143,24 @@ class ColumnPlan:
             self.iso_dates and all(mark == "." for mark in self.marks.values()) and self._scale_settled
         )
 
-    def typed_numbers(self) -> dict[str, str]:
-        """The number cells DuckDB's reader converts for ``columns(typed_numbers=True)``."""
-        return dict.fromkeys(self.number_cells.values(), "DOUBLE")
+    def typed_cells(self, con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+        """The cells DuckDB's reader converts (cell -> type) for ``columns(typed)``: the number
+        cells to DOUBLE, and each date cell of an ISO plan whose values in ``table`` (the sample)
+        are all written in one of the ``TYPED_DATES`` shapes, some at least, to its type."""
+        typed = dict.fromkeys(self.number_cells.values(), "DOUBLE")
+        if not (self.iso_dates and self.date_cells):
+            return typed
+        cells = list(self.date_cells.values())
+        kind_sql = [
+            "CASE "
+            + " ".join(f"WHEN bool_and({s} LIKE {sql_literal(shape)}) THEN {sql_literal(kind)}"
+                       for kind, (shape, _, _) in TYPED_DATES.items())
+            + " END"
+            for s in cells
+        ]
+        kinds = con.execute(f"SELECT {', '.join(kind_sql)} FROM {table}").fetchall()[0]
+        typed.update({s: kind for s, kind in zip(cells, kinds, strict=True) if kind})
+        return typed
 
     def holds_for(self, con: duckdb.DuckDBPyConnection, table: str, where: str, rejected: str) -> bool:
         """Whether all rows of ``table`` matching ``where`` (which holds ``check_inputs``) lead
@@ -146,7 +177,7 @@ class ColumnPlan:
     def holds_beside_typed_numbers(
         self, con: duckdb.DuckDBPyConnection, table: str, where: str, rejected: str
     ) -> bool:
-        """``holds_for`` when the file's other rows were read with ``typed_numbers``: ``table``
+        """``holds_for`` when the file's other rows were read with ``typed_cells``: ``table``
         holds only the rows whose numbers the reader could not convert."""
         if not self.reads_typed_numbers:
             return False
@@ -189,9 +220,11 @@ class ColumnPlan:
     def _text(self, canonical: str) -> str:
         return self.cells.get(canonical, "NULL")
 
-    def columns(self, *, typed_numbers: bool = False) -> dict[str, str]:
-        """Canonical column -> SQL over the raw cells (with ``typed_numbers``, the number cells
-        come converted to DOUBLE: plain numbers, with no symbol, separator or percent sign)."""
+    def columns(self, typed: dict[str, str] | None = None) -> dict[str, str]:
+        """Canonical column -> SQL over the raw cells; the cells in ``typed`` (``typed_cells``)
+        come converted by DuckDB's reader: numbers to DOUBLE (plain numbers, with no symbol,
+        separator or percent sign), ISO dates to DATE or TIMESTAMP."""
+        typed = typed or {}
         out = {
             canonical: self._text(canonical)
             for canonical in DEAL_COLUMNS
@@ -201,11 +234,11 @@ class ColumnPlan:
         out["status"] = status_sql(self.cells.get("status"), self.cells.get("stage"))
         if "value" in self.cells:
             s = self.cells["value"]
-            out["value"] = s if typed_numbers else number_sql(s, self.marks[self.mapping["value"]])
-        out["currency"] = self._currency_sql(typed_numbers)
+            out["value"] = s if s in typed else number_sql(s, self.marks[self.mapping["value"]])
+        out["currency"] = self._currency_sql(typed)
         if "probability" in self.cells:
             s = self.cells["probability"]
-            if typed_numbers:
+            if s in typed:
                 out["probability"] = f"{s} / {self.probability_scale}"
             else:
                 number = number_sql(s, self.marks[self.mapping["probability"]])
@@ -214,11 +247,12 @@ class ColumnPlan:
                 )
         for canonical in DATE_COLUMNS:
             if canonical in self.cells:
-                profile = self.dates[self.mapping[canonical]]
-                out[canonical] = date_sql(self.cells[canonical], profile, self.date_system)
+                s, profile = self.cells[canonical], self.dates[self.mapping[canonical]]
+                read = date_sql(s, profile, self.date_system)
+                out[canonical] = f"CAST({s} AS DATE)" if s in typed else read
         return out
 
-    def _currency_sql(self, typed_numbers: bool) -> str:
+    def _currency_sql(self, typed: dict[str, str]) -> str:
         symbols = " ".join(
             f"WHEN {sql_literal(k.upper())} THEN {sql_literal(v)}" for k, v in CURRENCY_SYMBOLS.items()
         )
@@ -227,7 +261,7 @@ class ColumnPlan:
             code = f"upper({self.cells['currency']})"
             parts.append(f"CASE {code} {symbols} ELSE {code} END")
         if "value" in self.cells:
-            if not typed_numbers:  # a converted number carries no currency
+            if self.cells["value"] not in typed:  # a converted number carries no currency
                 parts.append(currency_in_value_sql(self.cells["value"]))
             if "currency" not in self.cells:
                 parts.append(
@@ -239,9 +273,10 @@ class ColumnPlan:
         cases = " ".join(f"WHEN {sql_literal(code)} THEN {rate!r}" for code, rate in self.rates.rates.items())
         return f"value * CASE currency {cases} END" if "value" in self.cells else "CAST(NULL AS DOUBLE)"
 
-    def checks(self, *, typed_numbers: bool = False) -> list[tuple[str, str]]:
+    def checks(self, typed: dict[str, str] | None = None) -> list[tuple[str, str]]:
         """(SQL condition that rejects a row, SQL of the reason it gives), one per check. With
-        ``typed_numbers`` (see ``columns``) only the conditions hold: the reasons quote text."""
+        ``typed`` cells (see ``columns``) only the conditions hold: the reasons quote text."""
+        typed = typed or {}
         checks = []
         for canonical, what in (("value", "a number"), ("probability", "a probability")):
             if canonical in self.cells:
@@ -249,7 +284,7 @@ class ColumnPlan:
                 if canonical == "probability":
                     bad = f"NOT coalesce({canonical} BETWEEN 0 AND 1, false)"
                 else:  # the reader converts inf and nan, which the text parse refuses
-                    bad = f"NOT isfinite({canonical})" if typed_numbers else f"{canonical} IS NULL"
+                    bad = f"NOT isfinite({canonical})" if s in typed else f"{canonical} IS NULL"
                 checks.append((f"{s} IS NOT NULL AND {bad}", reason_sql(self.mapping[canonical], s, what)))
         if "status" in self.cells:
             s = self.cells["status"]
@@ -263,7 +298,8 @@ class ColumnPlan:
             if canonical in self.cells:
                 s = self.cells[canonical]
                 reason = reason_sql(self.mapping[canonical], s, "a date")
-                checks.append((f"{s} IS NOT NULL AND {canonical} IS NULL", reason))
+                bad = f"NOT {canonical} BETWEEN {TYPED_DATE_RANGE}" if s in typed else f"{canonical} IS NULL"
+                checks.append((f"{s} IS NOT NULL AND {bad}", reason))
         return checks
 
     def extra_sql(self) -> str:

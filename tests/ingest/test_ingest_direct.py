@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import threading
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.ingest import direct as direct_load
 from core.ingest import ingest_bytes, parse
-from core.ingest.csv_reader import count_lines
+from core.ingest.csv_reader import count_lines, csv_cells, typed_source
 from core.ingest.mapping import remembered_mapping
+from core.ingest.plan import TYPED_DATE_RANGE, TYPED_DATES
+from core.ingest.values import DateProfile, date_sql
 from core.store import Store
 from tests.ingest.exports import PIPEDRIVE_HEADERS, pipedrive_csv, pipedrive_row, to_csv
 
@@ -131,8 +134,37 @@ def ingest_both(data: bytes, monkeypatch, sample: int = SAMPLE) -> tuple[dict, d
         ),
         pytest.param(
             pipedrive_csv(rows_with({6: {"Expected_close_date": "2026-13-45"}})),
-            "full",
+            "direct",
             id="late-bad-date",
+        ),
+        pytest.param(
+            pipedrive_csv(
+                rows_with(
+                    {
+                        6: {"Deal_created": "2026-01-05"},
+                        7: {"Expected_close_date": "2026-03-31 12:00:00"},
+                        8: {"Update_time": " 2026-02-01 10:00:00 "},
+                        9: {"Expected_close_date": "2026-3-1"},
+                    }
+                )
+            ),
+            "direct",
+            id="late-dates-written-otherwise",
+        ),
+        pytest.param(
+            pipedrive_csv(rows_with({6: {"Expected_close_date": "infinity"}})),
+            "full",
+            id="late-date-the-reader-misreads",
+        ),
+        pytest.param(
+            pipedrive_csv(rows_with({6: {"Deal_created": "26-01-05 09:30:00"}})),
+            "full",
+            id="late-short-year",
+        ),
+        pytest.param(
+            pipedrive_csv(rows_with({6: {"Expected_close_date": "1900-01-01"}})),
+            "full",
+            id="late-date-out-of-the-typed-range",
         ),
         pytest.param(pipedrive_csv(rows_with({6: {"Status": "Maybe"}})), "full", id="late-bad-status"),
         pytest.param(
@@ -339,3 +371,43 @@ def test_the_direct_load_saves_what_the_full_parse_saves_whatever_the_file_holds
 )
 def test_count_lines_counts_a_last_line_without_a_newline(data, lines):
     assert count_lines(data) == lines
+
+
+#: Date-like texts: ISO dates and date-times, and what DuckDB's reader might take for one
+#: (years of other lengths, other separators, times, zones, padding, its special words).
+DATE_TEXTS = st.one_of(
+    st.builds(
+        "{}{}{}{}{}{}{}{}".format,
+        st.sampled_from(["", " ", "\t"]),
+        st.sampled_from(["2026", "1999", "1901", "1900", "0999", "0000", "26", "7", "02026", "12026"]),
+        st.sampled_from(["-", "-", "/", ".", " "]),
+        st.sampled_from(["01", "1", "12", "13", "00", "001", " 1"]),
+        st.sampled_from(["-", "-", "/"]),
+        st.sampled_from(["01", "1", "29", "30", "31", "32", "00"]),
+        st.sampled_from(["", " 10:00:00", "T10:00:00", " 24:00:00", " 1:2:3", " 10:00", " 10:00:00.5",
+                         " 10:00:00+05:00", " 10:00:00Z", "  10:00:00", " BC", "x"]),
+        st.sampled_from(["", " ", "\t"]),
+    ),
+    st.sampled_from(["epoch", "infinity", "-infinity", "today", "now", "allballs", "", " "]),
+    st.text(alphabet="0123456789-: T/.+Zn", max_size=20),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(DATE_TEXTS, min_size=1, max_size=40), st.sampled_from(sorted(TYPED_DATES)))
+def test_a_date_the_typed_reader_converts_in_range_is_the_date_its_text_parses_to(texts, kind):
+    """What lets the direct load take dates from DuckDB's reader: every value it converts to a
+    date inside ``TYPED_DATE_RANGE`` is the one the text parse reads (the rest is parsed from
+    its text, or sends the file to the full parse)."""
+    rows = [[f"t{i}", t] for i, t in enumerate(texts)]
+    data = to_csv(rows, ["Deal - Title", "Deal - Expected close date"], quote_all=True)
+    formats = {option: text for _, option, text in TYPED_DATES.values()}
+    with duckdb.connect() as con, csv_cells(data, "dates.csv", "_dates", None) as raw:
+        source = typed_source(raw, {"c1": kind}, "_refused", "_refused_scans", formats)
+        typed = con.execute(
+            f"SELECT c0, CAST(c1 AS DATE) FROM {source} WHERE CAST(c1 AS DATE) BETWEEN {TYPED_DATE_RANGE}",
+            raw.params,
+        ).fetchall()
+        text = dict(con.execute(f"SELECT c0, {date_sql('c1', DateProfile(order='iso'))} FROM {raw.source}",
+                                raw.params).fetchall())
+    assert {title: text[title] for title, _ in typed} == dict(typed)

@@ -2,8 +2,9 @@
 
 The prediction run is computed once per (database, snapshot, engine, LLM on/off,
 assumptions version) and kept process-wide (``cached_run``); every slider move only
-re-aggregates that run (one DuckDB query over the frame, tens of milliseconds). The deal table shows
-the largest deals of the selection; the downloads hold all of them and are built only when clicked.
+re-aggregates that run (one DuckDB query over the run's aggregation inputs, made once: a few
+milliseconds even at a million deals). The deal table shows the largest deals of the selection;
+the downloads hold all of them and are built only when clicked.
 """
 
 from __future__ import annotations

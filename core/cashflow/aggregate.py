@@ -25,10 +25,12 @@ they are left out as ``filtered_out`` (an invoice belongs to no pipeline), and a
 horizon as ``beyond_horizon``; an invoice whose currency has no rate is ``invalid_value``.
 ``Aggregation.receivables`` reconciles them: in periods + left out = all open invoices.
 
-The SQL first sums the deals by reason, flags and the four periods they touch (a few
-hundred groups), then sums those per period and per reason; Python places the sums in the
-dense periods and rounds them (a few hundred numbers: plain lists). Nothing here imports
-pandas or numpy: the command line prints the periods from ``Aggregation.period_columns``.
+The SQL reads the deals grouped by what the options test (``aggregation_inputs``: a few
+thousand groups; a frame's run keeps them as a table, so a slider move reads no deal),
+sums the groups by reason, flags and the four periods they touch (a few hundred), then
+sums those per period and per reason; Python places the sums in the dense periods and
+rounds them (a few hundred numbers: plain lists). Nothing here imports pandas or numpy:
+the command line prints the periods from ``Aggregation.period_columns``.
 """
 
 from __future__ import annotations
@@ -43,8 +45,15 @@ from typing import TYPE_CHECKING, Literal
 import duckdb
 
 from core.cashflow import sql
+from core.cashflow.aggregation_inputs import (
+    EXACT,
+    PREDICTION_COLUMNS,
+    SCOPE_COLUMNS,
+    AggregationInputs,
+    days,
+    inputs_sql,
+)
 from core.cashflow.checks import failed_checks, warning_lines
-from core.cashflow.fields import VALUE_FLAGS, Flag
 from core.cashflow.receivables import ReceivableFlag
 from core.cashflow.scope import Names, chosen, scope_condition
 from core.cashflow.sql import Source, literal
@@ -131,21 +140,7 @@ def _period_index(day: str, first: dt.date, granularity: Granularity) -> str:
     return f"({_period_number(day, granularity)}) - ({_period_number(literal(first), granularity)})"
 
 
-#: What the aggregation reads of a prediction (and ``pipeline`` and ``owner`` when filtered).
-_DEAL_COLUMNS = ("kind", "flag_bits", "weighted_value", "value_base", "confidence", "predicted_invoice_date",
-                 "predicted_payment_date", "payment_p10", "payment_p90")
-#: Money and confidence are summed as decimals: exact, so the same predictions give the same cents
-#: whatever order DuckDB adds them in (its threads do not keep one), and a sum that lands on half
-#: a cent always rounds the same way.
-EXACT = "DECIMAL(38, 10)"
 _RECEIVABLE_COLUMNS = ("amount_base", "flag_bits", "predicted_payment_date", "payment_p10", "payment_p90")
-
-
-def _days(*columns: str) -> str:
-    """SQL: date columns as DATE, named ``invoice_day`` and so on (a frame holds timestamps at midnight)."""
-    names = {"predicted_invoice_date": "invoice_day", "predicted_payment_date": "payment_day",
-             "payment_p10": "p10_day", "payment_p90": "p90_day"}
-    return ", ".join(f"CAST({column} AS DATE) AS {names[column]}" for column in columns)
 
 
 def period_mask(frame: pd.DataFrame, included: np.ndarray, start: dt.date, end: dt.date) -> np.ndarray:
@@ -154,7 +149,7 @@ def period_mask(frame: pd.DataFrame, included: np.ndarray, start: dt.date, end: 
     touched = sql.arrays(
         frame, "prediction_rows", ("predicted_invoice_date", "predicted_payment_date"),
         f"SELECT coalesce(invoice_day {between}, false) OR coalesce(payment_day {between}, false) AS touched "
-        f"FROM (SELECT {_days('predicted_invoice_date', 'predicted_payment_date')} FROM prediction_rows)",
+        f"FROM (SELECT {days('predicted_invoice_date', 'predicted_payment_date')} FROM prediction_rows)",
     )["touched"]
     return included & touched
 
@@ -170,27 +165,14 @@ class _Query:
     min_confidence: float
     pipeline: tuple[str, ...]
     owner: tuple[str, ...]
-    #: SQL of the checks each deal fails, as bits (``checks.failed_checks``); "0" counts none.
-    failed: str = "0"
-
-    def dated(self) -> tuple[str, tuple[str, ...]]:
-        """SQL of the predictions with their dates as DATE and ``in_scope`` (the filters keep the
-        deal), and the columns it reads."""
-        scope, columns = scope_condition(self.pipeline, self.owner)
-        dated = (f"SELECT kind, flag_bits, weighted_value, value_base, confidence, {scope} AS in_scope, "
-                 f"{_days(*_DEAL_COLUMNS[-4:])} FROM prediction_rows")
-        return dated, (*_DEAL_COLUMNS, *columns)
 
     def reason(self) -> str:
-        """SQL: where a row of ``dated`` lands: ``included`` (in the periods), an ``EXCLUDED_KEYS``
-        reason, ``received`` or ``not_forecast`` (another kind: NULL)."""
+        """SQL: where a row of ``aggregation_inputs.inputs_sql`` lands: ``included`` (in the periods),
+        an ``EXCLUDED_KEYS`` reason, ``received`` or ``not_forecast`` (another kind: NULL)."""
+        in_scope, _ = scope_condition(self.pipeline, self.owner)
         return f"""CASE
-            WHEN kind = 'received' THEN 'received'
-            WHEN kind = 'not_forecast' THEN 'not_forecast'
-            WHEN kind IS DISTINCT FROM 'forecast' THEN NULL
-            WHEN flag_bits & {int(Flag.IN_RECEIVABLES)} <> 0 THEN 'in_receivables'
-            WHEN flag_bits & {int(VALUE_FLAGS)} <> 0 THEN 'invalid_value'
-            WHEN NOT in_scope THEN 'filtered_out'
+            WHEN fate IS DISTINCT FROM 'forecast' THEN fate
+            WHEN NOT ({in_scope}) THEN 'filtered_out'
             WHEN NOT coalesce(confidence >= {literal(float(self.min_confidence))}, false)
                 THEN 'below_confidence'
             WHEN payment_day > {literal(self.end)} THEN 'beyond_horizon'
@@ -200,30 +182,29 @@ class _Query:
     def index(self, day: str) -> str:
         return _period_index(day, self.first, self.granularity)
 
-    def deal_sums(self) -> str:
-        """SQL of the deals' sums. Rows (sums, period, weighted, unweighted, deals, confidence):
-        per period for the sums ``invoice``, ``payment``, ``optimistic`` and ``conservative``;
-        per reason (``reason``) and for the shown tallies with period NULL."""
-        dated, _ = self.dated()
+    def deal_sums(self, inputs: str) -> str:
+        """SQL of the sums of ``inputs`` (``aggregation_inputs.inputs_sql``'s groups: a table or a
+        subquery). Rows (sums,
+        period, weighted, unweighted, deals, confidence): per period for the sums ``invoice``,
+        ``payment``, ``optimistic`` and ``conservative``; per reason (``reason``) and for the shown
+        tallies with period NULL."""
         return f"""
         WITH placed AS (
             SELECT {self.reason()} AS reason,
-                coalesce(invoice_day < {literal(self.as_of)}, false) AS before,
-                flag_bits & {int(Flag.OVERDUE_ROLLED)} <> 0 AS rolled,
-                flag_bits & {int(VALUE_FLAGS)} = 0 AS valued,
+                coalesce(invoice_day < {literal(self.as_of)}, false) AS before, rolled,
                 {self.index('invoice_day')} AS invoice, {self.index('payment_day')} AS payment,
                 {self.index('p10_day')} AS p10, {self.index('p90_day')} AS p90,
-                weighted_value, value_base, confidence, {self.failed} AS failed
-            FROM ({dated})
+                deals, weighted, unweighted, confidence_sum, failed
+            FROM {inputs}
         ),
-        -- the deals summed by where they land: a few hundred groups
+        -- the groups summed by where they land: a few hundred
         deals AS MATERIALIZED (
             SELECT reason, reason = 'included' AS included,
                 reason IN ('included', 'beyond_horizon') AS banded,
                 reason NOT IN ('received', 'not_forecast') AS forecast,
                 before, rolled, invoice, payment, p10, p90, failed,
-                count(*) AS deals, sum(weighted_value::{EXACT}) AS weighted,
-                sum(value_base::{EXACT}) FILTER (valued) AS unweighted, sum(confidence::{EXACT}) AS confidence
+                sum(deals) AS deals, sum(weighted) AS weighted, sum(unweighted) AS unweighted,
+                sum(confidence_sum) AS confidence
             FROM placed GROUP BY reason, before, rolled, invoice, payment, p10, p90, failed
         )
         -- FILTER, not WHERE: DuckDB would push a WHERE below the grouping, to run per deal
@@ -272,7 +253,7 @@ class _Query:
                 {self.index('payment_day')} AS payment, {self.index('p10_day')} AS p10,
                 {self.index('p90_day')} AS p90,
                 count(*) AS invoices, sum(amount_base::{EXACT}) AS amount
-            FROM (SELECT amount_base, flag_bits, {_days(*_RECEIVABLE_COLUMNS[2:])} FROM receivables)
+            FROM (SELECT amount_base, flag_bits, {days(*_RECEIVABLE_COLUMNS[2:])} FROM receivables)
             GROUP BY ALL
         )
         SELECT 'payment', payment, sum(amount) FILTER (included), sum(invoices) FILTER (included)
@@ -289,13 +270,9 @@ class _Query:
             FROM owed
         """
 
-    def included(self, frame: pd.DataFrame) -> np.ndarray:
-        """Per row of ``frame``: does the deal land in the periods."""
-        dated, columns = self.dated()
-        return sql.arrays(
-            frame, "prediction_rows", columns,
-            f"SELECT coalesce({self.reason()} = 'included', false) AS included FROM ({dated})",
-        )["included"]
+    def included(self, inputs: str) -> str:
+        """SQL of the ``positions`` of the groups of ``inputs`` that land in the periods."""
+        return f"SELECT positions FROM {inputs} WHERE {self.reason()} = 'included'"
 
 
 def _plus(first: Iterable[float], second: Iterable[float]) -> list[float]:
@@ -343,7 +320,7 @@ class _Sums:
 
 
 def aggregate(
-    predictions: Source,
+    predictions: Source | AggregationInputs,
     *,
     as_of: dt.date,
     horizon_days: int = 90,
@@ -359,18 +336,32 @@ def aggregate(
     ``predictions`` is a prediction frame or a DuckDB relation with its columns (``kind`` as
     text, ``flag_bits``, ``weighted_value``, ``value_base``, ``confidence``, the predicted
     invoice and payment dates and the payment band as DATE or timestamps, and ``pipeline``
-    and ``owner`` when filtered); ``Aggregation.included`` exists only for a frame.
+    and ``owner`` when filtered), or a frame's ``AggregationInputs`` (what a run keeps to
+    aggregate again); ``Aggregation.included`` exists only for a frame or its inputs.
     ``pipeline`` and ``owner`` each keep the deals of one name or of several (``Names``);
     ``receivables`` (``predict_receivables``' items) adds open invoices' cash to the periods.
     ``checks`` (``checks.warning_conditions``) are counted in the same pass over every deal,
-    filtered or not: ``Aggregation.warnings`` is then ``checks.run_warnings``' lines."""
+    filtered or not: ``Aggregation.warnings`` is then ``checks.run_warnings``' lines. Inputs
+    count the checks they were made with (``checks`` must then be None)."""
     pipeline, owner = chosen(pipeline), chosen(owner)
     end = as_of + dt.timedelta(days=horizon_days)
     starts = period_starts(as_of, end, granularity)
-    query = _Query(as_of, end, starts[0], granularity, min_confidence, pipeline, owner,
-                   failed_checks(checks or {}))
-    _, columns = query.dated()
-    rows = sql.rows(predictions, "prediction_rows", columns, query.deal_sums())
+    query = _Query(as_of, end, starts[0], granularity, min_confidence, pipeline, owner)
+    if isinstance(predictions, duckdb.DuckDBPyRelation):
+        scope = tuple(column for column, names in zip(SCOPE_COLUMNS, (pipeline, owner), strict=True) if names)
+        grouped = f"({inputs_sql(scope, failed_checks(checks or {}))})"
+        columns = (*PREDICTION_COLUMNS, *scope)
+        rows = sql.rows(predictions, "prediction_rows", columns, query.deal_sums(grouped))
+        included_rows = None
+    else:
+        if isinstance(predictions, AggregationInputs):
+            if checks is not None:
+                raise ValueError("aggregation inputs count the checks they were made with; pass no checks")
+            inputs, checks = predictions, predictions.checks
+        else:
+            inputs = AggregationInputs(predictions, checks)
+        rows = inputs.rows(query.deal_sums(inputs.table))
+        included_rows = functools.partial(inputs.positions, query.included(inputs.table))
     deals = _Sums(rows, ("weighted", "unweighted", "deals", "confidence"), len(starts))
     rows = [] if receivables is None else sql.rows(
         receivables, "receivables", _RECEIVABLE_COLUMNS, query.receivable_sums()
@@ -442,6 +433,5 @@ def aggregate(
         shown=shown,
         receivables={name: owed.tally(name, "invoices", "amount") for name in invoices},
         warnings=warning_lines(checks or {}, deals.failures(len(checks or {}))),
-        included_rows=None if isinstance(predictions, duckdb.DuckDBPyRelation)
-        else functools.partial(query.included, predictions),
+        included_rows=included_rows,
     )

@@ -1,17 +1,23 @@
 """A forecast run: the prediction frame of one snapshot (or explicit deals) and what produced it.
 
-The dashboard keeps a run and re-aggregates it on every slider move (``PredictionRun.aggregate``).
+The dashboard keeps a run and re-aggregates it on every slider move (``PredictionRun.aggregate``):
+the run makes its aggregation inputs once (``AggregationInputs``: its deals grouped by what the
+options test) and every aggregation reads those, not the frame.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from core.cashflow.aggregate import Aggregation, aggregate
+from core.cashflow.aggregation_inputs import AggregationInputs
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.checks import warning_conditions
 from core.cashflow.fields import DATE_OUTPUT_COLUMNS
@@ -20,11 +26,13 @@ from core.cashflow.rules import RulesPredictions
 from core.store import Store
 
 if TYPE_CHECKING:  # frames load where they are used (see core.cashflow.service)
-    import duckdb
     import numpy as np
     import pandas as pd
 
     from core.cashflow.behaviour import BehaviourModel
+
+#: Sessions of the dashboard share a run: one of them makes its aggregation inputs.
+_INPUTS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -77,14 +85,30 @@ class PredictionRun:
 
     def aggregate(self, forecast: ForecastOptions | None = None, *, warnings: bool = False) -> Aggregation:
         """Periods, totals and exclusions of this run under the dashboard's filters; with
-        ``warnings``, the run's warnings too, counted in the same pass (the command line)."""
+        ``warnings``, the run's warnings too, counted in the same pass (the command line).
+
+        A relation (a lazy run) is aggregated in one statement; a frame's aggregation inputs
+        are made on the first call (with or without the warnings' checks) and kept."""
+        checks = warning_conditions(self.as_of, self.assumptions) if warnings else None
+        source = self.source
+        if not isinstance(source, duckdb.DuckDBPyRelation):
+            source, checks = self._inputs(warnings, checks), None
         return aggregate(
-            self.source,
+            source,
             as_of=self.as_of,
             receivables=self.receivables,
-            checks=warning_conditions(self.as_of, self.assumptions) if warnings else None,
+            checks=checks,
             **(forecast or ForecastOptions()).model_dump(),
         )
+
+    def _inputs(self, warnings: bool, checks: dict[str, str] | None) -> AggregationInputs:
+        """The frame's aggregation inputs with the checks of ``warnings``, made once (the run is
+        frozen: they are kept in its ``__dict__``, as ``functools.cached_property`` does)."""
+        key = f"_inputs_{'checked' if warnings else 'plain'}"
+        with _INPUTS_LOCK:
+            if key not in self.__dict__:
+                self.__dict__[key] = AggregationInputs(self.frame, checks)
+            return self.__dict__[key]
 
     def largest(self, mask: np.ndarray, columns: Sequence[str], limit: int | None = None) -> pd.DataFrame:
         """``columns`` of the deals in ``mask``, the largest weighted value first, with their titles

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # frames load where they are used (see core.cashflow.service)
 
     from core.cashflow.behaviour import BehaviourModel
 
-#: Sessions of the dashboard share a run: one of them makes its aggregation inputs.
+#: Sessions of the dashboard share a run: one of them makes its aggregation inputs (or fetches titles).
 _INPUTS_LOCK = threading.Lock()
 
 
@@ -110,20 +110,45 @@ class PredictionRun:
                 self.__dict__[key] = AggregationInputs(self.frame, checks)
             return self.__dict__[key]
 
+    @functools.cached_property
+    def _by_weighted(self) -> np.ndarray:
+        """The frame's rows, the largest weighted value first (ties in row order): sorted once,
+        so that each table of the largest deals only picks its rows in this order."""
+        import numpy as np
+
+        weighted = self.frame["weighted_value"].to_numpy(dtype=np.float64, na_value=0.0)
+        return np.argsort(-weighted, kind="stable")
+
+    def _ranked_titles(self, ranks: int) -> pd.api.extensions.ExtensionArray:
+        """The titles of the first ``ranks`` rows of ``_by_weighted`` (or more), fetched once: the
+        tables of the largest deals show the top of that order, so a slider move usually shows
+        deals whose titles are known, and otherwise fetches the next ones, at least as many again."""
+        import pandas as pd
+
+        with _INPUTS_LOCK:
+            known = self.__dict__.get("_titles")
+            if known is None or len(known) < ranks:
+                start = 0 if known is None else len(known)
+                ids = self.frame["deal_id"].take(self._by_weighted[start:max(ranks, 2 * start)])
+                found = self.text_store.deal_texts(self.snapshot_id, ids)["title"]
+                known = found.array if known is None else pd.concat([pd.Series(known), found]).array
+                self.__dict__["_titles"] = known
+            return known
+
     def largest(self, mask: np.ndarray, columns: Sequence[str], limit: int | None = None) -> pd.DataFrame:
-        """``columns`` of the deals in ``mask``, the largest weighted value first, with their titles
-        and dates as days; only the ``limit`` largest when a limit is given."""
+        """``columns`` of the deals in ``mask``, the largest weighted value first (ties in row order),
+        with their titles and dates as days; only the ``limit`` largest when a limit is given."""
         import numpy as np
 
         from core.cashflow.columns import day_array
 
-        rows = np.flatnonzero(mask)
-        weighted = -self.frame["weighted_value"].to_numpy(dtype=np.float64, na_value=0.0)[rows]
-        if limit is not None and len(rows) > limit:  # the largest first: no need to sort them all
-            largest = np.argpartition(weighted, limit - 1)[:limit]
-            rows, weighted = rows[largest], weighted[largest]
-        rows = rows[np.argsort(weighted, kind="stable")]
-        table = self.titled(self.frame[list(columns)].take(rows).reset_index(drop=True))
+        order = self._by_weighted
+        ranks = np.flatnonzero(mask[order])[:limit]
+        table = self.frame[list(columns)].take(order[ranks]).reset_index(drop=True)
+        if self.text_store is not None and self.snapshot_id is not None and len(ranks):
+            table = table.assign(title=self._ranked_titles(int(ranks[-1]) + 1).take(ranks))
+        else:
+            table = self.titled(table)
         for name in DATE_OUTPUT_COLUMNS:
             if name in table:
                 table[name] = day_array(table[name])

@@ -223,20 +223,29 @@ def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str
     earliest = literal(as_of + dt.timedelta(days=unknown.optimistic))
     latest = literal(as_of + dt.timedelta(days=unknown.conservative))
     stuck_when = "FALSE" if not a.stuck else f"_days > {a.stuck[-1].over_days}"
-    flags = _flags(
+    flags = " | ".join(
         (
-            ("_stuck", Flag.STUCK),
-            ("_late AND NOT _settled", Flag.LATE_STAGE),
-            ("_use_expected AND NOT _settled", Flag.EXPECTED_CLOSE),
-            ("_is_fact AND NOT _received", Flag.INVOICED),
-            ("_assumed", Flag.INVOICE_DATE_ASSUMED),
-            ("_received", Flag.RECEIVED),
-            ("_created_future", Flag.CREATED_IN_FUTURE),
-            ("_change_before_created", Flag.STAGE_CHANGE_BEFORE_CREATED),
-            ("_change_future", Flag.STAGE_CHANGE_IN_FUTURE),
-            ("value_base IS NULL AND _value IS NOT NULL", Flag.UNKNOWN_CURRENCY),
-            ("value_base IS NULL AND _value IS NULL", Flag.NO_VALUE),
-            ("coalesce(value_base < 0, FALSE)", Flag.NEGATIVE_VALUE),
+            "_stage_flags",
+            "_date_flags",
+            f"CASE WHEN _received THEN {int(Flag.RECEIVED)} WHEN _is_fact THEN {int(Flag.INVOICED)} "
+            "ELSE 0 END",
+            # what is settled is neither late, expected nor stuck
+            f"""CASE WHEN _settled THEN 0
+                     ELSE CASE WHEN _late THEN {int(Flag.LATE_STAGE)} ELSE 0 END
+                        | CASE WHEN _use_expected THEN {int(Flag.EXPECTED_CLOSE)}
+                               WHEN {stuck_when} THEN {int(Flag.STUCK)} ELSE 0 END END""",
+            f"""CASE WHEN _invoiced_stage AND _invoice_column IS NULL AND _changed IS NULL
+                          AND _updated IS NULL THEN {int(Flag.INVOICE_DATE_ASSUMED)} ELSE 0 END""",
+            f"""CASE WHEN value_base < 0 THEN {int(Flag.NEGATIVE_VALUE)} WHEN value_base IS NOT NULL THEN 0
+                     WHEN _value IS NULL THEN {int(Flag.NO_VALUE)} ELSE {int(Flag.UNKNOWN_CURRENCY)} END""",
+        )
+    )
+    date_flags = " | ".join(
+        f"CASE WHEN {condition} THEN {int(flag)} ELSE 0 END"
+        for condition, flag in (
+            (f"_created > {today}", Flag.CREATED_IN_FUTURE),
+            ("_changed < _created", Flag.STAGE_CHANGE_BEFORE_CREATED),
+            (f"_changed > {today}", Flag.STAGE_CHANGE_IN_FUTURE),
         )
     )
     deal = f"""
@@ -250,16 +259,15 @@ def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str
         FROM {source} s {" ".join(joins)}
         OFFSET 0
     """
-    # Dates that contradict each other; what the stage and the columns establish (``_known``: the
-    # invoice date a fact gives: the column's, else an invoiced stage's change, else as-of).
+    # Dates that contradict each other (a missing one contradicts nothing); what the stage and
+    # the columns establish (``_known``: the invoice date a fact gives: the column's, else an
+    # invoiced stage's change, else as-of); days in stage from the stage change, else creation.
     facts = f"""
-        SELECT *,
-            coalesce(_created > {today}, FALSE) AS _created_future,
-            coalesce(_changed < _created, FALSE) AS _change_before_created,
-            coalesce(_changed > {today}, FALSE) AS _change_future,
+        SELECT *, {date_flags} AS _date_flags,
+            greatest({today} - CASE WHEN _changed < _created THEN _created
+                                    ELSE coalesce(_changed, _created) END, 0) AS _days,
             (_paid_stage OR _payment_column IS NOT NULL) AND NOT _closed AS _received,
             _invoice_column IS NOT NULL OR _invoiced_stage AS _is_fact,
-            _invoiced_stage AND _invoice_column IS NULL AND _changed IS NULL AND _updated IS NULL AS _assumed,
             _unknown AND coalesce(_expected > {today}, FALSE) AS _use_expected,
             CASE WHEN _closed THEN NULL WHEN _invoice_column IS NOT NULL THEN _invoice_column
                  WHEN _invoiced_stage THEN coalesce(_changed, _updated, {today}) END AS _known,
@@ -267,33 +275,22 @@ def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str
         FROM ({deal})
     """
     # Facts replace the estimate: lost deals get no date, invoices their date, received deals
-    # without an invoice fact the column's.
+    # without an invoice fact the column's. The stuck rules only move what the stage table dates.
     settled = f"""
-        SELECT *,
-            greatest({today} - CASE WHEN _change_before_created THEN _created
-                                    ELSE coalesce(_changed, _created) END, 0) AS _days,
-            _is_fact OR _received AS _settled,
-            _closed OR _is_fact OR _received AS _replaced,
-            _created_future OR _change_before_created OR _change_future AS _date_issue
+        SELECT *, _is_fact OR _received AS _settled, _closed OR _is_fact OR _received AS _replaced,
+            {_stuck(a, [str(k) for k in range(len(a.stuck))], "-1")} AS _stuck_level,
+            {_stuck(a, [str(rule.add_days) for rule in a.stuck], "0")} AS _add_days
         FROM ({facts})
     """
-    stuck = f"""
-        SELECT *,
-            {stuck_when} AND NOT _use_expected AND NOT _replaced AS _stuck,
-            {_stuck(a, [str(k) for k in range(len(a.stuck))], "-1")} AS _stuck_level,
-            {_stuck(a, [str(rule.add_days) for rule in a.stuck], "0")} AS _add_days,
-            {_stuck(a, [literal(float(rule.confidence_penalty)) for rule in a.stuck], "0.0e0")} AS _penalty
-        FROM ({settled})
-    """
     flagged = f"""
-        SELECT *,
-            CASE WHEN _closed THEN {int(Flag.NOT_FORECAST)} ELSE _stage_flags | {flags} END AS flag_bits,
+        SELECT *, CASE WHEN _closed THEN {int(Flag.NOT_FORECAST)} ELSE {flags} END AS flag_bits,
             CASE WHEN _won THEN 1.0e0 WHEN _own_probability IS NULL THEN _stage_probability
                  ELSE least(greatest(_own_probability, 0.0e0), 1.0e0) END AS _probability
-        FROM ({stuck})
+        FROM ({settled})
     """
     # The seed's order: the stuck penalty, then a late stage *sets* its confidence (a stuck
     # late-stage deal keeps the late-stage confidence; it still gets the days).
+    penalty = _stuck(a, [literal(float(rule.confidence_penalty)) for rule in a.stuck], "0.0e0")
     return f"""
         SELECT _row, {", ".join(PASSTHROUGH)},
             CASE WHEN _closed THEN 2 WHEN _received THEN 1 ELSE 0 END AS kind_code,
@@ -304,26 +301,23 @@ def estimate_sql(source: str, a: Assumptions, as_of: dt.date, distinct: dict[str
                  ELSE _realistic + _add_days END AS predicted_invoice_date,
             CASE WHEN _received THEN coalesce(_payment_column, _changed, {today}) END
                 AS predicted_payment_date,
-            CASE WHEN _replaced THEN _known
-                 WHEN _use_expected THEN least(_expected, {earliest})
+            CASE WHEN _replaced THEN _known WHEN _use_expected THEN least(_expected, {earliest})
                  ELSE _optimistic + _add_days END AS invoice_p10,
-            CASE WHEN _replaced THEN _known
-                 WHEN _use_expected THEN greatest(_expected, {latest})
+            CASE WHEN _replaced THEN _known WHEN _use_expected THEN greatest(_expected, {latest})
                  ELSE _conservative + _add_days END AS invoice_p90,
-            CASE WHEN _closed THEN NULL
-                 ELSE CASE WHEN _settled THEN {literal(float(a.invoiced_confidence))}
-                           WHEN _use_expected THEN {literal(float(a.unknown_stage_confidence))}
-                           WHEN _late THEN _stage_confidence ELSE _stage_confidence - _penalty END
-                      - CASE WHEN _date_issue AND NOT _settled THEN {literal(float(a.data_issue_penalty))}
-                             ELSE 0.0e0 END
+            CASE WHEN _closed THEN NULL WHEN _settled THEN {literal(float(a.invoiced_confidence))}
+                 ELSE CASE WHEN _use_expected THEN {literal(float(a.unknown_stage_confidence))}
+                           WHEN _late THEN _stage_confidence ELSE _stage_confidence - {penalty} END
+                      - CASE WHEN _date_flags <> 0 THEN {literal(float(a.data_issue_penalty))} ELSE 0.0e0 END
             END AS confidence,
             CASE WHEN _closed THEN {SOURCE_CLOSED} WHEN _received THEN {SOURCE_RECEIVED}
                  WHEN _invoice_column IS NOT NULL THEN {SOURCE_INVOICE_DATE}
                  WHEN _invoiced_stage THEN {SOURCE_INVOICED}
                  WHEN _use_expected THEN {SOURCE_EXPECTED} WHEN _unknown THEN {SOURCE_UNKNOWN}
                  ELSE {SOURCE_TABLE} END AS invoice_source,
-            stage_code, CASE WHEN _stuck THEN _stuck_level ELSE -1 END AS stuck_level, terms_rule,
-            _is_fact AND NOT _closed AS invoice_is_fact,
+            stage_code,
+            CASE WHEN flag_bits & {int(Flag.STUCK)} <> 0 THEN _stuck_level ELSE -1 END AS stuck_level,
+            terms_rule, _is_fact AND NOT _closed AS invoice_is_fact,
             CAST({terms_days}[terms_rule + 1] AS BIGINT) AS payment_terms_days,
             CAST(_days AS BIGINT) AS days_in_stage,
             flag_bits

@@ -347,7 +347,7 @@ def aggregate(
     end = as_of + dt.timedelta(days=horizon_days)
     starts = period_starts(as_of, end, granularity)
     query = _Query(as_of, end, starts[0], granularity, min_confidence, pipeline, owner)
-    if isinstance(predictions, duckdb.DuckDBPyRelation):
+    if isinstance(predictions, duckdb.DuckDBPyRelation | sql.Select):
         scope = tuple(column for column, names in zip(SCOPE_COLUMNS, (pipeline, owner), strict=True) if names)
         grouped = f"({inputs_sql(scope, failed_checks(checks or {}))})"
         columns = (*PREDICTION_COLUMNS, *scope)

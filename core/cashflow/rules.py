@@ -10,7 +10,8 @@ overdue rolled, confidence clamped and rounded).
 Two ways in, one SQL:
 
 - ``predictions_relation`` runs the three over a SQL source (the stored ``deals`` table on
-  the store's connection): a DuckDB relation of per-deal predictions, and ``to_frame()``;
+  the store's connection): the SELECT of per-deal predictions (a relation when asked), and
+  ``to_frame()``;
 - the pandas functions the other engines call (``estimate_frame``, ``with_receivables``,
   ``apply_overrides``, ``predict_frame``) run the same steps over a frame in a private
   in-memory database (``core.cashflow.sql``) and return today's prediction frames.
@@ -32,6 +33,7 @@ from core.cashflow import rules_sql as q
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.fields import FLAG_TEXT, KINDS, METHODS, PREDICTION_COLUMNS, Flag
 from core.cashflow.rules_sql import ESTIMATE_DATES, PASSTHROUGH, RULE_INPUTS
+from core.cashflow.sql import Select
 
 if TYPE_CHECKING:
     import duckdb
@@ -112,22 +114,27 @@ def _distinct(
 
 @dataclass(frozen=True)
 class RulesPredictions:
-    """The rules predictions of a SQL source's deals, as a DuckDB relation.
+    """The rules predictions of a SQL source's deals, as a SELECT on the source's connection.
 
-    ``relation`` has one row per deal: the ``PASSTHROUGH`` columns, ``kind`` and ``method``
-    as text (``kind_code`` its position in ``KINDS``), ``value_base``, ``probability``,
-    ``weighted_value``, the six dates as DATE, ``confidence``, ``invoice_is_fact``,
-    ``payment_terms_days``, ``days_in_stage``, ``flag_bits``, the reason codes
-    (``invoice_source``, ``stage_code``, ``stuck_level``, ``terms_rule``, ``learned_terms``)
-    and ``_row``, the deal's position in the source (the relation's own order is not
-    guaranteed). ``to_frame()`` is the frame ``predict_frame`` gives for the same deals."""
+    ``select`` (``relation``: the same as a DuckDB relation) has one row per deal: the
+    ``PASSTHROUGH`` columns, ``kind`` and ``method`` as text (``kind_code`` its position in
+    ``KINDS``), ``value_base``, ``probability``, ``weighted_value``, the six dates as DATE,
+    ``confidence``, ``invoice_is_fact``, ``payment_terms_days``, ``days_in_stage``,
+    ``flag_bits``, the reason codes (``invoice_source``, ``stage_code``, ``stuck_level``,
+    ``terms_rule``, ``learned_terms``) and ``_row``, the deal's position in the source (the
+    rows' own order is not guaranteed). ``to_frame()`` is the frame ``predict_frame`` gives
+    for the same deals."""
 
-    relation: duckdb.DuckDBPyRelation
+    select: Select
     assumptions: Assumptions
     #: The distinct stage names (``stage_code`` is a position here) and the learned customers'
     #: terms (``learned_terms`` is a position here): what the reasoning is written from.
     stages: list[str]
     learned_texts: list[str]
+
+    @property
+    def relation(self) -> duckdb.DuckDBPyRelation:
+        return self.select.relation()
 
     def to_frame(self) -> pd.DataFrame:
         """The prediction frame (``fields.PREDICTION_COLUMNS``), rows in the source's order."""
@@ -155,9 +162,9 @@ def predictions_relation(
     and ``_row``, the order ``to_frame`` keeps (a table's ``rowid`` is the order it is read in).
 
     The distinct values the rules look up are read now (one pass over the source); the
-    predictions are a lazy relation over it."""
+    predictions are a SELECT over it, run when read."""
     sql, stages, learned_texts = _predictions_sql(con, deals_sql, params, as_of, assumptions, receivables)
-    return RulesPredictions(con.sql(sql, params=list(params or [])), assumptions, stages, learned_texts)
+    return RulesPredictions(Select(con, sql, tuple(params or ())), assumptions, stages, learned_texts)
 
 
 def _predictions_sql(con, deals_sql: str, params, as_of: dt.date, a: Assumptions, receivables):

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from core.cashflow.aggregate import Aggregation, aggregate
 from core.cashflow.aggregation_inputs import AggregationInputs
 from core.cashflow.assumptions import Assumptions
@@ -23,6 +21,7 @@ from core.cashflow.checks import warning_conditions
 from core.cashflow.fields import DATE_OUTPUT_COLUMNS
 from core.cashflow.models import ForecastOptions
 from core.cashflow.rules import RulesPredictions
+from core.cashflow.sql import Select
 from core.store import Store
 
 if TYPE_CHECKING:  # frames load where they are used (see core.cashflow.service)
@@ -45,7 +44,7 @@ class PredictionRun:
     engine: str
     assumptions: Assumptions
     #: The per-deal predictions: a frame, or (a lazy rules run, ``service.run``) the DuckDB
-    #: relation that computes them, made a frame the first time ``frame`` is read.
+    #: SELECT that computes them, made a frame the first time ``frame`` is read.
     predictions: pd.DataFrame | RulesPredictions
     generated_at: dt.datetime
     #: Run-level warnings from the engine or refiner (e.g. the LLM was off or failed).
@@ -66,10 +65,10 @@ class PredictionRun:
         return self.predictions
 
     @property
-    def source(self) -> pd.DataFrame | duckdb.DuckDBPyRelation:
-        """What aggregation and checks read: the relation while no frame has been made, else the frame."""
+    def source(self) -> pd.DataFrame | Select:
+        """What aggregation and checks read: the rules' SELECT until a frame is made, then the frame."""
         if isinstance(self.predictions, RulesPredictions) and "frame" not in self.__dict__:
-            return self.predictions.relation
+            return self.predictions.select
         return self.frame
 
     def titled(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -87,11 +86,11 @@ class PredictionRun:
         """Periods, totals and exclusions of this run under the dashboard's filters; with
         ``warnings``, the run's warnings too, counted in the same pass (the command line).
 
-        A relation (a lazy run) is aggregated in one statement; a frame's aggregation inputs
+        The rules' SELECT (a lazy run) is aggregated in one statement; a frame's aggregation inputs
         are made on the first call (with or without the warnings' checks) and kept."""
         checks = warning_conditions(self.as_of, self.assumptions) if warnings else None
         source = self.source
-        if not isinstance(source, duckdb.DuckDBPyRelation):
+        if not isinstance(source, Select):
             source, checks = self._inputs(warnings, checks), None
         return aggregate(
             source,

@@ -289,7 +289,7 @@ def test_a_lazy_run_aggregates_in_duckdb_and_makes_its_frame_only_when_asked(sto
     eager = service.run(latest, options)
     with store:  # a lazy run reads the database when used: its caller holds the store open
         lazy = service.run(latest, options, lazy=True)
-        assert lazy.source is lazy.predictions.relation  # no frame made yet
+        assert lazy.source is lazy.predictions.select  # no frame made yet
         from_relation = lazy.aggregate(forecast, warnings=True)
         assert "frame" not in lazy.__dict__
         pd.testing.assert_frame_equal(lazy.frame, eager.frame, check_categorical=False)

@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # frames load where they are used (see core.cashflow.service)
 
     from core.cashflow.behaviour import BehaviourModel
 
+#: Titles fetched at least at once for a run's table of its largest deals: a fetch reads the whole
+#: snapshot's deal ids whatever it asks for (~60 ms CPU at 1M deals), and 20,000 titles cost ~10 ms
+#: more than 1,000 while covering the largest deals of most selections a slider makes.
+TITLES_AHEAD = 20_000
 #: Sessions of the dashboard share a run: one of them makes its aggregation inputs (or fetches titles).
 _INPUTS_LOCK = threading.Lock()
 
@@ -121,14 +125,15 @@ class PredictionRun:
     def _ranked_titles(self, ranks: int) -> pd.api.extensions.ExtensionArray:
         """The titles of the first ``ranks`` rows of ``_by_weighted`` (or more), fetched once: the
         tables of the largest deals show the top of that order, so a slider move usually shows
-        deals whose titles are known, and otherwise fetches the next ones, at least as many again."""
+        deals whose titles are known, and otherwise fetches the next ones: at least as many again,
+        and ``TITLES_AHEAD`` in all."""
         import pandas as pd
 
         with _INPUTS_LOCK:
             known = self.__dict__.get("_titles")
             if known is None or len(known) < ranks:
                 start = 0 if known is None else len(known)
-                ids = self.frame["deal_id"].take(self._by_weighted[start:max(ranks, 2 * start)])
+                ids = self.frame["deal_id"].take(self._by_weighted[start:max(ranks, 2 * start, TITLES_AHEAD)])
                 found = self.text_store.deal_texts(self.snapshot_id, ids)["title"]
                 known = found.array if known is None else pd.concat([pd.Series(known), found]).array
                 self.__dict__["_titles"] = known

@@ -108,6 +108,25 @@ def test_forecast_min_confidence_moves_deals_below_threshold_and_totals_reconcil
     assert counts.drop("All forecast deals").sum() == counts["All forecast deals"]
 
 
+def test_forecast_slider_moves_read_the_cached_runs_inputs_not_its_deals(sample_store, page, monkeypatch):
+    """The run's aggregation inputs are made once: a move hands DuckDB no prediction frame."""
+    from core.cashflow import sql
+
+    registered: list[str] = []
+    frames = sql.frames
+
+    def spied(**named):
+        registered.extend(named)
+        return frames(**named)
+
+    monkeypatch.setattr(sql, "frames", spied)
+    at = run_ok(page.slider(key="horizon").set_value(30))
+    at = run_ok(at.slider(key="min_confidence").set_value(0.8))
+    assert "prediction_rows" not in registered
+    expected = reference(sample_store).aggregate(ForecastOptions(horizon_days=30, min_confidence=0.8))
+    assert_tiles_show(at, expected)
+
+
 def test_forecast_month_toggle_keeps_totals_and_labels_months(sample_store, page):
     weekly_cash = metric(page, "Cash in")
     at = run_ok(page.radio(key="granularity").set_value("month"))

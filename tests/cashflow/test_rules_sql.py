@@ -111,6 +111,22 @@ def test_rules_missing_dates_act_as_nat_did():
     assert unknown.predicted_invoice_date.date() == days_ahead(45 + 14)
 
 
+def test_rules_a_missing_stage_status_or_currency_has_a_row_of_its_lookup():
+    frame = predict_frame(
+        deals(
+            {"stage": None, "status": None, "currency": None, "value": 100.0, "value_base": None},
+            {"stage": "Approved", "status": None, "payment_date": days_ago(3)},
+        ),
+        AS_OF,
+        SEED_PROFILE,
+    )
+    p, paid = frame.iloc[0], frame.iloc[1]
+    # No status: open. No currency: the base currency. No stage: the unknown stage's row.
+    assert (p.kind, p.value_base, p.weighted_value, p["flags"]) == ("forecast", 100.0, 100.0, "no_stage")
+    assert (p.predicted_invoice_date.date(), p.confidence) == (days_ahead(45), 0.50)
+    assert (paid.kind, paid.predicted_payment_date.date()) == ("received", days_ago(3))
+
+
 def test_apply_overrides_keeps_a_missing_invoice_date_and_confidence_missing():
     est = estimate_frame(deals({"stage": "Approved"}), AS_OF, SEED_PROFILE)
     est["predicted_invoice_date"] = np.array(["NaT"], dtype="datetime64[s]")

@@ -271,8 +271,8 @@ class _Query:
         """
 
     def included(self, inputs: str) -> str:
-        """SQL of the ``positions`` of the groups of ``inputs`` that land in the periods."""
-        return f"SELECT positions FROM {inputs} WHERE {self.reason()} = 'included'"
+        """SQL of the ``group_number`` of the groups of ``inputs`` that land in the periods."""
+        return f"SELECT group_number FROM {inputs} WHERE {self.reason()} = 'included'"
 
 
 def _plus(first: Iterable[float], second: Iterable[float]) -> list[float]:
@@ -361,7 +361,7 @@ def aggregate(
         else:
             inputs = AggregationInputs(predictions, checks)
         rows = inputs.rows(query.deal_sums(inputs.table))
-        included_rows = functools.partial(inputs.positions, query.included(inputs.table))
+        included_rows = functools.partial(inputs.rows_of, query.included(inputs.table))
     deals = _Sums(rows, ("weighted", "unweighted", "deals", "confidence"), len(starts))
     rows = [] if receivables is None else sql.rows(
         receivables, "receivables", _RECEIVABLE_COLUMNS, query.receivable_sums()

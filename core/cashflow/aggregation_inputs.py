@@ -11,9 +11,9 @@ options to the groups.
 ``inputs_sql`` is that grouping. The aggregation of a DuckDB relation (the command line)
 runs it inside its one statement; a prediction frame's run keeps it as a table
 (``AggregationInputs``), made once, so that each slider move of the dashboard groups those
-few thousand rows instead of scanning a million and converting their columns again. The
-table keeps, per group, the positions of its deals in the frame, so the deals an
-aggregation includes are found without reading the frame again.
+few thousand rows instead of scanning a million and converting their columns again. Each
+row of the frame keeps the number of its group, so the deals an aggregation includes are
+found without reading the frame again.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def _drop(table: str) -> None:
 
 class AggregationInputs:
     """A prediction frame's ``inputs_sql``, kept as a table of the process's private DuckDB
-    database (``sql.frames``) for as long as this object lives: made once per run, then read by
+    database (``sql.frames``) for as long as this object lives, each group numbered
+    (``group_number``, and ``groups`` per row of the frame): made once per run, then read by
     every aggregation of it (``aggregate.aggregate``), from any thread.
 
     ``checks`` (``checks.warning_conditions``) are the checks counted in ``failed``; the table
@@ -105,28 +106,35 @@ class AggregationInputs:
         import numpy as np
 
         self.checks = dict(checks or {})
-        self.size = len(frame)
         self.scope = tuple(column for column in SCOPE_COLUMNS if column in frame.columns)
         self.table = f"aggregation_inputs_{next(_numbers)}"
         rows = frame.loc[:, [*PREDICTION_COLUMNS, *self.scope]].assign(**{POSITION: np.arange(len(frame))})
         grouped = inputs_sql(self.scope, failed_checks(self.checks), positions=True)
         with sql.frames(prediction_rows=rows) as con:
-            con.execute(f"CREATE TABLE {self.table} AS {grouped}")
-        finalizer = weakref.finalize(self, _drop, self.table)
-        finalizer.atexit = False  # the private database goes with the process
+            con.execute(f"CREATE TABLE {self.table} AS SELECT row_number() OVER () - 1 AS group_number, * "
+                        f"FROM ({grouped})")
+            finalizer = weakref.finalize(self, _drop, self.table)
+            finalizer.atexit = False  # the private database goes with the process
+            found = con.execute(f"SELECT group_number, unnest(positions) AS row FROM {self.table}")
+            found = found.fetchnumpy()
+            con.execute(f"ALTER TABLE {self.table} DROP COLUMN positions")
+        #: Per row of the frame, the number of its group.
+        self.groups = np.zeros(len(frame), dtype=np.int32)
+        self.groups[found["row"]] = found["group_number"]
+        self.group_count = int(found["group_number"].max()) + 1 if len(frame) else 0
 
     def rows(self, query: str) -> list[tuple]:
         """The rows of ``query``, which reads the table (``self.table``)."""
         with sql.frames() as con:
             return con.execute(query).fetchall()
 
-    def positions(self, query: str) -> np.ndarray:
+    def rows_of(self, query: str) -> np.ndarray:
         """A mask over the frame's rows: those of the groups ``query`` selects (its one column,
-        ``positions``, read from the table)."""
+        ``group_number``, read from the table)."""
         import numpy as np
 
         with sql.frames() as con:
-            found = con.execute(f"SELECT unnest(positions) AS row FROM ({query})").fetchnumpy()["row"]
-        mask = np.zeros(self.size, dtype=bool)
-        mask[found] = True
-        return mask
+            found = con.execute(query).fetchnumpy()["group_number"]
+        chosen = np.zeros(self.group_count, dtype=bool)
+        chosen[found] = True
+        return chosen[self.groups]

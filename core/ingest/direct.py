@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from core.ingest.csv_reader import count_lines, load_records, typed_source
+from core.ingest.csv_reader import count_lines, holds_control_whitespace, load_records, typed_source
 from core.ingest.parse import (
     PARSED_TABLE,
     Opened,
@@ -64,13 +64,16 @@ def save_direct(upload: Upload, opened: Opened, plan: ColumnPlan | None) -> Inge
     typed reader inside the save's transaction (``_load_direct``): the same snapshot as the
     full parse would save, without a parsed table in between. None, with nothing written,
     when the file is not that plain after all (the full parse then takes it)."""
-    if plan is None or not _direct_eligible(opened, plan):
+    if plan is None:
+        return None
+    controls = packer.submit(holds_control_whitespace, upload.data)  # while the sample is checked
+    if not _direct_eligible(opened, plan):
         return None
     lines = packer.submit(count_lines, upload.data)
     saved: dict[str, Any] = {}
 
     def write(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[NewSnapshot, pa.Table, int]:
-        parse, rows_loaded = _load_direct(cur, opened, plan, lines, snapshot_id)
+        parse, rows_loaded = _load_direct(cur, opened, plan, lines, snapshot_id, dates=not controls.result())
         saved["new"], saved["rejects"] = upload.snapshot(parse), parse.rejects
         return saved["new"], parse.rejects, rows_loaded
 
@@ -110,7 +113,13 @@ def _direct_eligible(opened: Opened, plan: ColumnPlan) -> bool:
 
 
 def _load_direct(
-    cur: duckdb.DuckDBPyConnection, opened: Opened, plan: ColumnPlan, lines: Future[int], snapshot_id: int
+    cur: duckdb.DuckDBPyConnection,
+    opened: Opened,
+    plan: ColumnPlan,
+    lines: Future[int],
+    snapshot_id: int,
+    *,
+    dates: bool,
 ) -> tuple[Parse, int]:
     """Insert the deals of an eligible file into ``deals`` as ``snapshot_id`` in one pass of
     DuckDB's reader, its number columns converted by the reader and every other column by
@@ -124,7 +133,7 @@ def _load_direct(
     line, a record spanning lines), the reader refused a row for anything but a value, two
     rows share a deal id, or a loaded value has no rate (its warning names rows)."""
     raw = opened.raw
-    typed = plan.typed_cells(opened.con, raw.table)
+    typed = plan.typed_cells(opened.con, raw.table, dates=dates)
     formats = {option: text for _, option, text in TYPED_DATES.values()}
     source = typed_source(raw, typed, REJECTS_TABLE, REJECT_SCANS_TABLE, formats)
     # A row that is not a plain deal passing every check stops the insert: a filter would parse

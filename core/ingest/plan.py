@@ -49,9 +49,11 @@ TYPED_DATES = {
 }
 #: The dates a converted date cell may hold for the row to load directly. By those formats the
 #: reader also reads what the text parse refuses: 'epoch' and 'infinity' as 1900-01-01, years
-#: of one to three digits ('24-01-05' as the year 24); inside this range it reads exactly what
-#: the text parse does (tests/ingest/test_ingest_direct.py compares them on generated values).
-#: A date outside it stops the direct load and the full parse reads the file.
+#: of one to three digits ('24-01-05' as the year 24), and a date beside a tab, vertical tab,
+#: form feed or carriage return (which no file the dates are converted for holds); inside
+#: this range it reads exactly what the text parse does (tests/ingest/test_ingest_direct.py
+#: compares them on generated values). A date outside it stops the direct load and the full
+#: parse reads the file.
 TYPED_DATE_RANGE = "DATE '1901-01-01' AND DATE '9999-12-31'"
 
 #: Columns whose absence is worth a warning, with what it means for the deals.
@@ -143,12 +145,14 @@ class ColumnPlan:
             self.iso_dates and all(mark == "." for mark in self.marks.values()) and self._scale_settled
         )
 
-    def typed_cells(self, con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    def typed_cells(self, con: duckdb.DuckDBPyConnection, table: str, *, dates: bool) -> dict[str, str]:
         """The cells DuckDB's reader converts (cell -> type) for ``columns(typed)``: the number
-        cells to DOUBLE, and each date cell of an ISO plan whose values in ``table`` (the sample)
-        are all written in one of the ``TYPED_DATES`` shapes, some at least, to its type."""
+        cells to DOUBLE and, when ``dates`` (the file holds no control whitespace, see
+        ``holds_control_whitespace``), each date cell of an ISO plan whose values in ``table``
+        (the sample) are all written in one of the ``TYPED_DATES`` shapes, some at least, to
+        its type."""
         typed = dict.fromkeys(self.number_cells.values(), "DOUBLE")
-        if not (self.iso_dates and self.date_cells):
+        if not (dates and self.iso_dates and self.date_cells):
             return typed
         cells = list(self.date_cells.values())
         kind_sql = [

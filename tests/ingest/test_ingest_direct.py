@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.ingest import csv_reader, ingest_bytes, parse
 from core.ingest import direct as direct_load
-from core.ingest import ingest_bytes, parse
-from core.ingest.csv_reader import count_lines, csv_cells, typed_source
+from core.ingest.csv_reader import count_lines, csv_cells, holds_control_whitespace, typed_source
 from core.ingest.mapping import remembered_mapping
 from core.ingest.plan import TYPED_DATE_RANGE, TYPED_DATES
 from core.ingest.values import DateProfile, date_sql
@@ -65,8 +65,8 @@ def spy_on_direct_loads(patch) -> list[int]:
     loads = []
     load_direct = direct_load._load_direct
 
-    def spied(*args):
-        loaded = load_direct(*args)
+    def spied(*args, **options):
+        loaded = load_direct(*args, **options)
         loads.append(args[-1])
         return loaded
 
@@ -150,6 +150,16 @@ def ingest_both(data: bytes, monkeypatch, sample: int = SAMPLE) -> tuple[dict, d
             ),
             "direct",
             id="late-dates-written-otherwise",
+        ),
+        pytest.param(
+            pipedrive_csv(rows_with({6: {"Expected_close_date": "\t2026-03-31"}})),
+            "full",
+            id="late-date-beside-a-tab",
+        ),
+        pytest.param(
+            pipedrive_csv(rows_with({6: {"Deal_created": "2026-01-05 09:30:00\r"}})),
+            "full",
+            id="late-date-beside-a-return",
         ),
         pytest.param(
             pipedrive_csv(rows_with({6: {"Expected_close_date": "infinity"}})),
@@ -374,11 +384,13 @@ def test_count_lines_counts_a_last_line_without_a_newline(data, lines):
 
 
 #: Date-like texts: ISO dates and date-times, and what DuckDB's reader might take for one
-#: (years of other lengths, other separators, times, zones, padding, its special words).
+#: (years of other lengths, other separators, times, zones, padding, its special words). No
+#: tab, vertical tab, form feed or lone carriage return: a file holding one converts no
+#: dates (``holds_control_whitespace``).
 DATE_TEXTS = st.one_of(
     st.builds(
         "{}{}{}{}{}{}{}{}".format,
-        st.sampled_from(["", " ", "\t"]),
+        st.sampled_from(["", "", " ", "  ", "\u00a0", "\u3000"]),
         st.sampled_from(["2026", "1999", "1901", "1900", "0999", "0000", "26", "7", "02026", "12026"]),
         st.sampled_from(["-", "-", "/", ".", " "]),
         st.sampled_from(["01", "1", "12", "13", "00", "001", " 1"]),
@@ -386,11 +398,30 @@ DATE_TEXTS = st.one_of(
         st.sampled_from(["01", "1", "29", "30", "31", "32", "00"]),
         st.sampled_from(["", " 10:00:00", "T10:00:00", " 24:00:00", " 1:2:3", " 10:00", " 10:00:00.5",
                          " 10:00:00+05:00", " 10:00:00Z", "  10:00:00", " BC", "x"]),
-        st.sampled_from(["", " ", "\t"]),
+        st.sampled_from(["", "", " ", "  ", "\u00a0", "\u3000"]),
     ),
     st.sampled_from(["epoch", "infinity", "-infinity", "today", "now", "allballs", "", " "]),
     st.text(alphabet="0123456789-: T/.+Zn", max_size=20),
 )
+
+
+@pytest.mark.parametrize(
+    ("data", "holds"),
+    [
+        (b"a,b\n1,2\n", False),
+        (b"a,b\r\n1,2\r\n", False),
+        (b"a,b\r\n1,2", False),
+        (b"a,b\n1,\t2\n", True),
+        (b"a,b\n1,\x0b2\n", True),
+        (b"a,b\n1,\x0c2\n", True),
+        (b"a,b\r\n1,\"2\r\",3\r\n", True),
+        (b"a,b\r\n1,2\r", True),
+        (b"a,b\r\n" * 5 + b"1,\r2\r\n" + b"3,4\r\n" * 5, True),
+    ],
+)
+def test_holds_control_whitespace_finds_tabs_and_returns_that_end_no_line(data, holds, monkeypatch):
+    monkeypatch.setattr(csv_reader, "SLICE_BYTES", 4)  # a return at a slice's end is seen too
+    assert holds_control_whitespace(data) is holds
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -402,6 +433,7 @@ def test_a_date_the_typed_reader_converts_in_range_is_the_date_its_text_parses_t
     rows = [[f"t{i}", t] for i, t in enumerate(texts)]
     data = to_csv(rows, ["Deal - Title", "Deal - Expected close date"], quote_all=True)
     formats = {option: text for _, option, text in TYPED_DATES.values()}
+    assert not holds_control_whitespace(data)  # else the direct load converts no dates
     with duckdb.connect() as con, csv_cells(data, "dates.csv", "_dates", None) as raw:
         source = typed_source(raw, {"c1": kind}, "_refused", "_refused_scans", formats)
         typed = con.execute(

@@ -44,7 +44,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from process import HEADER, alternate, measure, summary
+from process import HEADER, alternate, cache_bytecode, measure, summary
 
 from core.cashflow import SEED_PROFILE, predict_frame
 from core.cashflow.aggregate import aggregate
@@ -127,6 +127,7 @@ def stored_database(n: int) -> Path:
 
 def from_storage(sizes: list[int], repeat: int) -> None:
     stages = ", ".join(f"('{s.name.lower()}', {s.realistic})" for s in SEED_PROFILE.stages)
+    cache_bytecode()
     print(f"whole processes, median of {repeat} alternated pairs after a warm-up; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'deals':>9} {HEADER}")

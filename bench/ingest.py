@@ -212,6 +212,7 @@ def _fresh_database_run(argv: list[str], env: dict[str, str]) -> process.Measure
 def whole_process(sizes: list[int], seed: int, repeat: int) -> None:
     """python -m core ingest vs a bare read_csv process, alternated, each into a fresh file."""
     OUT.mkdir(exist_ok=True)
+    process.cache_bytecode()
     print(f"whole processes, median of {repeat} alternated pairs; load average {os.getloadavg()[0]:.2f}")
     print(f"{'rows':>9} {process.HEADER}")
     for rows in sizes:

@@ -6,16 +6,21 @@ when other work competes for the cores) and its own peak resident memory (``wait
 of that child, so DuckDB's memory counts and no other process's does). ``alternate`` runs two commands in
 turn ``repeat`` times after one untimed warm-up of each, so both see the same load on a
 shared machine; ``summary`` gives medians, the spread and the median of the per-pair ratios.
+``cache_bytecode`` writes the bytecode cache of our modules first, as a user's first run does.
 """
 
 from __future__ import annotations
 
+import compileall
 import os
 import statistics
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,14 @@ def measure(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Measur
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited with {child.returncode}: {error[-2000:]}")
     return Measured(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def cache_bytecode() -> None:
+    """Write the bytecode cache (``__pycache__``) of the ``core`` package, as a user's first run
+    writes it. Where PYTHONDONTWRITEBYTECODE is set (the team's machines set it) no run writes
+    it, so each timed run of ours would compile our modules from source again (~50 ms at each
+    start) while the bare process compiles nothing; installed libraries are cached already."""
+    compileall.compile_dir(ROOT / "core", quiet=1)
 
 
 def alternate(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.cashflow import sql
 from core.cashflow.engines import get_refiner, register_refiner
 from core.config import Settings
 from core.store import Store
@@ -24,6 +25,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     seed = config.getoption("randomly_seed", None)
     if seed is not None:
         terminalreporter.write_line(f"Tests ran in random order; replay it with --randomly-seed={seed}")
+
+
+@pytest.fixture
+def registered_frames(monkeypatch) -> list[str]:
+    """The names of the pandas frames handed to DuckDB (``sql.frames``) while the test runs."""
+    names: list[str] = []
+    frames = sql.frames
+
+    def spied(**named):
+        names.extend(named)
+        return frames(**named)
+
+    monkeypatch.setattr(sql, "frames", spied)
+    return names
 
 
 @pytest.fixture

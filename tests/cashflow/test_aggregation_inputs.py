@@ -62,23 +62,19 @@ def assert_same(kept, fresh) -> None:
     np.testing.assert_array_equal(kept.included, fresh.included)
 
 
-def test_slider_moves_read_the_runs_inputs_and_never_the_frame_again(predictions, monkeypatch):
+def test_slider_moves_read_the_runs_inputs_and_never_the_frame_again(
+    predictions, registered_frames, monkeypatch
+):
     """Each move of a run's dashboard aggregates its kept inputs: no frame is handed to DuckDB
     after the first aggregation, and the figures (included deals too) are a fresh aggregation's."""
     run = run_of(predictions)
     run.aggregate(MOVES[0])
-    registered: list[str] = []
-    frames = sql.frames
-
-    def spied(**named):
-        registered.extend(named)
-        return frames(**named)
-
-    monkeypatch.setattr(sql, "frames", spied)
+    assert registered_frames  # the first aggregation read the frame
+    registered_frames.clear()
     kept = [run.aggregate(options) for options in MOVES]
     for agg in kept:
         _ = agg.included
-    assert registered == []
+    assert registered_frames == []
     monkeypatch.undo()
     for options, agg in zip(MOVES, kept, strict=True):
         assert_same(agg, aggregate(predictions, as_of=AS_OF, **options.model_dump()))

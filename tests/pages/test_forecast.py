@@ -108,21 +108,14 @@ def test_forecast_min_confidence_moves_deals_below_threshold_and_totals_reconcil
     assert counts.drop("All forecast deals").sum() == counts["All forecast deals"]
 
 
-def test_forecast_slider_moves_read_the_cached_runs_inputs_not_its_deals(sample_store, page, monkeypatch):
+def test_forecast_slider_moves_read_the_cached_runs_inputs_not_its_deals(
+    sample_store, page, registered_frames
+):
     """The run's aggregation inputs are made once: a move hands DuckDB no prediction frame."""
-    from core.cashflow import sql
-
-    registered: list[str] = []
-    frames = sql.frames
-
-    def spied(**named):
-        registered.extend(named)
-        return frames(**named)
-
-    monkeypatch.setattr(sql, "frames", spied)
+    registered_frames.clear()  # whatever the first load registered
     at = run_ok(page.slider(key="horizon").set_value(30))
     at = run_ok(at.slider(key="min_confidence").set_value(0.8))
-    assert "prediction_rows" not in registered
+    assert "prediction_rows" not in registered_frames
     expected = reference(sample_store).aggregate(ForecastOptions(horizon_days=30, min_confidence=0.8))
     assert_tiles_show(at, expected)
 

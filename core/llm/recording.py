@@ -53,7 +53,9 @@ class Recorder:
         """The cached reply to this call, flagged as a hit with zero usage; None on a miss."""
         if self._cache is None or not call.use_cache:
             return None
-        stored = self._cache.get(self._key(call))
+        stored = None  # a cache the store cannot read (busy: another session marks the row) is a miss
+        with store_errors_logged("cache read"):
+            stored = self._cache.get(self._key(call))
         if stored is None:
             return None
         return LLMResponse(
@@ -142,4 +144,4 @@ def store_errors_logged(what: str) -> Iterator[None]:
     try:
         yield
     except (duckdb.Error, RuntimeError, DealcastError) as exc:
-        logger.warning("LLM %s not written to the store | error=%s: %s", what, type(exc).__name__, exc)
+        logger.warning("LLM %s skipped: the store failed | error=%s: %s", what, type(exc).__name__, exc)

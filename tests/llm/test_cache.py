@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
+import duckdb
 import pytest
 
 from core.llm import LLMStatusError, RetryPolicy
-from core.llm.cache import cache_size
+from core.llm.cache import ResponseCache, cache_size
 from tests.llm.helpers import ask, run
 from tests.support.openai_server import Reply
 
@@ -31,6 +33,25 @@ def test_second_identical_call_is_a_cache_hit_without_a_request(make_client, ope
     assert (metrics["request_count"], metrics["cache_hits"], metrics["total_tokens"]) == (2, 1, 15)
     rows = store.query_df("SELECT cache_hit, attempts, total_tokens FROM llm_calls ORDER BY ts")
     assert rows.values.tolist() == [[False, 1, 15], [True, 0, 0]]
+
+
+def test_a_cache_the_store_cannot_read_is_a_miss_and_says_so(
+    make_client, openai_server, store, monkeypatch, caplog
+):
+    """Two sessions marking the same cached reply used at once meet DuckDB's write conflict:
+    the call asks the server instead of failing."""
+    ask(make_client(store=store), user_prompt="same")
+
+    def conflicting(self, key):
+        raise duckdb.TransactionException("Conflict on tuple deletion")
+
+    monkeypatch.setattr(ResponseCache, "get", conflicting)
+    with caplog.at_level(logging.WARNING, logger="core.llm"):
+        response = ask(make_client(store=store), user_prompt="same")
+
+    assert not response.cache_hit
+    assert len(openai_server.requests) == 2
+    assert "LLM cache read skipped: the store failed | error=TransactionException" in caplog.text
 
 
 def test_cache_survives_a_new_client_on_the_same_store(make_client, openai_server, store):

@@ -33,7 +33,7 @@ from core.cashflow import rules_sql as q
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.fields import FLAG_TEXT, KINDS, METHODS, PREDICTION_COLUMNS, Flag
 from core.cashflow.rules_sql import ESTIMATE_DATES, PASSTHROUGH, RULE_INPUTS
-from core.cashflow.sql import Select
+from core.cashflow.sql import Select, frames, literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -175,7 +175,7 @@ def _predictions_sql(con, deals_sql: str, params, as_of: dt.date, a: Assumptions
     if receivables is not None:
         learned, linked, learned_texts = q.learned_lookup(receivables, distinct["organization"])
         steps = q.receivables_sql(f"({steps})", learned, linked)
-    kinds = ", ".join(q.literal(kind) for kind in KINDS)
+    kinds = ", ".join(literal(kind) for kind in KINDS)
     predictions = q.overrides_sql(f"({steps})", as_of, a)
     sql = f"SELECT *, [{kinds}][kind_code + 1] AS kind, 'rules' AS method FROM ({predictions})"
     return sql, distinct["stage"], learned_texts
@@ -338,8 +338,6 @@ def estimate_frame(deals: pd.DataFrame, as_of: dt.date, assumptions: Assumptions
     """Rules estimates for every deal: invoice dates and band, confidence, value, terms, flags.
 
     Payment dates, overrides and the final reasoning come from ``apply_overrides``."""
-    from core.cashflow.sql import frames
-
     a = assumptions
     with frames(deals=_deal_table(deals)) as cur:
         distinct = _distinct(cur, "SELECT * FROM deals", [], q.looked_up(a, False))
@@ -361,7 +359,6 @@ def with_receivables(est: pd.DataFrame, deals: pd.DataFrame, receivables: Receiv
     import pandas as pd
 
     from core.cashflow.columns import kind_codes
-    from core.cashflow.sql import frames
 
     parts = pd.DataFrame(
         {
@@ -397,7 +394,6 @@ def apply_overrides(frame: pd.DataFrame, as_of: dt.date, assumptions: Assumption
     import pandas as pd
 
     from core.cashflow.columns import date_array, flags_column, kind_codes
-    from core.cashflow.sql import frames
 
     parts = pd.DataFrame(
         {
@@ -433,8 +429,6 @@ def predict_frame(
     With ``receivables``, deals are paid like their customer's learned behaviour and a deal
     whose invoice is already open is flagged (``with_receivables``). The relation of
     ``predictions_relation``, over the frame."""
-    from core.cashflow.sql import frames
-
     with frames(deals=_deal_table(deals)) as cur:
         sql, stages, texts = _predictions_sql(cur, "SELECT * FROM deals", [], as_of, assumptions, receivables)
         table = _fetch(cur, sql, PASSTHROUGH, ALL_DATES)

@@ -17,11 +17,11 @@ layer below computed: DuckDB copies an alias used in its own SELECT, which costs
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import TYPE_CHECKING
 
 from core.cashflow.assumptions import Assumptions
 from core.cashflow.fields import OVERRIDE_FLAGS, VALUE_FLAGS, Flag
+from core.cashflow.sql import literal
 
 if TYPE_CHECKING:
     from core.cashflow.receivables import Receivables
@@ -56,24 +56,6 @@ ESTIMATE_DATES = ("predicted_invoice_date", "predicted_payment_date", "invoice_p
     SOURCE_RECEIVED,
     SOURCE_CLOSED,
 ) = range(7)
-
-
-def literal(value: object) -> str:
-    """``value`` as a SQL literal: doubles exactly (Python's repr round-trips), text quoted."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return f"CAST('{value}' AS DOUBLE)"
-        text = repr(value)
-        return text if "e" in text else f"{text}e0"  # an exponent makes DuckDB read a DOUBLE
-    if isinstance(value, dt.date):
-        return f"DATE '{value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _table(columns: dict[str, str], rows: list[tuple]) -> str:

@@ -48,7 +48,6 @@ from core.cashflow import sql
 from core.cashflow.aggregation_inputs import (
     EXACT,
     PREDICTION_COLUMNS,
-    SCOPE_COLUMNS,
     AggregationInputs,
     days,
     inputs_sql,
@@ -348,7 +347,7 @@ def aggregate(
     starts = period_starts(as_of, end, granularity)
     query = _Query(as_of, end, starts[0], granularity, min_confidence, pipeline, owner)
     if isinstance(predictions, duckdb.DuckDBPyRelation | sql.Select):
-        scope = tuple(column for column, names in zip(SCOPE_COLUMNS, (pipeline, owner), strict=True) if names)
+        _, scope = scope_condition(pipeline, owner)  # the filtered columns
         grouped = f"({inputs_sql(scope, failed_checks(checks or {}))})"
         columns = (*PREDICTION_COLUMNS, *scope)
         rows = sql.rows(predictions, "prediction_rows", columns, query.deal_sums(grouped))

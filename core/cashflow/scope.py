@@ -32,9 +32,14 @@ def _among(column: str, names: tuple[str, ...]) -> str:
     return f"coalesce({column} IN ({', '.join(literal(name) for name in names)}), false)"
 
 
+def _wanted(pipeline: tuple[str, ...], owner: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The filtered columns and the names each asks for (a column no filter names is left out)."""
+    return {column: names for column, names in (("pipeline", pipeline), ("owner", owner)) if names}
+
+
 def scope_condition(pipeline: tuple[str, ...], owner: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """SQL of the rows the pipeline and owner filters keep, and the columns it reads."""
-    wanted = {column: names for column, names in (("pipeline", pipeline), ("owner", owner)) if names}
+    wanted = _wanted(pipeline, owner)
     return " AND ".join(_among(column, names) for column, names in wanted.items()) or "true", tuple(wanted)
 
 
@@ -74,7 +79,7 @@ def _quoted(names: tuple[str, ...]) -> str:
 def scope_warnings(predictions: Source, pipeline: Names, owner: Names) -> list[str]:
     """Why a pipeline or owner filter leaves no deal (the forecast is then empty); [] when some match."""
     pipelines, owners = chosen(pipeline), chosen(owner)
-    wanted = {column: names for column, names in (("pipeline", pipelines), ("owner", owners)) if names}
+    wanted = _wanted(pipelines, owners)
     if not wanted:
         return []
     condition, columns = scope_condition(pipelines, owners)

@@ -150,7 +150,7 @@ class CashflowPredictionService:
             if not lazy:
                 predictions = predictions.to_frame()
         else:
-            if isinstance(deals, StoredDeals):
+            if stored:
                 deals = deals.load()
             predictions = engine.predict(deals, context)
             if options.use_llm:

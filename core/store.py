@@ -195,14 +195,11 @@ class Store:
         columns = self._table_columns(rows_table)
 
         def write(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[NewSnapshot, Rows, int]:
-            cur.register("incoming_rows", rows)
-            try:
+            with registered(cur, "incoming_rows", rows):
                 select = ", ".join(f"CAST({name} AS {kind})" for name, kind in columns.items())
                 (written,) = cur.execute(
                     f"INSERT INTO {rows_table} SELECT ?, {select} FROM incoming_rows", [snapshot_id]
                 ).fetchall()[0]
-            finally:
-                cur.unregister("incoming_rows")
             return snapshot, rejects, written
 
         return self.write_snapshot(write, raw, packed=packed)
@@ -248,8 +245,7 @@ class Store:
                 ],
             )
             if rows_rejected:
-                cur.register("incoming_rejects", rejects)
-                try:
+                with registered(cur, "incoming_rejects", rejects):
                     cur.execute(
                         """INSERT INTO rejected_rows
                            SELECT ?, CAST(row_number AS INTEGER), CAST(raw AS VARCHAR),
@@ -257,8 +253,6 @@ class Store:
                            FROM incoming_rejects""",
                         [snapshot_id],
                     )
-                finally:
-                    cur.unregister("incoming_rejects")
             compression, content = packed.result() if packed else pack_raw(raw)
             _insert_raw_file(cur, [snapshot_id, snapshot.file_name, compression, len(raw)], content)
         return self.get_snapshot(snapshot_id)
@@ -456,12 +450,20 @@ def _insert_raw_file(cur: duckdb.DuckDBPyConnection, params: list[Any], content:
 
     offsets = pa.py_buffer(array.array("q", [0, len(content)]))
     column = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(content)])
-    cur.register("incoming_raw", pa.Table.from_arrays([column], names=["content"]))
-    try:
+    with registered(cur, "incoming_raw", pa.Table.from_arrays([column], names=["content"])):
         cur.execute(
             "INSERT INTO raw_files (snapshot_id, file_name, compression, size, content) "
             "SELECT ?, ?, ?, ?, content FROM incoming_raw",
             params,
         )
+
+
+@contextlib.contextmanager
+def registered(cur: duckdb.DuckDBPyConnection, name: str, rows: Rows) -> Iterator[None]:
+    """``rows`` (a pandas frame or an Arrow table) readable as the view ``name`` on ``cur``
+    while the block runs: what a write of many rows inserts from."""
+    cur.register(name, rows)
+    try:
+        yield
     finally:
-        cur.unregister("incoming_raw")
+        cur.unregister(name)

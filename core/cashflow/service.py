@@ -45,7 +45,7 @@ from core.cashflow.receivables import Receivables, resolve_receivables
 from core.cashflow.run import PredictionRun
 from core.errors import InputError
 from core.monitoring import observed_forecast
-from core.store import Store, get_store
+from core.store import Store, get_store, registered
 
 if TYPE_CHECKING:  # the LLM package (httpx) loads only when the LLM path runs
     import pandas as pd
@@ -198,16 +198,12 @@ class CashflowPredictionService:
         columns = ", ".join(STORED_FIELDS)
         values = ", ".join(f"CAST({name} AS {PREDICTION_FIELDS[name]})" for name in STORED_FIELDS)
         rows = arrow_table(run.frame, STORED_FIELDS)
-        with self.store.transaction() as cur:
-            cur.register("run_rows", rows)
-            try:
-                cur.execute(
-                    f"INSERT INTO predictions (snapshot_id, run_id, engine, {columns}) "
-                    f"SELECT ?, ?, ?, {values} FROM run_rows",
-                    [run.snapshot_id, run.run_id, run.engine],
-                )
-            finally:
-                cur.unregister("run_rows")
+        with self.store.transaction() as cur, registered(cur, "run_rows", rows):
+            cur.execute(
+                f"INSERT INTO predictions (snapshot_id, run_id, engine, {columns}) "
+                f"SELECT ?, ?, ?, {values} FROM run_rows",
+                [run.snapshot_id, run.run_id, run.engine],
+            )
 
     # -- model path ------------------------------------------------------------------
 

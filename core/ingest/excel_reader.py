@@ -17,6 +17,7 @@ from core.ingest.errors import (
     UnreadableFileError,
 )
 from core.ingest.layout import HEADER_SEARCH_ROWS, find_header, no_header_error, unique_headers
+from core.store import registered
 
 
 @contextlib.contextmanager
@@ -51,8 +52,7 @@ def excel_cells(
             for i in range(width)
         }
     )
-    con.register("excel_cells", arrow)
-    try:
+    with registered(con, "excel_cells", arrow):
         yield RawTable(
             kind="xlsx",
             table=table,
@@ -64,8 +64,6 @@ def excel_cells(
             source=cells_sql("excel_cells", width, 0),
             date_system=_excel_date_system(data),
         )
-    finally:
-        con.unregister("excel_cells")
 
 
 def excel_cell_text(value: object) -> str | None:
